@@ -1,0 +1,343 @@
+package io.csi.pvestorage.app;
+
+import io.csi.pvestorage.app.Flags.Spec;
+import io.csi.pvestorage.app.Flags.UsageException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Everything the {@code serve} command is configured with, built once from flags and
+ * environment and validated before anything starts. A bad or missing value is a {@link
+ * UsageException} whose one-line message names the flag and what it accepts.
+ *
+ * @param mode which services this process serves
+ * @param endpoint where the CSI server listens
+ * @param nodeId this node's name (topology value, lease name); required unless controller mode
+ * @param storageConfig the storage.cfg to load; required unless controller mode
+ * @param driverName the CSI driver name reported by GetPluginInfo
+ * @param metricsAddress where /metrics and /healthz are served; empty disables them
+ * @param leaseNamespace namespace of the storage-lock Leases
+ * @param podName this pod's name, part of the lock holder identity
+ * @param commandPrefix argv put in front of every storage and mount command
+ * @param logLevel least severe level logged
+ * @param logFormat text or one JSON object per line
+ * @param socketMode permissions of the unix socket file
+ * @param shutdownGrace how long in-flight RPCs may run after SIGTERM
+ * @param lockMode Kubernetes Leases, or in-process plus file lock only
+ * @param pveLock whether PVE's own storage flock is taken too
+ * @param maxVolumesPerNode reported by NodeGetInfo; 0 lets the CO decide
+ * @param leaseDuration how long a Lease stays valid without renewal
+ * @param lockWait the longest an operation waits for the storage lock
+ */
+public record DriverConfig(
+    Mode mode,
+    Endpoint endpoint,
+    Optional<String> nodeId,
+    Optional<Path> storageConfig,
+    String driverName,
+    Optional<InetSocketAddress> metricsAddress,
+    String leaseNamespace,
+    String podName,
+    List<String> commandPrefix,
+    LogLevel logLevel,
+    LogFormat logFormat,
+    Set<PosixFilePermission> socketMode,
+    Duration shutdownGrace,
+    LockMode lockMode,
+    boolean pveLock,
+    long maxVolumesPerNode,
+    Duration leaseDuration,
+    Duration lockWait) {
+
+  /** Which CSI services a process serves. */
+  public enum Mode {
+    /** Identity, Controller and Node, with access to this node's storage (the DaemonSet). */
+    NODE,
+    /** Identity and the Controller's capabilities only, no storage access (next to csi-resizer). */
+    CONTROLLER,
+    /** Same services as {@link #NODE}; for one-process setups such as the demo. */
+    ALL;
+
+    public boolean hasStorage() {
+      return this != CONTROLLER;
+    }
+  }
+
+  /** How mutating storage operations are serialised across processes. */
+  public enum LockMode {
+    LEASE,
+    LOCAL
+  }
+
+  /** Log verbosity, most severe first. */
+  public enum LogLevel {
+    ERROR,
+    WARN,
+    INFO,
+    DEBUG
+  }
+
+  /** Log line format. */
+  public enum LogFormat {
+    TEXT,
+    JSON
+  }
+
+  public static final String DEFAULT_DRIVER_NAME = "pve-storage.csi.io";
+
+  private static final Pattern DRIVER_NAME =
+      Pattern.compile("[A-Za-z0-9]([-A-Za-z0-9.]{0,61}[A-Za-z0-9])?");
+  private static final Pattern LABEL_VALUE =
+      Pattern.compile("[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?");
+  private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+  private static final Pattern DURATION = Pattern.compile("([0-9]+)(ms|s|m|h)?");
+  private static final Pattern OCTAL_MODE = Pattern.compile("0?[0-7]{3}");
+  private static final Pattern PREFIX_WORD = Pattern.compile("[^\\p{Cntrl}\\s]+");
+
+  static final List<Spec> FLAGS = List.of(
+      new Spec("endpoint", "CSI_ENDPOINT", false, "unix:///csi/csi.sock",
+          "CSI endpoint: unix:///path/csi.sock or tcp://host:port"),
+      new Spec("mode", null, false, "node", "node | controller | all"),
+      new Spec("node-id", "NODE_ID", false, null,
+          "this node's name (Kubernetes node name); required in node and all modes"),
+      new Spec("storage-config", null, false, "/etc/pve-storage-csi/storage.cfg",
+          "storage.cfg file with lvmthin/zfspool storages (e.g. /etc/pve/storage.cfg)"),
+      new Spec("driver-name", null, false, DEFAULT_DRIVER_NAME, "CSI driver name"),
+      new Spec("metrics-address", null, false, ":9600",
+          "host:port for /metrics and /healthz; empty disables"),
+      new Spec("lease-namespace", "POD_NAMESPACE", false, "default",
+          "namespace of the storage-lock Leases"),
+      new Spec("pod-name", "POD_NAME", false, null,
+          "this pod's name, used in the lock holder identity (default: host name)"),
+      new Spec("command-prefix", null, false, "",
+          "words put before every lvm/zfs/mount command, e.g. 'nsenter --mount=/proc/1/ns/mnt --'"),
+      new Spec("log-level", null, false, "info", "error | warn | info | debug"),
+      new Spec("log-format", null, false, "text", "text | json"),
+      new Spec("socket-mode", null, false, "0660", "permissions of the unix socket (octal)"),
+      new Spec("shutdown-grace", null, false, "30s",
+          "how long in-flight RPCs may finish after SIGTERM"),
+      new Spec("lock", null, false, "lease",
+          "lease (Kubernetes Lease per node and storage) | local (this host only)"),
+      new Spec("pve-lock", null, true, "false",
+          "also take PVE's /var/lock/pve-manager/pve-storage-<storeid> flock"),
+      new Spec("max-volumes-per-node", null, false, "0",
+          "NodeGetInfo max_volumes_per_node; 0 lets Kubernetes decide"),
+      new Spec("lease-duration", null, false, "15s", "validity of a storage-lock Lease"),
+      new Spec("lock-wait", null, false, "60s",
+          "longest wait for the storage lock before an RPC answers ABORTED"),
+      new Spec("help", null, true, "false", "print this help"));
+
+  /** The flag table, for {@code serve --help}. */
+  public static String help() {
+    return new Flags(FLAGS).help();
+  }
+
+  /**
+   * Builds and validates the configuration.
+   *
+   * @param args the arguments after {@code serve}
+   * @param env the process environment
+   * @throws UsageException naming the bad flag
+   */
+  public static DriverConfig fromArgs(List<String> args, Map<String, String> env) {
+    Flags flags = new Flags(FLAGS).parse(args, env);
+    if (!flags.positional().isEmpty()) {
+      throw new UsageException("unexpected argument '" + flags.positional().get(0)
+          + "' (serve takes only --flags)");
+    }
+    Mode mode = choice(flags, "mode", Mode.class);
+    Endpoint endpoint;
+    try {
+      endpoint = Endpoint.parse(flags.get("endpoint").orElseThrow());
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("--endpoint: " + e.getMessage());
+    }
+
+    Optional<String> nodeId = flags.get("node-id").map(String::strip).filter(s -> !s.isEmpty());
+    if (nodeId.isPresent() && !LABEL_VALUE.matcher(nodeId.get()).matches()) {
+      throw new UsageException("--node-id: '" + nodeId.get() + "' is not usable as a topology "
+          + "value (at most 63 letters, digits, '-', '_', '.', starting and ending alphanumeric)");
+    }
+    if (mode.hasStorage() && nodeId.isEmpty()) {
+      throw new UsageException("--node-id is required in " + lower(mode) + " mode (or set NODE_ID)");
+    }
+    Optional<Path> storageConfig = mode.hasStorage()
+        ? flags.get("storage-config").filter(s -> !s.isBlank()).map(Path::of)
+        : Optional.empty();
+    if (mode.hasStorage() && storageConfig.isEmpty()) {
+      throw new UsageException("--storage-config is required in " + lower(mode) + " mode");
+    }
+
+    String driverName = flags.get("driver-name").orElseThrow();
+    if (!DRIVER_NAME.matcher(driverName).matches()) {
+      throw new UsageException("--driver-name: '" + driverName + "' must be a domain-style name "
+          + "of at most 63 characters (letters, digits, '-', '.')");
+    }
+    Optional<InetSocketAddress> metrics = address(flags.get("metrics-address").orElse(""));
+    String namespace = flags.get("lease-namespace").orElseThrow();
+    if (!DNS_LABEL.matcher(namespace).matches()) {
+      throw new UsageException("--lease-namespace: '" + namespace + "' is not a namespace name");
+    }
+    String podName = flags.get("pod-name")
+        .or(() -> Optional.ofNullable(env.get("HOSTNAME")))
+        .filter(s -> !s.isBlank())
+        .orElse("pve-storage-csi");
+
+    List<String> prefix = new ArrayList<>();
+    String prefixText = flags.get("command-prefix").orElse("").strip();
+    if (!prefixText.isEmpty()) {
+      for (String word : prefixText.split("\\s+")) {
+        if (!PREFIX_WORD.matcher(word).matches()) {
+          throw new UsageException("--command-prefix: control characters are not allowed");
+        }
+        prefix.add(word);
+      }
+    }
+
+    LogLevel logLevel = choice(flags, "log-level", LogLevel.class);
+    LogFormat logFormat = choice(flags, "log-format", LogFormat.class);
+    Set<PosixFilePermission> socketMode = mode(flags.get("socket-mode").orElseThrow());
+    Duration grace = duration(flags, "shutdown-grace", Duration.ZERO, Duration.ofHours(1));
+    LockMode lockMode = choice(flags, "lock", LockMode.class);
+    boolean pveLock = bool(flags, "pve-lock");
+    long maxVolumes = integer(flags, "max-volumes-per-node", 0, 1_000_000);
+    Duration leaseDuration =
+        duration(flags, "lease-duration", Duration.ofSeconds(5), Duration.ofMinutes(10));
+    Duration lockWait = duration(flags, "lock-wait", Duration.ofSeconds(1), Duration.ofHours(1));
+
+    return new DriverConfig(mode, endpoint, nodeId, storageConfig, driverName, metrics,
+        namespace, podName, List.copyOf(prefix), logLevel, logFormat, socketMode, grace,
+        lockMode, pveLock, maxVolumes, leaseDuration, lockWait);
+  }
+
+  /** Whether {@code --help} was asked for (checked before validation). */
+  public static boolean wantsHelp(List<String> args) {
+    return args.contains("--help") || args.contains("-h");
+  }
+
+  private static <E extends Enum<E>> E choice(Flags flags, String name, Class<E> type) {
+    String value = flags.get(name).orElseThrow();
+    for (E constant : type.getEnumConstants()) {
+      if (constant.name().equalsIgnoreCase(value)) {
+        return constant;
+      }
+    }
+    List<String> accepted = Arrays.stream(type.getEnumConstants()).map(DriverConfig::lower).toList();
+    throw new UsageException("--" + name + ": '" + value + "' is not one of "
+        + String.join(", ", accepted));
+  }
+
+  private static boolean bool(Flags flags, String name) {
+    String value = flags.get(name).orElseThrow();
+    return switch (value.toLowerCase(Locale.ROOT)) {
+      case "true", "1", "yes" -> true;
+      case "false", "0", "no" -> false;
+      default -> throw new UsageException("--" + name + ": '" + value + "' is not true or false");
+    };
+  }
+
+  private static long integer(Flags flags, String name, long min, long max) {
+    String value = flags.get(name).orElseThrow();
+    try {
+      long n = Long.parseLong(value);
+      if (n >= min && n <= max) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new UsageException("--" + name + ": '" + value + "' must be an integer from " + min
+        + " to " + max);
+  }
+
+  static Duration duration(Flags flags, String name, Duration min, Duration max) {
+    String value = flags.get(name).orElseThrow();
+    Matcher m = DURATION.matcher(value);
+    Duration d = null;
+    if (m.matches()) {
+      long n = Long.parseLong(m.group(1));
+      String unit = m.group(2) == null ? "s" : m.group(2);
+      d = switch (unit) {
+        case "ms" -> Duration.ofMillis(n);
+        case "m" -> Duration.ofMinutes(n);
+        case "h" -> Duration.ofHours(n);
+        default -> Duration.ofSeconds(n);
+      };
+    }
+    if (d == null || d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+      throw new UsageException("--" + name + ": '" + value + "' must be a duration like 500ms, "
+          + "30s or 2m, from " + human(min) + " to " + human(max));
+    }
+    return d;
+  }
+
+  private static String human(Duration d) {
+    return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
+  }
+
+  private static Optional<InetSocketAddress> address(String text) {
+    if (text.isBlank()) {
+      return Optional.empty();
+    }
+    int colon = text.lastIndexOf(':');
+    if (colon < 0) {
+      throw new UsageException("--metrics-address: '" + text + "' must be host:port or :port");
+    }
+    String host = text.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    try {
+      int port = Integer.parseInt(text.substring(colon + 1));
+      if (port < 0 || port > 65535) {
+        throw new NumberFormatException();
+      }
+      return Optional.of(host.isEmpty()
+          ? new InetSocketAddress(port)
+          : InetSocketAddress.createUnresolved(host, port));
+    } catch (NumberFormatException e) {
+      throw new UsageException("--metrics-address: '" + text + "' has no valid port (0-65535)");
+    }
+  }
+
+  private static Set<PosixFilePermission> mode(String text) {
+    if (!OCTAL_MODE.matcher(text).matches()) {
+      throw new UsageException("--socket-mode: '" + text + "' must be an octal mode like 0660");
+    }
+    int bits = Integer.parseInt(text, 8);
+    Set<PosixFilePermission> perms = EnumSet.noneOf(PosixFilePermission.class);
+    PosixFilePermission[] order = {
+      PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE,
+      PosixFilePermission.OTHERS_READ, PosixFilePermission.GROUP_EXECUTE,
+      PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_READ,
+      PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE,
+      PosixFilePermission.OWNER_READ
+    };
+    for (int i = 0; i < order.length; i++) {
+      if ((bits & (1 << i)) != 0) {
+        perms.add(order[i]);
+      }
+    }
+    if (!perms.contains(PosixFilePermission.OWNER_READ)
+        || !perms.contains(PosixFilePermission.OWNER_WRITE)) {
+      throw new UsageException("--socket-mode: '" + text + "' must let the owner read and write");
+    }
+    return Set.copyOf(perms);
+  }
+
+  private static String lower(Enum<?> e) {
+    return e.name().toLowerCase(Locale.ROOT);
+  }
+}

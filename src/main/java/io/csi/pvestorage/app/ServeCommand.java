@@ -1,0 +1,115 @@
+package io.csi.pvestorage.app;
+
+import csi.v1.PluginCapability;
+import io.csi.pvestorage.csi.CallInterceptor;
+import io.csi.pvestorage.csi.IdentityService;
+import io.csi.pvestorage.csi.Readiness;
+import io.csi.pvestorage.csi.RpcObserver;
+import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.storage.config.StorageConfig;
+import io.csi.pvestorage.storage.config.StorageConfigParser;
+import io.csi.pvestorage.storage.config.StorageDefinition;
+import io.grpc.BindableService;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.System.Logger.Level;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import sun.misc.Signal;
+
+/**
+ * {@code serve}: validates the configuration, starts the CSI server, loads the storage
+ * configuration (Probe answers {@code ready=false} until then), and on SIGTERM or SIGINT stops
+ * gracefully and exits 0.
+ */
+final class ServeCommand {
+
+  private static final System.Logger LOG = System.getLogger(ServeCommand.class.getName());
+
+  private ServeCommand() {}
+
+  static int run(List<String> args, Map<String, String> env, PrintStream out, PrintStream err) {
+    if (DriverConfig.wantsHelp(args)) {
+      out.print("usage: pve-storage-csi serve [--flags]\n\n" + DriverConfig.help());
+      return 0;
+    }
+    DriverConfig config = DriverConfig.fromArgs(args, env);
+    Logging.configure(config.logLevel(), config.logFormat());
+    BuildInfo build = BuildInfo.load();
+
+    Readiness readiness = new Readiness();
+    List<PluginCapability> capabilities = new ArrayList<>();
+    List<BindableService> services = new ArrayList<>();
+    services.add(new IdentityService(
+        config.driverName(),
+        build.version(),
+        Map.of("csi-spec", build.csiSpecVersion(),
+            "mode", config.mode().name().toLowerCase(Locale.ROOT)),
+        capabilities,
+        readiness));
+
+    CountDownLatch stop = new CountDownLatch(1);
+    Signal.handle(new Signal("TERM"), signal -> stop.countDown());
+    Signal.handle(new Signal("INT"), signal -> stop.countDown());
+
+    CsiServer server;
+    try {
+      server = CsiServer.start(config.endpoint(), config.socketMode(), services,
+          List.of(new CallInterceptor(RpcObserver.NONE)));
+    } catch (IOException | IllegalStateException e) {
+      LOG.log(Level.ERROR, "cannot serve on " + config.endpoint() + ": " + e.getMessage());
+      return 1;
+    }
+    LOG.log(Level.INFO, "pve-storage-csi " + build.version() + " serving CSI "
+        + build.csiSpecVersion() + " on " + server.endpoint() + " as "
+        + config.driverName() + " (mode " + config.mode().name().toLowerCase(Locale.ROOT) + ")");
+
+    if (config.mode().hasStorage()) {
+      try {
+        StorageConfig storage = loadStorageConfig(config.storageConfig().orElseThrow());
+        String node = config.nodeId().orElseThrow();
+        List<StorageDefinition> usable = storage.availableOn(node);
+        storage.skipped().forEach(s -> LOG.log(Level.INFO, "storage.cfg: skipping " + s
+            + " (only lvmthin and zfspool are served)"));
+        LOG.log(Level.INFO, "storages on node " + node + ": "
+            + (usable.isEmpty() ? "none" : String.join(", ",
+                usable.stream().map(s -> s.type() + ":" + s.storeId()).toList())));
+      } catch (StorageException e) {
+        LOG.log(Level.ERROR, e.getMessage());
+        server.stop(config.shutdownGrace());
+        return 1;
+      }
+    }
+    readiness.markReady();
+
+    try {
+      stop.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    LOG.log(Level.INFO, "stopping: letting in-flight calls finish for up to "
+        + config.shutdownGrace().toMillis() + " ms");
+    readiness.markNotReady("shutting down");
+    server.stop(config.shutdownGrace());
+    LOG.log(Level.INFO, "stopped");
+    return 0;
+  }
+
+  private static StorageConfig loadStorageConfig(Path path) {
+    String text;
+    try {
+      text = Files.readString(path, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new StorageException(io.csi.pvestorage.error.ErrorKind.INVALID,
+          "--storage-config: cannot read " + path + ": " + e.getClass().getSimpleName()
+              + (e.getMessage() == null ? "" : " " + e.getMessage()));
+    }
+    return StorageConfigParser.parse(text, path.toString());
+  }
+}

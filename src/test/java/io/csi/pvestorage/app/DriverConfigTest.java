@@ -1,0 +1,110 @@
+package io.csi.pvestorage.app;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.csi.pvestorage.app.DriverConfig.LockMode;
+import io.csi.pvestorage.app.DriverConfig.LogFormat;
+import io.csi.pvestorage.app.DriverConfig.Mode;
+import io.csi.pvestorage.app.Flags.UsageException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class DriverConfigTest {
+
+  private static DriverConfig parse(Map<String, String> env, String... args) {
+    return DriverConfig.fromArgs(List.of(args), env);
+  }
+
+  @Test
+  void defaultsFillEverythingButTheNode() {
+    DriverConfig c = parse(Map.of(), "--node-id", "node-1");
+    assertEquals(Mode.NODE, c.mode());
+    assertEquals(new Endpoint.Unix(Path.of("/csi/csi.sock")), c.endpoint());
+    assertEquals(Optional.of("node-1"), c.nodeId());
+    assertEquals(Optional.of(Path.of("/etc/pve-storage-csi/storage.cfg")), c.storageConfig());
+    assertEquals("pve-storage.csi.io", c.driverName());
+    assertEquals(9600, c.metricsAddress().orElseThrow().getPort());
+    assertEquals(PosixFilePermissions.fromString("rw-rw----"), c.socketMode());
+    assertEquals(Duration.ofSeconds(30), c.shutdownGrace());
+    assertEquals(LockMode.LEASE, c.lockMode());
+    assertEquals(List.of(), c.commandPrefix());
+  }
+
+  @Test
+  void environmentSuppliesEndpointNodeAndNamespaceButFlagsWin() {
+    Map<String, String> env = Map.of("CSI_ENDPOINT", "unix:///var/lib/kubelet/plugins/x/csi.sock",
+        "NODE_ID", "from-env", "POD_NAMESPACE", "storage", "POD_NAME", "pod-7");
+    DriverConfig c = parse(env, "--node-id=from-flag");
+    assertEquals(new Endpoint.Unix(Path.of("/var/lib/kubelet/plugins/x/csi.sock")), c.endpoint());
+    assertEquals(Optional.of("from-flag"), c.nodeId());
+    assertEquals("storage", c.leaseNamespace());
+    assertEquals("pod-7", c.podName());
+  }
+
+  @Test
+  void controllerModeNeedsNeitherNodeNorStorage() {
+    DriverConfig c = parse(Map.of(), "--mode", "controller", "--endpoint", "tcp://127.0.0.1:0");
+    assertEquals(Mode.CONTROLLER, c.mode());
+    assertEquals(Optional.empty(), c.nodeId());
+    assertEquals(Optional.empty(), c.storageConfig());
+    assertEquals(new Endpoint.Tcp("127.0.0.1", 0), c.endpoint());
+  }
+
+  @Test
+  void valuesAreParsed() {
+    DriverConfig c = parse(Map.of(), "--node-id=n1", "--command-prefix",
+        "nsenter --mount=/proc/1/ns/mnt --", "--pve-lock", "--lock=local", "--log-format=json",
+        "--socket-mode=0600", "--shutdown-grace=500ms", "--metrics-address=",
+        "--max-volumes-per-node=64", "--lease-duration=20s", "--lock-wait=2m");
+    assertEquals(List.of("nsenter", "--mount=/proc/1/ns/mnt", "--"), c.commandPrefix());
+    assertTrue(c.pveLock());
+    assertEquals(LockMode.LOCAL, c.lockMode());
+    assertEquals(LogFormat.JSON, c.logFormat());
+    assertEquals(PosixFilePermissions.fromString("rw-------"), c.socketMode());
+    assertEquals(Duration.ofMillis(500), c.shutdownGrace());
+    assertEquals(Optional.empty(), c.metricsAddress());
+    assertEquals(64, c.maxVolumesPerNode());
+    assertEquals(Duration.ofSeconds(20), c.leaseDuration());
+    assertEquals(Duration.ofMinutes(2), c.lockWait());
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', textBlock = """
+      unknown flag             | --node-id=n1 --frobnicate=1    | unknown flag --frobnicate (see --help for the flags)
+      missing node             | --mode=node                    | --node-id is required in node mode (or set NODE_ID)
+      bad mode                 | --mode=master --node-id=n1     | --mode: 'master' is not one of node, controller, all
+      bad endpoint scheme      | --endpoint=http://x --node-id=n1 | --endpoint: 'http://x' is not unix:///path or tcp://host:port
+      relative socket          | --endpoint=unix://csi.sock --node-id=n1 | --endpoint: 'unix://csi.sock' needs an absolute socket path, e.g. unix:///csi/csi.sock
+      bad tcp port             | --endpoint=tcp://localhost:99999 --node-id=n1 | --endpoint: 'tcp://localhost:99999' has no valid port (0-65535)
+      bad node id              | --node-id=node/1               | --node-id: 'node/1' is not usable as a topology value (at most 63 letters, digits, '-', '_', '.', starting and ending alphanumeric)
+      bad socket mode          | --node-id=n1 --socket-mode=777x | --socket-mode: '777x' must be an octal mode like 0660
+      unreadable socket mode   | --node-id=n1 --socket-mode=0066 | --socket-mode: '0066' must let the owner read and write
+      bad duration             | --node-id=n1 --shutdown-grace=soon | --shutdown-grace: 'soon' must be a duration like 500ms, 30s or 2m, from 0s to 3600s
+      short lease              | --node-id=n1 --lease-duration=1s | --lease-duration: '1s' must be a duration like 500ms, 30s or 2m, from 5s to 600s
+      bad lock                 | --node-id=n1 --lock=etcd        | --lock: 'etcd' is not one of lease, local
+      bad log level            | --node-id=n1 --log-level=trace  | --log-level: 'trace' is not one of error, warn, info, debug
+      bad max volumes          | --node-id=n1 --max-volumes-per-node=-1 | --max-volumes-per-node: '-1' must be an integer from 0 to 1000000
+      bad namespace            | --node-id=n1 --lease-namespace=Kube_System | --lease-namespace: 'Kube_System' is not a namespace name
+      bad metrics address      | --node-id=n1 --metrics-address=9600 | --metrics-address: '9600' must be host:port or :port
+      value missing            | --node-id                      | --node-id needs a value
+      repeated flag            | --node-id=a1 --node-id=b2      | --node-id is given twice
+      positional argument      | --node-id=n1 extra             | unexpected argument 'extra' (serve takes only --flags)
+      bad driver name          | --node-id=n1 --driver-name=-bad- | --driver-name: '-bad-' must be a domain-style name of at most 63 characters (letters, digits, '-', '.')
+      bad boolean              | --node-id=n1 --pve-lock=maybe   | --pve-lock: 'maybe' is not true or false
+      """)
+  void badInputIsOneLineNamingTheFlag(String what, String args, String message) {
+    UsageException e = assertThrows(UsageException.class,
+        () -> DriverConfig.fromArgs(List.of(args.split(" ")), Map.of()));
+    assertEquals(message, e.getMessage(), what);
+    assertTrue(!e.getMessage().contains("\n"), "one line");
+  }
+}

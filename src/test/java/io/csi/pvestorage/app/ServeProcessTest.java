@@ -1,0 +1,98 @@
+package io.csi.pvestorage.app;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The driver as a real process: exit codes, one-line errors, SIGTERM handling and the refusal to
+ * start a second instance on one socket.
+ */
+class ServeProcessTest {
+
+  @TempDir Path dir;
+
+  private Process launch(Path log, String... args) throws IOException {
+    List<String> argv = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED",
+        "-cp", System.getProperty("java.class.path"),
+        Main.class.getName()));
+    argv.addAll(List.of(args));
+    return new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+  }
+
+  private String run(String... args) throws Exception {
+    Path log = Files.createTempFile(dir, "out", ".log");
+    Process p = launch(log, args);
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+    return p.exitValue() + " " + Files.readString(log, StandardCharsets.UTF_8).strip();
+  }
+
+  private static void awaitFile(Path file, boolean present) throws InterruptedException {
+    Instant until = Instant.now().plus(Duration.ofSeconds(20));
+    while (Files.exists(file) != present && Instant.now().isBefore(until)) {
+      Thread.sleep(20);
+    }
+    assertEquals(present, Files.exists(file), file.toString());
+  }
+
+  @Test
+  void aBadFlagExitsTwoWithOneLine() throws Exception {
+    assertEquals("2 pve-storage-csi: error: --mode: 'master' is not one of node, controller, all",
+        run("serve", "--mode=master"));
+    assertEquals("2 pve-storage-csi: error: unknown flag --nodeid (see --help for the flags)",
+        run("serve", "--nodeid=n1"));
+  }
+
+  @Test
+  void aBrokenStorageConfigExitsOneNamingTheLine() throws Exception {
+    Path cfg = dir.resolve("storage.cfg");
+    Files.writeString(cfg, "lvmthin: local-lvm\n\tvgname pve\n");
+    String result = run("serve", "--endpoint=unix://" + dir.resolve("csi.sock"), "--node-id=n1",
+        "--storage-config=" + cfg, "--metrics-address=");
+    assertTrue(result.startsWith("1 "), result);
+    assertTrue(result.contains(cfg + ":1: lvmthin storage 'local-lvm' lacks the required key "
+        + "'thinpool'"), result);
+  }
+
+  @Test
+  void sigtermStopsGracefullyWithExitZeroAndASecondInstanceIsRefused() throws Exception {
+    Path cfg = dir.resolve("storage.cfg");
+    Files.writeString(cfg, "zfspool: local-zfs\n\tpool rpool/data\n");
+    Path socket = dir.resolve("csi.sock");
+    Path log = dir.resolve("first.log");
+    Process first = launch(log, "serve", "--endpoint=unix://" + socket, "--node-id=n1",
+        "--storage-config=" + cfg, "--metrics-address=", "--lock=local");
+    try {
+      awaitFile(socket, true);
+
+      String second = run("serve", "--endpoint=unix://" + socket, "--node-id=n1",
+          "--storage-config=" + cfg, "--metrics-address=", "--lock=local");
+      assertTrue(second.startsWith("1 "), second);
+      assertTrue(second.contains("another pve-storage-csi process is serving " + socket), second);
+      assertTrue(Files.exists(socket), "the second instance left the socket alone");
+      assertTrue(first.isAlive());
+
+      first.destroy(); // SIGTERM
+      assertTrue(first.waitFor(30, TimeUnit.SECONDS), "stops within the grace period");
+      assertEquals(0, first.exitValue(), Files.readString(log));
+      assertFalse(Files.exists(socket), "socket removed");
+      assertTrue(Files.readString(log).contains("stopped"), Files.readString(log));
+    } finally {
+      first.destroyForcibly();
+    }
+  }
+}
