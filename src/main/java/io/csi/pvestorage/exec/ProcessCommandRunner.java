@@ -88,7 +88,7 @@ public final class ProcessCommandRunner implements CommandRunner {
         terminate(process);
         throw StorageException.ofCommand(
             ErrorKind.UNAVAILABLE,
-            command.verb() + " timed out after " + command.timeout().toSeconds() + " s",
+            command.verb() + " timed out after " + human(command.timeout()),
             command.argv(),
             null,
             partial(stderr));
@@ -145,6 +145,10 @@ public final class ProcessCommandRunner implements CommandRunner {
     });
     Thread.ofVirtual().name("exec-" + name).start(task);
     return task;
+  }
+
+  private static String human(Duration d) {
+    return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
   }
 
   private static String partial(Future<Captured> stderr) {
