@@ -20,6 +20,12 @@ import java.util.logging.Logger;
  */
 final class Logging {
 
+  // java.util.logging keeps loggers only weakly: a level set on a logger nobody holds is lost
+  // when it is collected, so the tuned loggers are held here.
+  private static final Logger NETTY = Logger.getLogger("io.grpc.netty");
+  private static final Logger NETTY_BOOTSTRAP =
+      Logger.getLogger("io.grpc.netty.shaded.io.netty.bootstrap");
+
   private Logging() {}
 
   static void configure(LogLevel level, LogFormat format) {
@@ -37,10 +43,10 @@ final class Logging {
     handler.setFormatter(format == LogFormat.JSON ? new JsonFormatter() : new TextFormatter());
     root.addHandler(handler);
     // Netty is chatty at debug; keep it at info unless asked otherwise.
-    Logger.getLogger("io.grpc.netty").setLevel(level == LogLevel.DEBUG ? Level.INFO : julLevel);
+    NETTY.setLevel(level == LogLevel.DEBUG ? Level.INFO : julLevel);
     // grpc-netty sets SO_KEEPALIVE on every channel; unix domain sockets do not have it, and
     // netty warns about that once per connection.
-    Logger.getLogger("io.grpc.netty.shaded.io.netty.bootstrap").setLevel(Level.SEVERE);
+    NETTY_BOOTSTRAP.setLevel(Level.SEVERE);
   }
 
   private static String levelName(Level level) {

@@ -1,0 +1,195 @@
+package io.csi.pvestorage.storage;
+
+import java.nio.file.Path;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * One storage (an LVM thin pool or a ZFS pool dataset) with the operations of Proxmox VE's
+ * storage plugin API, in Java types.
+ *
+ * <p>Conventions for every method:
+ *
+ * <ul>
+ *   <li><b>Sizes are bytes</b> ({@code long}), in and out. PVE passes KiB to
+ *       {@code alloc_image}; this API does not.
+ *   <li><b>Names are validated</b> against the storage's grammar before any command runs; a bad
+ *       name is {@link io.csi.pvestorage.error.ErrorKind#INVALID}.
+ *   <li><b>Failures</b> are {@link io.csi.pvestorage.error.StorageException}s whose kind says
+ *       what happened (NOT_FOUND, ALREADY_EXISTS, EXHAUSTED, OUT_OF_RANGE, PRECONDITION,
+ *       UNAVAILABLE, INTERNAL) and which carry the failing command and its stderr.
+ *   <li><b>Locking</b>: methods marked "under the storage lock" change the pool and must be
+ *       called while the caller holds the storage lock of this storage (the plugin does not take
+ *       it itself, so that a caller can make "check, then act" atomic, as PVE's front end does).
+ *       Reads are not locked.
+ *   <li><b>Cost</b>: a listing is one command, whatever the number of volumes.
+ * </ul>
+ */
+public interface StoragePlugin {
+
+  /** The storage ID, e.g. {@code local-lvm}. */
+  String storeId();
+
+  /** The storage type as in storage.cfg: {@code lvmthin} or {@code zfspool}. */
+  String type();
+
+  /** The formats this storage can allocate ({@code raw}; ZFS also {@code subvol}). */
+  List<ImageFormat> formats();
+
+  /**
+   * Takes a volume name apart as PVE does.
+   *
+   * @throws io.csi.pvestorage.error.StorageException INVALID if the name is not a volume name
+   *     of this storage (e.g. a snapshot LV, or a {@code base/clone} name on LVM-thin)
+   */
+  Volname parseVolname(String volname);
+
+  /**
+   * Lists the disk images of this storage with one command.
+   *
+   * @param owner only images of this owner ID (ignored when {@code volumes} is given)
+   * @param volumes only these volume IDs; wins over {@code owner}, as in PVE
+   * @return the images, sorted by volume ID; volumes this driver did not create appear without
+   *     metadata
+   */
+  List<ImageInfo> listImages(OptionalLong owner, Optional<Collection<VolumeId>> volumes);
+
+  /**
+   * Allocates a new image. Under the storage lock.
+   *
+   * <p>The metadata (CSI name, claim) is recorded in the same command that creates the
+   * volume, so a volume never exists without it. Not idempotent by itself: a name that exists
+   * fails with ALREADY_EXISTS; callers look the CSI name up with {@link #listImages} first.
+   *
+   * @param owner owner ID for the name ({@code vm-<owner>-...})
+   * @param format raw, or subvol where {@link #formats()} allows it
+   * @param name the volume name; when empty, the next free {@code vm-<owner>-disk-N}
+   *     ({@link #findFreeDiskname})
+   * @param sizeBytes requested size in bytes, > 0 (0 allowed for subvol: no quota); the tool
+   *     may round up (extents, volblocksize), see {@link #volumeSizeInfo}
+   * @return the new volume name
+   * @throws io.csi.pvestorage.error.StorageException INVALID (bad name or format),
+   *     ALREADY_EXISTS, EXHAUSTED (no room), NOT_FOUND (VG or pool missing)
+   */
+  String allocImage(
+      long owner, ImageFormat format, Optional<String> name, long sizeBytes,
+      Optional<VolumeMetadata> metadata);
+
+  /**
+   * Deletes an image and its snapshots. Under the storage lock. Idempotent: a volume that does
+   * not exist is success.
+   *
+   * @throws io.csi.pvestorage.error.StorageException PRECONDITION when the volume is in use
+   *     (open, mounted), or the backend cannot delete it yet for a documented reason
+   */
+  void freeImage(String volname);
+
+  /**
+   * Makes a linked clone of a base image, or of a snapshot of any image. Under the storage
+   * lock. The clone is a new volume; which dependencies it keeps on its source is the backend's
+   * documented strategy.
+   *
+   * <p>Deliberate difference from PVE: the target name may be given (CSI restores name their
+   * volume after the request); when empty, the next free {@code vm-<owner>-disk-N}.
+   *
+   * @param volname the source image
+   * @param snapshot the snapshot to clone; when empty the source must be a base
+   * @return the new volume name
+   * @throws io.csi.pvestorage.error.StorageException NOT_FOUND (source or snapshot missing),
+   *     PRECONDITION (not a base and no snapshot), ALREADY_EXISTS, EXHAUSTED
+   */
+  String cloneImage(
+      String volname, long owner, Optional<String> snapshot, Optional<String> name,
+      Optional<VolumeMetadata> metadata);
+
+  /**
+   * Turns an image into a read-only base that linked clones can be made from. Under the
+   * storage lock.
+   *
+   * @return the new volume name ({@code vm-} becomes {@code base-}, {@code subvol-} becomes
+   *     {@code basevol-})
+   * @throws io.csi.pvestorage.error.StorageException PRECONDITION when the image already is a
+   *     base or (LVM-thin) has snapshots; NOT_FOUND
+   */
+  String createBase(String volname);
+
+  /**
+   * Takes a snapshot of an image. Under the storage lock. Crash-consistent (nothing is
+   * frozen).
+   *
+   * @param snapshot the snapshot name ({@link SnapshotId#SNAP_NAME})
+   * @param metadata the CSI snapshot name, recorded on the snapshot
+   * @throws io.csi.pvestorage.error.StorageException NOT_FOUND, ALREADY_EXISTS, EXHAUSTED
+   */
+  void volumeSnapshot(String volname, String snapshot, Optional<VolumeMetadata> metadata);
+
+  /**
+   * Deletes a snapshot. Under the storage lock. Idempotent: a missing snapshot is success.
+   *
+   * @throws io.csi.pvestorage.error.StorageException PRECONDITION when clones depend on it and
+   *     the backend's strategy cannot resolve that
+   */
+  void volumeSnapshotDelete(String volname, String snapshot);
+
+  /**
+   * Lists snapshots with one command.
+   *
+   * @param volname only snapshots of this image; all when empty
+   */
+  List<SnapshotInfo> listSnapshots(Optional<String> volname);
+
+  /**
+   * Grows an image to at least {@code newSizeBytes}. Under the storage lock.
+   *
+   * <p>The request is first rounded up to the backend's allocation unit (LVM extent, 1 MiB for
+   * zvols). Equal to the current size: a no-op success, so a retry after a successful grow
+   * succeeds. Larger: the volume grows. Smaller: refused, never shrunk.
+   *
+   * @return the size after the call, in bytes (rounding included)
+   * @throws io.csi.pvestorage.error.StorageException OUT_OF_RANGE when the rounded request is
+   *     smaller than the current size, EXHAUSTED, NOT_FOUND
+   */
+  long volumeResize(String volname, long newSizeBytes);
+
+  /**
+   * Size facts of one image.
+   *
+   * @throws io.csi.pvestorage.error.StorageException NOT_FOUND
+   */
+  SizeInfo volumeSizeInfo(String volname);
+
+  /**
+   * The pool's capacity, with one listing command. Never locked.
+   *
+   * @throws io.csi.pvestorage.error.StorageException NOT_FOUND when the VG, thin pool or ZFS
+   *     dataset does not exist
+   */
+  PoolStatus status();
+
+  /**
+   * Makes an image (or one of its snapshots) usable as a block device or mounted dataset:
+   * {@code lvchange -ay -K} for thin LVs, wait for the {@code /dev/zvol} link for zvols, mount
+   * for datasets. Idempotent.
+   */
+  void activateVolume(String volname, Optional<String> snapshot);
+
+  /** Undoes {@link #activateVolume} where that matters (snapshots, bases). Idempotent. */
+  void deactivateVolume(String volname, Optional<String> snapshot);
+
+  /**
+   * The device (raw) or directory (subvol) of an image or snapshot. Pure: no command runs.
+   */
+  Path path(String volname, Optional<String> snapshot);
+
+  /**
+   * The first free name {@code <prefix>-<owner>-disk-N}, N from 0 to 1023, exactly as PVE
+   * chooses it: every existing name containing {@code (vm|base)-<owner>-disk-N} (for ZFS also
+   * {@code subvol|basevol}), including snapshot and pending-delete LVs, counts as taken.
+   * Reads fresh state (no cache). Meaningful only under the storage lock.
+   *
+   * @throws io.csi.pvestorage.error.StorageException EXHAUSTED when all 1024 are taken
+   */
+  String findFreeDiskname(long owner, ImageFormat format);
+}
