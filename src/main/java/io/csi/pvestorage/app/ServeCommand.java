@@ -6,6 +6,8 @@ import io.csi.pvestorage.csi.IdentityService;
 import io.csi.pvestorage.csi.Readiness;
 import io.csi.pvestorage.csi.RpcObserver;
 import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.metrics.DriverMetrics;
+import io.csi.pvestorage.metrics.MetricsServer;
 import io.csi.pvestorage.storage.config.StorageConfig;
 import io.csi.pvestorage.storage.config.StorageConfigParser;
 import io.csi.pvestorage.storage.config.StorageDefinition;
@@ -21,6 +23,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import sun.misc.Signal;
 
 /**
@@ -58,10 +63,20 @@ final class ServeCommand {
     Signal.handle(new Signal("TERM"), signal -> stop.countDown());
     Signal.handle(new Signal("INT"), signal -> stop.countDown());
 
+    // Meters are created after the first Probe can already be answered (they cost start-up
+    // time); calls finished before that are not counted.
+    AtomicReference<DriverMetrics> metrics = new AtomicReference<>();
+    RpcObserver rpcObserver = (method, code, took) -> {
+      DriverMetrics m = metrics.get();
+      if (m != null) {
+        m.rpcFinished(method, code.name(), took);
+      }
+    };
+
     CsiServer server;
     try {
       server = CsiServer.start(config.endpoint(), config.socketMode(), services,
-          List.of(new CallInterceptor(RpcObserver.NONE)));
+          List.of(new CallInterceptor(rpcObserver)));
     } catch (IOException | IllegalStateException e) {
       LOG.log(Level.ERROR, "cannot serve on " + config.endpoint() + ": " + e.getMessage());
       return 1;
@@ -87,6 +102,9 @@ final class ServeCommand {
       }
     }
     readiness.markReady();
+    AtomicReference<MetricsServer> metricsServer = new AtomicReference<>();
+    config.metricsAddress().ifPresent(address -> Thread.ofVirtual().name("metrics-start").start(
+        () -> startMetrics(address, readiness, metrics, metricsServer)));
 
     try {
       stop.await();
@@ -97,8 +115,27 @@ final class ServeCommand {
         + config.shutdownGrace().toMillis() + " ms");
     readiness.markNotReady("shutting down");
     server.stop(config.shutdownGrace());
+    MetricsServer http = metricsServer.get();
+    if (http != null) {
+      http.close();
+    }
     LOG.log(Level.INFO, "stopped");
     return 0;
+  }
+
+  private static void startMetrics(java.net.InetSocketAddress address, Readiness readiness,
+      AtomicReference<DriverMetrics> metrics, AtomicReference<MetricsServer> server) {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    metrics.set(new DriverMetrics(registry).withJvmMeters());
+    try {
+      MetricsServer http = MetricsServer.start(address, registry, readiness::isReady);
+      server.set(http);
+      LOG.log(Level.INFO, "metrics on http://" + address.getHostString() + ":" + http.port()
+          + "/metrics");
+    } catch (java.io.IOException | RuntimeException e) {
+      LOG.log(Level.ERROR, "cannot serve metrics on " + address + ": " + e.getMessage()
+          + " (CSI keeps running)");
+    }
   }
 
   private static StorageConfig loadStorageConfig(Path path) {

@@ -69,6 +69,41 @@ class ServeProcessTest {
   }
 
   @Test
+  void metricsOfARunningDriverCountItsCalls() throws Exception {
+    Path cfg = dir.resolve("storage.cfg");
+    Files.writeString(cfg, "lvmthin: local-lvm\n\tvgname pve\n\tthinpool data\n");
+    Path socket = dir.resolve("csi.sock");
+    Path log = dir.resolve("metrics.log");
+    Process driver = launch(log, "serve", "--endpoint=unix://" + socket, "--node-id=n1",
+        "--storage-config=" + cfg, "--metrics-address=127.0.0.1:0", "--lock=local");
+    try {
+      Instant until = Instant.now().plus(Duration.ofSeconds(30));
+      java.util.regex.Matcher port = null;
+      while (Instant.now().isBefore(until)) {
+        port = java.util.regex.Pattern.compile("metrics on http://127.0.0.1:(\\d+)/metrics")
+            .matcher(Files.readString(log));
+        if (port.find()) {
+          break;
+        }
+        port = null;
+        Thread.sleep(50);
+      }
+      assertTrue(port != null, Files.readString(log));
+      assertEquals("0 ", run("client", "--endpoint=unix://" + socket, "probe").substring(0, 2));
+      java.net.http.HttpResponse<String> scrape = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+              "http://127.0.0.1:" + port.group(1) + "/metrics")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, scrape.statusCode());
+      assertTrue(scrape.body().contains(
+          "pve_csi_rpc_duration_seconds_count{code=\"OK\",method=\"Probe\"} 1"), scrape.body());
+    } finally {
+      driver.destroy();
+      driver.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void sigtermStopsGracefullyWithExitZeroAndASecondInstanceIsRefused() throws Exception {
     Path cfg = dir.resolve("storage.cfg");
     Files.writeString(cfg, "zfspool: local-zfs\n\tpool rpool/data\n");

@@ -1,0 +1,84 @@
+package io.csi.pvestorage.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The driver's meters. Names follow Prometheus conventions under the prefix {@code pve_csi_};
+ * labels are bounded (RPC method, gRPC code, command verb, outcome) and never name a volume or
+ * claim.
+ *
+ * <ul>
+ *   <li>{@code pve_csi_rpc_duration_seconds{method,code}}: histogram of CSI calls;
+ *   <li>{@code pve_csi_storage_command_duration_seconds{verb,outcome}}: histogram of lvm, zfs and
+ *       mount commands; {@code outcome} is {@code ok}, {@code failed} (non-zero exit) or the error
+ *       kind when the command did not finish;
+ *   <li>{@code pve_csi_storage_command_failures_total{verb}};
+ *   <li>JVM and process meters from Micrometer's binders.
+ * </ul>
+ */
+public final class DriverMetrics {
+
+  static final String RPC = "pve.csi.rpc.duration";
+  static final String COMMAND = "pve.csi.storage.command.duration";
+  static final String COMMAND_FAILURES = "pve.csi.storage.command.failures";
+
+  private final MeterRegistry registry;
+
+  public DriverMetrics(MeterRegistry registry) {
+    this.registry = Objects.requireNonNull(registry, "registry");
+  }
+
+  /** Adds the JVM and process meters. */
+  public DriverMetrics withJvmMeters() {
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmGcMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ClassLoaderMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+    return this;
+  }
+
+  /** One finished CSI call. */
+  public void rpcFinished(String method, String code, Duration duration) {
+    Timer.builder(RPC)
+        .description("CSI calls by method and gRPC status code")
+        .tag("method", method)
+        .tag("code", code)
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofMillis(1))
+        .maximumExpectedValue(Duration.ofMinutes(5))
+        .register(registry)
+        .record(duration);
+  }
+
+  /** One finished storage or node command. */
+  public void commandFinished(String verb, Duration duration, String outcome) {
+    Timer.builder(COMMAND)
+        .description("lvm, zfs and mount commands by verb and outcome")
+        .tag("verb", verb)
+        .tag("outcome", outcome)
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofMillis(1))
+        .maximumExpectedValue(Duration.ofMinutes(5))
+        .register(registry)
+        .record(duration);
+    if (!outcome.equals("ok")) {
+      Counter.builder(COMMAND_FAILURES)
+          .description("commands that failed or did not finish, by verb")
+          .tag("verb", verb)
+          .register(registry)
+          .increment();
+    }
+  }
+}
