@@ -51,26 +51,18 @@ public final class DriverMetrics {
 
   /** One finished CSI call. */
   public void rpcFinished(String method, String code, Duration duration) {
-    Timer.builder(RPC)
-        .description("CSI calls by method and gRPC status code")
+    histogram(RPC, "CSI calls by method and gRPC status code")
         .tag("method", method)
         .tag("code", code)
-        .publishPercentileHistogram()
-        .minimumExpectedValue(Duration.ofMillis(1))
-        .maximumExpectedValue(Duration.ofMinutes(5))
         .register(registry)
         .record(duration);
   }
 
   /** One finished storage or node command. */
   public void commandFinished(String verb, Duration duration, String outcome) {
-    Timer.builder(COMMAND)
-        .description("lvm, zfs and mount commands by verb and outcome")
+    histogram(COMMAND, "lvm, zfs and mount commands by verb and outcome")
         .tag("verb", verb)
         .tag("outcome", outcome)
-        .publishPercentileHistogram()
-        .minimumExpectedValue(Duration.ofMillis(1))
-        .maximumExpectedValue(Duration.ofMinutes(5))
         .register(registry)
         .record(duration);
     if (!outcome.equals("ok")) {
@@ -80,5 +72,14 @@ public final class DriverMetrics {
           .register(registry)
           .increment();
     }
+  }
+
+  /** Latency histograms share buckets from 1 ms (a Probe) to 5 min (mkfs of a big volume). */
+  private static Timer.Builder histogram(String name, String description) {
+    return Timer.builder(name)
+        .description(description)
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofMillis(1))
+        .maximumExpectedValue(Duration.ofMinutes(5));
   }
 }

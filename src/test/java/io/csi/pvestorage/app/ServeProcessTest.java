@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +17,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -68,32 +74,41 @@ class ServeProcessTest {
         + "'thinpool'"), result);
   }
 
+  /** Starts {@code serve} on {@code csi.sock} in the temp dir with a one-storage config. */
+  private Process serve(Path log, String... extra) throws IOException {
+    Path cfg = dir.resolve("storage.cfg");
+    Files.writeString(cfg, "zfspool: local-zfs\n\tpool rpool/data\n");
+    List<String> args = new ArrayList<>(List.of("serve", "--endpoint=unix://" + socket(),
+        "--node-id=n1", "--storage-config=" + cfg, "--lock=local"));
+    args.addAll(List.of(extra));
+    return launch(log, args.toArray(String[]::new));
+  }
+
+  private Path socket() {
+    return dir.resolve("csi.sock");
+  }
+
   @Test
   void metricsOfARunningDriverCountItsCalls() throws Exception {
-    Path cfg = dir.resolve("storage.cfg");
-    Files.writeString(cfg, "lvmthin: local-lvm\n\tvgname pve\n\tthinpool data\n");
-    Path socket = dir.resolve("csi.sock");
     Path log = dir.resolve("metrics.log");
-    Process driver = launch(log, "serve", "--endpoint=unix://" + socket, "--node-id=n1",
-        "--storage-config=" + cfg, "--metrics-address=127.0.0.1:0", "--lock=local");
+    Process driver = serve(log, "--metrics-address=127.0.0.1:0");
     try {
+      Pattern announced = Pattern.compile("metrics on http://127.0.0.1:(\\d+)/metrics");
       Instant until = Instant.now().plus(Duration.ofSeconds(30));
-      java.util.regex.Matcher port = null;
-      while (Instant.now().isBefore(until)) {
-        port = java.util.regex.Pattern.compile("metrics on http://127.0.0.1:(\\d+)/metrics")
-            .matcher(Files.readString(log));
-        if (port.find()) {
-          break;
+      String port = null;
+      while (port == null && Instant.now().isBefore(until)) {
+        Matcher m = announced.matcher(Files.readString(log));
+        if (m.find()) {
+          port = m.group(1);
+        } else {
+          Thread.sleep(50);
         }
-        port = null;
-        Thread.sleep(50);
       }
-      assertTrue(port != null, Files.readString(log));
-      assertEquals("0 ", run("client", "--endpoint=unix://" + socket, "probe").substring(0, 2));
-      java.net.http.HttpResponse<String> scrape = java.net.http.HttpClient.newHttpClient().send(
-          java.net.http.HttpRequest.newBuilder(java.net.URI.create(
-              "http://127.0.0.1:" + port.group(1) + "/metrics")).build(),
-          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertTrue(port != null, "metrics port never announced: " + Files.readString(log));
+      assertEquals("0 ", run("client", "--endpoint=unix://" + socket(), "probe").substring(0, 2));
+      HttpResponse<String> scrape = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+          URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+          HttpResponse.BodyHandlers.ofString());
       assertEquals(200, scrape.statusCode());
       assertTrue(scrape.body().contains(
           "pve_csi_rpc_duration_seconds_count{code=\"OK\",method=\"Probe\"} 1"), scrape.body());
@@ -105,26 +120,25 @@ class ServeProcessTest {
 
   @Test
   void sigtermStopsGracefullyWithExitZeroAndASecondInstanceIsRefused() throws Exception {
-    Path cfg = dir.resolve("storage.cfg");
-    Files.writeString(cfg, "zfspool: local-zfs\n\tpool rpool/data\n");
-    Path socket = dir.resolve("csi.sock");
     Path log = dir.resolve("first.log");
-    Process first = launch(log, "serve", "--endpoint=unix://" + socket, "--node-id=n1",
-        "--storage-config=" + cfg, "--metrics-address=", "--lock=local");
+    Process first = serve(log, "--metrics-address=");
     try {
-      awaitFile(socket, true);
+      awaitFile(socket(), true);
 
-      String second = run("serve", "--endpoint=unix://" + socket, "--node-id=n1",
-          "--storage-config=" + cfg, "--metrics-address=", "--lock=local");
-      assertTrue(second.startsWith("1 "), second);
-      assertTrue(second.contains("another pve-storage-csi process is serving " + socket), second);
-      assertTrue(Files.exists(socket), "the second instance left the socket alone");
+      Path secondLog = dir.resolve("second.log");
+      Process second = serve(secondLog, "--metrics-address=");
+      assertTrue(second.waitFor(30, TimeUnit.SECONDS));
+      String secondOut = Files.readString(secondLog);
+      assertEquals(1, second.exitValue(), secondOut);
+      assertTrue(secondOut.contains("another pve-storage-csi process is serving " + socket()),
+          secondOut);
+      assertTrue(Files.exists(socket()), "the second instance left the socket alone");
       assertTrue(first.isAlive());
 
       first.destroy(); // SIGTERM
       assertTrue(first.waitFor(30, TimeUnit.SECONDS), "stops within the grace period");
       assertEquals(0, first.exitValue(), Files.readString(log));
-      assertFalse(Files.exists(socket), "socket removed");
+      assertFalse(Files.exists(socket()), "socket removed");
       assertTrue(Files.readString(log).contains("stopped"), Files.readString(log));
     } finally {
       first.destroyForcibly();

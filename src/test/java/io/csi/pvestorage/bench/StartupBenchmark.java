@@ -118,7 +118,8 @@ public final class StartupBenchmark {
     argv.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     argv.addAll(jvmFlags);
     argv.addAll(List.of("-jar", jar.toString(), "serve", "--endpoint=unix://" + socket,
-        "--node-id=bench", "--storage-config=" + cfg, "--lock=local", "--metrics-address="));
+        "--node-id=bench", "--storage-config=" + cfg, "--lock=local",
+        "--metrics-address=127.0.0.1:0"));
     long start = System.nanoTime();
     Process driver = new ProcessBuilder(argv).redirectErrorStream(true)
         .redirectOutput(work.resolve("driver.log").toFile()).start();
