@@ -88,7 +88,7 @@ final class AgentConnection implements AutoCloseable {
       }
       connection.request("ping").thenRun(() -> up.complete(null));
       try {
-        up.get(1, TimeUnit.SECONDS);
+        up.get(250, TimeUnit.MILLISECONDS);
       } catch (TimeoutException e) {
         // not up yet; ping again
       } catch (ExecutionException e) {

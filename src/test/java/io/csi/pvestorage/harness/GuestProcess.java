@@ -3,7 +3,6 @@ package io.csi.pvestorage.harness;
 import io.csi.pvestorage.exec.Command;
 import io.csi.pvestorage.exec.CommandResult;
 import java.time.Duration;
-import java.util.List;
 
 /**
  * A long-running process in the harness guest started by {@link VmHarness#startGuestProcess},
@@ -66,9 +65,13 @@ public final class GuestProcess implements AutoCloseable {
   public GuestProcess awaitListening(Duration deadline) throws InterruptedException {
     long end = System.nanoTime() + deadline.toNanos();
     while (System.nanoTime() < end) {
-      CommandResult ss = vm.runner().run(Command.of(Duration.ofSeconds(10),
-          List.of("ss", "-H", "-l", "-t", "-n", "sport = :" + guestPort)));
-      if (ss.succeeded() && !ss.stdoutText().isBlank()) {
+      CommandResult ss = vm.runner().run(Command.of(Duration.ofSeconds(10), "ss", "-H", "-l", "-t", "-n"))
+          .requireSuccess();
+      // Columns: State Recv-Q Send-Q Local-Address:Port Peer-Address:Port
+      boolean listening = ss.stdoutText().lines()
+          .map(line -> line.trim().split("\\s+"))
+          .anyMatch(cols -> cols.length >= 4 && cols[3].endsWith(":" + guestPort));
+      if (listening) {
         return this;
       }
       int exit = vm.waitFor(pid, Duration.ofMillis(200));
