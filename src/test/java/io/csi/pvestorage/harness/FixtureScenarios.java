@@ -104,7 +104,8 @@ final class FixtureScenarios {
   /** A small pool that errors when full (instead of queueing I/O for 60 s), then filled. */
   private static Scenario lvmPoolFull() {
     return new Builder("lvm", "pool-full")
-        .setup("lvcreate", "-y", "--type", "thin-pool", "-L", "64M", "--errorwhenfull", "y", "-n", "small", "pve")
+        .setup("lvcreate", "-y", "--type", "thin-pool", "-L", "64M", "-n", "small", "pve")
+        .setup("lvchange", "--errorwhenfull", "y", "pve/small")
         .setup("lvcreate", "-y", "-V", "256M", "-T", "pve/small", "-n", "vm-300-disk-0")
         .recordFailure("dd-into-full-pool", "dd", "if=/dev/zero", "of=/dev/pve/vm-300-disk-0",
             "bs=1M", "count=128", "oflag=direct", "status=none")
