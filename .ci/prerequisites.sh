@@ -1,41 +1,24 @@
-# Sourced by .ci/run and the demo: installs what a fresh Debian bookworm machine of this kind
-# lacks and exports JAVA_HOME pointing at a JDK >= 21. Safe to source again (idempotent).
-
-pve_csi_java_major() {
-  # Prints the major version of the java binary given as $1 (e.g. 17, 21, 25).
-  "$1" -XshowSettings:properties -version 2>&1 \
-    | sed -n 's/^ *java\.specification\.version = \([0-9][0-9]*\).*/\1/p' | head -n 1
-}
-
-pve_csi_select_jdk() {
-  local candidate major
-  for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
-    [ -n "$candidate" ] && [ -x "$candidate/bin/javac" ] || continue
-    major=$(pve_csi_java_major "$candidate/bin/java")
-    if [ -n "$major" ] && [ "$major" -ge 21 ]; then
-      export JAVA_HOME="$candidate"
-      export PATH="$JAVA_HOME/bin:$PATH"
-      echo "prerequisites: JDK $major at $JAVA_HOME"
-      return 0
-    fi
+# shellcheck shell=bash
+# Sourced by .ci/run and the demo: installs the Debian packages a fresh bookworm machine of this
+# kind lacks (the build, and the real-storage VM harness: qemu, debootstrap, dkms, ...), then
+# selects a JDK >= 21 (.ci/jdk.sh). Idempotent: installed packages are skipped.
+pve_csi_packages=(maven qemu-system-x86 qemu-utils debootstrap busybox-static dkms zstd cpio kmod
+                  e2fsprogs xfsprogs util-linux python3 gcc make)
+if [[ $(id -u) == 0 ]]; then
+  pve_csi_missing=()
+  for pve_csi_pkg in "${pve_csi_packages[@]}"; do
+    [[ $(dpkg-query -W -f='${Status}' "$pve_csi_pkg" 2>/dev/null) == "install ok installed" ]] \
+      || pve_csi_missing+=("$pve_csi_pkg")
   done
-  echo "prerequisites: no JDK >= 21 found (looked at \$JAVA_HOME and /usr/lib/jvm/*)." >&2
-  echo "prerequisites: install one, e.g. Temurin 25, and set JAVA_HOME to it." >&2
-  return 1
-}
-
-pve_csi_install_packages() {
-  # Debian packages the build and the tests need beyond a fresh machine.
-  local missing=() pkg
-  for pkg in maven util-linux e2fsprogs xfsprogs; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
-      || missing+=("$pkg")
-  done
-  if [ "${#missing[@]}" -gt 0 ]; then
-    echo "prerequisites: installing ${missing[*]}"
+  if ((${#pve_csi_missing[@]})); then
+    echo "prerequisites: installing ${pve_csi_missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    apt-get install -y -qq --no-install-recommends "${pve_csi_missing[@]}" >/dev/null
   fi
-}
-
-pve_csi_install_packages && pve_csi_select_jdk
+else
+  echo "prerequisites: not root, installing nothing (the VM image build needs root; see docs/vm-harness.md)" >&2
+fi
+# shellcheck source=.ci/jdk.sh
+source "$(dirname "${BASH_SOURCE[0]}")/jdk.sh"
+echo "prerequisites: JAVA_HOME=$JAVA_HOME ($("$JAVA_HOME/bin/java" -version 2>&1 | head -n1))"

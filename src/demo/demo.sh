@@ -7,7 +7,7 @@
 # Set-up on a fresh machine (packages, a JDK >= 21) is done by .ci/prerequisites.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. .ci/prerequisites.sh
+source .ci/prerequisites.sh
 
 if [ ! -f target/pve-storage-csi.jar ] || [ -n "$(find src csi-spec pom.xml -newer target/pve-storage-csi.jar -type f | head -n 1)" ]; then
   echo "== building the driver (mvn -DskipTests package)"
