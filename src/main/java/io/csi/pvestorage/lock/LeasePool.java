@@ -60,7 +60,7 @@ final class LeasePool implements PoolExclusion {
   /** The operation now running under the Lease, written on acquisition and renewals. */
   private Operation running;
   /** After a release forced by the batch bound: do not take the Lease again before this. */
-  private Instant notBefore = Instant.MIN;
+  private volatile Instant notBefore = Instant.MIN;
 
   LeasePool(
       String storeid,
@@ -139,6 +139,11 @@ final class LeasePool implements PoolExclusion {
           if (e.getCode() == HttpURLConnection.HTTP_CONFLICT) {
             // Someone else created or claimed it first: read it again and look.
             lastProblem = "another process claimed the Lease at the same moment";
+            lastKind = ErrorKind.ABORTED;
+            retryAtOnce = true;
+          } else if (e.getCode() == HttpURLConnection.HTTP_NOT_FOUND) {
+            // Deleted since we last saw it (by an operator, say): read again, then create.
+            lastProblem = "the Lease was deleted while we were taking it";
             lastKind = ErrorKind.ABORTED;
             retryAtOnce = true;
           } else {

@@ -142,6 +142,20 @@ class LeaseStorageLockTest {
   }
 
   @Test
+  void aLeaseDeletedBetweenOperationsIsCreatedAgain() throws Exception {
+    LeaseStorageLock a = lock("pod-a_1", new ManualScheduler(clock));
+    a.withLock(POOL, op("alloc", "vm-1-disk-0"), in(Duration.ofSeconds(5)), () -> null);
+    client.leases().inNamespace(NS).withName(a.leaseName(POOL)).delete();
+    MockRequests.drain(server);
+
+    a.withLock(POOL, op("alloc", "vm-1-disk-1"), in(Duration.ofSeconds(5)), () -> null);
+
+    // The cached version is gone (404), read (404), create, release.
+    assertEquals(List.of("PUT", "GET", "POST", "PUT"), MockRequests.methods(server));
+    assertNull(lease(a).getSpec().getHolderIdentity());
+  }
+
+  @Test
   void aWaiterPastItsDeadlineIsAbortedWithTheHolderAndItsOperationAndNeverRuns() {
     LeaseStorageLock a = lock("pod-a_1", new ManualScheduler(clock));
     LeaseStorageLock b = lock("pod-b_2", new ManualScheduler(clock));
