@@ -116,10 +116,12 @@ final class LeasePool implements PoolExclusion {
       if (now.isBefore(notBefore)) {
         lastProblem = "this process released the Lease to let other processes take a turn";
       } else {
+        boolean creating = false;
         state.lock();
         try {
           Lease lease = known != null ? known : read();
           if (lease == null) {
+            creating = true;
             Lease created = leases().resource(newLease(operation, now)).create();
             return startTenure(created, now, null);
           }
@@ -141,6 +143,10 @@ final class LeasePool implements PoolExclusion {
             lastProblem = "another process claimed the Lease at the same moment";
             lastKind = ErrorKind.ABORTED;
             retryAtOnce = true;
+          } else if (e.getCode() == HttpURLConnection.HTTP_NOT_FOUND && creating) {
+            lastProblem =
+                "cannot create the Lease: does namespace '" + settings.namespace() + "' exist? " + describe(e);
+            lastKind = ErrorKind.UNAVAILABLE;
           } else if (e.getCode() == HttpURLConnection.HTTP_NOT_FOUND) {
             // Deleted since we last saw it (by an operator, say): read again, then create.
             lastProblem = "the Lease was deleted while we were taking it";

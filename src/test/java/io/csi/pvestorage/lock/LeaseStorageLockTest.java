@@ -156,6 +156,25 @@ class LeaseStorageLockTest {
   }
 
   @Test
+  void aMissingNamespaceIsReportedAndRetriedWithBackOffNotInATightLoop() throws Exception {
+    server
+        .expect()
+        .post()
+        .withPath("/apis/coordination.k8s.io/v1/namespaces/csi/leases")
+        .andReturn(404, new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(404).withMessage("namespaces \"csi\" not found").build())
+        .always();
+    LeaseStorageLock a = lock("pod-a_1", new ManualScheduler(clock));
+
+    StorageException e =
+        assertThrows(StorageException.class, () -> a.acquire(POOL, op("alloc", ""), in(Duration.ofSeconds(2))));
+
+    assertEquals(ErrorKind.UNAVAILABLE, e.kind());
+    assertTrue(e.getMessage().contains("does namespace 'csi' exist?"), e.getMessage());
+    long creates = MockRequests.methods(server).stream().filter("POST"::equals).count();
+    assertTrue(creates > 1 && creates < 30, creates + " create attempts in 2 s");
+  }
+
+  @Test
   void aWaiterPastItsDeadlineIsAbortedWithTheHolderAndItsOperationAndNeverRuns() {
     LeaseStorageLock a = lock("pod-a_1", new ManualScheduler(clock));
     LeaseStorageLock b = lock("pod-b_2", new ManualScheduler(clock));
@@ -400,9 +419,10 @@ class LeaseStorageLockTest {
         second.submit(
             () -> {
               waiter[0] = Thread.currentThread();
-              try (LockHandle h = a.acquire(POOL, op("alloc", "vm-1-disk-1"), in(Duration.ofSeconds(60)))) {
-                return clock.instant();
-              }
+              LockHandle h = a.acquire(POOL, op("alloc", "vm-1-disk-1"), in(Duration.ofSeconds(60)));
+              Instant acquiredAt = clock.instant();
+              h.close();
+              return acquiredAt;
             });
     while (waiter[0] == null || waiter[0].getState() != Thread.State.TIMED_WAITING) {
       Thread.onSpinWait();
