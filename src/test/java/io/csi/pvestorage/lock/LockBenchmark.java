@@ -64,7 +64,7 @@ public final class LockBenchmark {
       benchmark.close();
       server.destroy();
     }
-    quiet.fine("done");
+    quiet.fine("done"); // keeps the quietened logger reachable until the end (JUL holds it weakly)
   }
 
   private LeaseStorageLock process(String holder) {
