@@ -1,0 +1,210 @@
+package io.csi.pvestorage.lock;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import io.csi.pvestorage.error.ErrorKind;
+import io.csi.pvestorage.error.StorageException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.random.RandomGenerator;
+
+/**
+ * The lock file Proxmox VE takes around storage changes: an exclusive {@code flock(2)} on {@code
+ * /var/lock/pve-manager/pve-storage-<storeid>} (PVE's {@code cluster_lock_storage} for
+ * non-shared storages such as lvmthin and zfspool). Holding it makes this driver and the host's
+ * own {@code pvesm}/{@code qm} exclude each other, and two driver processes on one host too.
+ *
+ * <h2>Why JNA and not {@code FileChannel.lock()}</h2>
+ *
+ * Java's {@link java.nio.channels.FileChannel#lock()} takes POSIX record locks ({@code fcntl
+ * F_SETLK}) on Linux. Record locks and {@code flock(2)} locks are independent in the kernel: a
+ * process holding one does not exclude a process asking for the other, so a {@code FileChannel}
+ * lock would silently not exclude PVE's Perl code. This class therefore calls libc's {@code
+ * open} and {@code flock} through JNA. A held child process of util-linux {@code flock} was the
+ * alternative; it was not taken because the lock would outlive this JVM if it were killed (the
+ * child keeps the descriptor), it costs a fork per operation, and it needs a protocol to learn
+ * when the child holds the lock. With JNA the descriptor belongs to this process: the kernel
+ * drops the lock when the process dies, as it does for PVE.
+ *
+ * <h2>Semantics</h2>
+ *
+ * The file (and directory) is created when missing, opened for append as PVE does, and locked
+ * with {@code LOCK_EX | LOCK_NB}, retried with jittered back-off until the deadline (a blocking
+ * {@code flock} cannot be given a timeout without signals). Waiting past the deadline fails with
+ * ABORTED. The lock is not re-entrant: callers take it once per operation, after the Lease.
+ */
+public final class PveFlock {
+
+  /** Where PVE keeps its storage lock files. */
+  public static final Path PVE_LOCK_DIRECTORY = Path.of("/var/lock/pve-manager");
+
+  // Linux generic values (x86_64 and aarch64 share them).
+  private static final int O_WRONLY = 01;
+  private static final int O_CREAT = 0100;
+  private static final int O_APPEND = 02000;
+  private static final int O_CLOEXEC = 02000000;
+  private static final int LOCK_EX = 2;
+  private static final int LOCK_NB = 4;
+  private static final int LOCK_UN = 8;
+  private static final int EINTR = 4;
+  private static final int EWOULDBLOCK = 11;
+
+  /** The part of libc used here. {@code open} is variadic, hence {@code Object...}. */
+  interface LibC extends Library {
+    int open(String path, int flags, Object... mode) throws LastErrorException;
+
+    int flock(int fd, int operation) throws LastErrorException;
+
+    int close(int fd) throws LastErrorException;
+  }
+
+  private final Path directory;
+  private final Clock clock;
+  private final RandomGenerator random;
+  private final Sleeper sleeper;
+  private final LibC libc;
+
+  /**
+   * @param directory where the lock files are, normally {@link #PVE_LOCK_DIRECTORY}
+   */
+  public PveFlock(Path directory, Clock clock, RandomGenerator random, Sleeper sleeper) {
+    this.directory = Objects.requireNonNull(directory, "directory");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.random = Objects.requireNonNull(random, "random");
+    this.sleeper = Objects.requireNonNull(sleeper, "sleeper");
+    this.libc = Native.load("c", LibC.class);
+  }
+
+  /** The lock file of a storage: {@code <directory>/pve-storage-<storeid>}, PVE's name. */
+  public Path pathFor(String storeid) {
+    if (storeid.isEmpty() || storeid.contains("/") || storeid.startsWith(".")) {
+      throw new StorageException(ErrorKind.INVALID, "not a storage ID: '" + storeid + "'");
+    }
+    return directory.resolve("pve-storage-" + storeid);
+  }
+
+  /**
+   * Takes the exclusive flock of {@code storeid}, waiting until {@code deadline}.
+   *
+   * @throws StorageException ABORTED when another process holds it past the deadline or the
+   *     thread is interrupted; UNAVAILABLE when the file cannot be created or opened
+   */
+  public Held acquire(String storeid, Instant deadline) {
+    Path path = pathFor(storeid);
+    int fd = open(path);
+    boolean locked = false;
+    try {
+      long backoffMillis = 5;
+      while (true) {
+        if (tryLock(fd, path)) {
+          locked = true;
+          return new Held(fd, path);
+        }
+        Instant now = clock.instant();
+        if (!now.isBefore(deadline)) {
+          throw new StorageException(
+              ErrorKind.ABORTED,
+              "can't lock file '"
+                  + path
+                  + "' - held by another process (a Proxmox VE tool such as pvesm or qm, or"
+                  + " another process of this driver) until the deadline");
+        }
+        long sleep = Math.min(backoffMillis / 2 + random.nextLong(backoffMillis / 2 + 1),
+            Duration.between(now, deadline).toMillis() + 1);
+        try {
+          sleeper.sleep(Duration.ofMillis(sleep));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new StorageException(
+              ErrorKind.ABORTED, "interrupted while waiting for lock file '" + path + "'", e);
+        }
+        backoffMillis = Math.min(backoffMillis * 2, 200);
+      }
+    } finally {
+      if (!locked) {
+        closeQuietly(fd);
+      }
+    }
+  }
+
+  private int open(Path path) {
+    try {
+      Files.createDirectories(directory);
+    } catch (IOException e) {
+      throw new StorageException(
+          ErrorKind.UNAVAILABLE, "cannot create lock directory '" + directory + "': " + e, e);
+    }
+    try {
+      return libc.open(path.toString(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    } catch (LastErrorException e) {
+      throw new StorageException(
+          ErrorKind.UNAVAILABLE,
+          "cannot open lock file '" + path + "': errno " + e.getErrorCode(),
+          e);
+    }
+  }
+
+  private boolean tryLock(int fd, Path path) {
+    while (true) {
+      try {
+        libc.flock(fd, LOCK_EX | LOCK_NB);
+        return true;
+      } catch (LastErrorException e) {
+        if (e.getErrorCode() == EWOULDBLOCK) {
+          return false;
+        }
+        if (e.getErrorCode() != EINTR) {
+          throw new StorageException(
+              ErrorKind.UNAVAILABLE,
+              "flock of '" + path + "' failed: errno " + e.getErrorCode(),
+              e);
+        }
+      }
+    }
+  }
+
+  private void closeQuietly(int fd) {
+    try {
+      libc.close(fd);
+    } catch (LastErrorException e) {
+      // Nothing to do: the descriptor is gone either way, and with it any lock.
+    }
+  }
+
+  /** A held flock; {@link #close()} unlocks and closes the descriptor. */
+  public final class Held implements AutoCloseable {
+    private final int fd;
+    private final Path path;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private Held(int fd, Path path) {
+      this.fd = fd;
+      this.path = path;
+    }
+
+    /** The locked file. */
+    public Path path() {
+      return path;
+    }
+
+    /** Unlocks (closing the descriptor would too; the explicit unlock documents intent). */
+    @Override
+    public void close() {
+      if (closed.compareAndSet(false, true)) {
+        try {
+          libc.flock(fd, LOCK_UN);
+        } catch (LastErrorException e) {
+          // close() below drops the lock regardless.
+        }
+        closeQuietly(fd);
+      }
+    }
+  }
+}

@@ -1,0 +1,250 @@
+package io.csi.pvestorage.lock;
+
+import io.csi.pvestorage.error.ErrorKind;
+import io.csi.pvestorage.error.StorageException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+
+/**
+ * The part both implementations share: per storage, a fair local lock that queues this
+ * process's callers, then the cross-process {@link PoolExclusion}, then the optional PVE flock;
+ * released in reverse. The exclusion is kept from one operation to the next while callers queue
+ * locally (a burst shares one Lease acquisition) and released when the queue drains or the
+ * exclusion says the batch has lasted long enough.
+ */
+final class QueuedStorageLock implements StorageLock {
+
+  private final Function<String, PoolExclusion> exclusions;
+  private final Optional<PveFlock> pveFlock;
+  private final Clock clock;
+  private final LockObserver observer;
+  private final ConcurrentHashMap<String, Pool> pools = new ConcurrentHashMap<>();
+  private volatile boolean closed;
+
+  QueuedStorageLock(
+      Function<String, PoolExclusion> exclusions,
+      Optional<PveFlock> pveFlock,
+      Clock clock,
+      LockObserver observer) {
+    this.exclusions = Objects.requireNonNull(exclusions, "exclusions");
+    this.pveFlock = Objects.requireNonNull(pveFlock, "pveFlock");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.observer = Objects.requireNonNull(observer, "observer");
+  }
+
+  @Override
+  public LockHandle acquire(String storeid, Operation operation, Instant deadline) {
+    Objects.requireNonNull(storeid, "storeid");
+    Objects.requireNonNull(operation, "operation");
+    Objects.requireNonNull(deadline, "deadline");
+    if (closed) {
+      throw new StorageException(
+          ErrorKind.UNAVAILABLE, "the storage lock is shut down; cannot lock '" + storeid + "'");
+    }
+    Pool pool = pools.computeIfAbsent(storeid, id -> new Pool(id, exclusions.apply(id)));
+    if (pool.local.isHeldByCurrentThread()) {
+      pool.local.lock();
+      return new Nested(pool.current);
+    }
+    Instant asked = clock.instant();
+    lockLocally(pool, deadline);
+    try {
+      PoolExclusion.Fence fence = pool.exclusion.hold(operation, deadline);
+      PveFlock.Held flock = pveFlock.map(f -> f.acquire(storeid, deadline)).orElse(null);
+      Instant granted = clock.instant();
+      Grant grant = new Grant(pool, operation, fence, flock, granted);
+      pool.current = grant;
+      observer.waited(storeid, Duration.between(asked, granted));
+      return grant;
+    } catch (RuntimeException e) {
+      if (e instanceof StorageException se) {
+        observer.failed(storeid, se.kind());
+      }
+      leave(pool, null);
+      throw e;
+    }
+  }
+
+  private void lockLocally(Pool pool, Instant deadline) {
+    // One timed wait for the whole remaining time: re-entering the queue would lose our place.
+    long remaining = Math.max(0, Duration.between(clock.instant(), deadline).toNanos());
+    boolean locked;
+    try {
+      locked = pool.local.tryLock(remaining, TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      releaseIfIdle(pool);
+      observer.failed(pool.storeid, ErrorKind.ABORTED);
+      throw new StorageException(
+          ErrorKind.ABORTED, "interrupted while waiting for the lock of storage '" + pool.storeid + "'", e);
+    }
+    if (!locked) {
+      // Leaving the queue may have left a kept Lease with nobody to use it.
+      releaseIfIdle(pool);
+      observer.failed(pool.storeid, ErrorKind.ABORTED);
+      Grant holder = pool.current;
+      throw new StorageException(
+          ErrorKind.ABORTED,
+          "storage '"
+              + pool.storeid
+              + "' is busy in this process"
+              + (holder == null ? "" : " with " + holder.operation.describe())
+              + " ("
+              + pool.local.getQueueLength()
+              + " more waiting); gave up at the deadline "
+              + deadline);
+    }
+  }
+
+  /** Releases the flock, decides about the exclusion, then leaves the local queue. */
+  private void leave(Pool pool, Grant grant) {
+    try {
+      if (grant != null && grant.flock != null) {
+        grant.flock.close();
+      }
+    } finally {
+      pool.current = null;
+      try {
+        boolean queued = pool.local.hasQueuedThreads() && !closed;
+        if (!queued) {
+          pool.exclusion.release(false);
+        } else if (!pool.exclusion.mayKeep()) {
+          pool.exclusion.release(true);
+        }
+      } finally {
+        pool.local.unlock();
+      }
+    }
+  }
+
+  private void releaseIfIdle(Pool pool) {
+    if (pool.local.tryLock()) {
+      try {
+        if (pool.current == null && !pool.local.hasQueuedThreads()) {
+          pool.exclusion.release(false);
+        }
+      } finally {
+        pool.local.unlock();
+      }
+    }
+  }
+
+  @Override
+  public Optional<LockHandle> currentHandle(String storeid) {
+    Pool pool = pools.get(storeid);
+    if (pool == null || !pool.local.isHeldByCurrentThread()) {
+      return Optional.empty();
+    }
+    return Optional.ofNullable(pool.current);
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    pools.values().forEach(this::releaseIfIdle);
+  }
+
+  /** Everything kept per storage. */
+  private static final class Pool {
+    final String storeid;
+    final ReentrantLock local = new ReentrantLock(true);
+    final PoolExclusion exclusion;
+    /** The outermost handle of the thread holding {@link #local}; written only by it. */
+    volatile Grant current;
+
+    Pool(String storeid, PoolExclusion exclusion) {
+      this.storeid = storeid;
+      this.exclusion = exclusion;
+    }
+  }
+
+  private final class Grant implements LockHandle {
+    private final Pool pool;
+    private final Operation operation;
+    private final PoolExclusion.Fence fence;
+    private final PveFlock.Held flock;
+    private final Instant granted;
+    private final Thread owner = Thread.currentThread();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    Grant(Pool pool, Operation operation, PoolExclusion.Fence fence, PveFlock.Held flock, Instant granted) {
+      this.pool = pool;
+      this.operation = operation;
+      this.fence = fence;
+      this.flock = flock;
+      this.granted = granted;
+    }
+
+    @Override
+    public String storeid() {
+      return pool.storeid;
+    }
+
+    @Override
+    public Operation operation() {
+      return operation;
+    }
+
+    @Override
+    public void ensureValid() {
+      if (closed.get()) {
+        throw new StorageException(
+            ErrorKind.ABORTED,
+            "the lock of storage '" + pool.storeid + "' for " + operation.describe() + " was released");
+      }
+      fence.ensureValid();
+    }
+
+    @Override
+    public void close() {
+      if (Thread.currentThread() != owner) {
+        throw new IllegalStateException(
+            "the lock of storage '" + pool.storeid + "' must be released by the thread that took it");
+      }
+      if (closed.compareAndSet(false, true)) {
+        observer.held(pool.storeid, Duration.between(granted, clock.instant()));
+        leave(pool, this);
+      }
+    }
+  }
+
+  /** A re-entrant acquisition: shares the outer grant, and only undoes its own lock count. */
+  private static final class Nested implements LockHandle {
+    private final Grant outer;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    Nested(Grant outer) {
+      this.outer = outer;
+    }
+
+    @Override
+    public String storeid() {
+      return outer.storeid();
+    }
+
+    @Override
+    public Operation operation() {
+      return outer.operation();
+    }
+
+    @Override
+    public void ensureValid() {
+      outer.ensureValid();
+    }
+
+    @Override
+    public void close() {
+      if (closed.compareAndSet(false, true)) {
+        outer.pool.local.unlock();
+      }
+    }
+  }
+}
