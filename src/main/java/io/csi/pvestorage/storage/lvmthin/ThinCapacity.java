@@ -6,6 +6,7 @@ import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.math.RoundingMode;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
@@ -17,11 +18,13 @@ import java.util.OptionalLong;
  * the pool, snapshots and bases included, since each may be written up to its size):
  *
  * <pre>
- *   dataFull     = used     × 100 ≥ total    × dataLimitPercent
- *   metadataFull = metaUsed × 100 ≥ metaSize × metadataLimitPercent
+ *   dataFull     = data_percent     ≥ dataLimitPercent
+ *   metadataFull = metadata_percent ≥ metadataLimitPercent
  *   allocatable  = dataFull or metadataFull ? 0
  *                : max(0, floor(total × overcommit) − provisioned)
  * </pre>
+ *
+ * <p>The thresholds compare LVM's own percentages (two decimals), not the rounded byte values.
  *
  * <p>The limits are thresholds, not reservations: below them the pool may hand out up to
  * {@code overcommit} times its size in virtual sizes; at or above either of them it hands out
@@ -32,8 +35,6 @@ import java.util.OptionalLong;
  * and {@link PoolStatus#active()} is false, so callers can tell.
  */
 public final class ThinCapacity {
-
-  private static final BigInteger HUNDRED = BigInteger.valueOf(100);
 
   private ThinCapacity() {}
 
@@ -52,9 +53,8 @@ public final class ThinCapacity {
         provisioned = Math.addExact(provisioned, lv.sizeBytes());
       }
     }
-    boolean dataFull = atLeastPercent(used, total, policy.dataLimitPercent());
-    boolean metadataFull = metaTotal.isPresent()
-        && atLeastPercent(metaUsed.orElse(0), metaTotal.getAsLong(), policy.metadataLimitPercent());
+    boolean dataFull = atLeast(pool.dataPercent(), policy.dataLimitPercent());
+    boolean metadataFull = atLeast(pool.metadataPercent(), policy.metadataLimitPercent());
     long allocatable = 0;
     if (!dataFull && !metadataFull) {
       BigInteger limit = new BigDecimal(total).multiply(BigDecimal.valueOf(policy.overcommit()))
@@ -69,9 +69,8 @@ public final class ThinCapacity {
         allocatable, pool.attr().active());
   }
 
-  /** {@code part × 100 ≥ whole × percent}, without overflow. */
-  static boolean atLeastPercent(long part, long whole, int percent) {
-    return BigInteger.valueOf(part).multiply(HUNDRED)
-        .compareTo(BigInteger.valueOf(whole).multiply(BigInteger.valueOf(percent))) >= 0;
+  /** Whether a reported percentage reaches the limit; an unreported one (inactive) does not. */
+  private static boolean atLeast(Optional<BigDecimal> percent, int limit) {
+    return percent.map(p -> p.compareTo(BigDecimal.valueOf(limit)) >= 0).orElse(false);
   }
 }
