@@ -387,7 +387,7 @@ public final class LvmThinPlugin implements StoragePlugin {
     String volname = name.orElseGet(() ->
         VolumeNames.findFreeDiskname(listing.names(), owner, ImageFormat.RAW, false, storeId()));
     requireAbsent(listing, volname);
-    requireRoom(listing, roundUp(kib * 1024, extentSize(pool)), "volume '" + volname + "'");
+    requireRoom(listing, roundUp(sizeBytes, extentSize(pool)), "volume '" + volname + "'");
     run(LvmCommands.createThin(vg(), thinPool(), volname, kib, tags),
         "cannot create thin volume '" + vg() + "/" + volname + "'");
     runBestEffort(LvmCommands.disableAutoactivation(vg(), volname),
