@@ -41,9 +41,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * calls.
  *
  * <pre>
- * mvn -B -q test-compile
- * java -cp "target/test-classes:target/classes:$(mvn -q -B dependency:build-classpath \
- *     -Dmdep.outputFile=/dev/stdout)" io.csi.pvestorage.bench.LvmListingBenchmark [iterations]
+ * mvn -B -q test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt
+ * java -cp "target/test-classes:target/classes:$(cat target/cp.txt)" \
+ *     io.csi.pvestorage.bench.LvmListingBenchmark [iterations]
  * </pre>
  */
 public final class LvmListingBenchmark {
