@@ -349,6 +349,15 @@ class LvmThinPluginTest {
   }
 
   @Test
+  void freeRefusesAnLvOfTheSameNameThatIsNotAThinVolumeOfThePool() {
+    plugin = plugin(CapacityPolicy.DEFAULT, "other");
+    listing();
+    StorageException e = fails(ErrorKind.PRECONDITION, () -> plugin.freeImage("vm-400-disk-0"));
+    assertTrue(e.getMessage().contains("not a thin volume of pool 'other'"), e.getMessage());
+    assertEquals(1, lvm.commands().size(), "nothing removed, not even the snapshot");
+  }
+
+  @Test
   void freeWhenTheLvVanishesBetweenListingAndRemoveIsSuccess() {
     listing();
     replay(argv(LvmCommands.remove("pve", "vm-404-disk-0")), "plugin-lvremove-missing");
