@@ -25,6 +25,10 @@ import java.util.stream.Stream;
  * {@code <name>.cmd} (the exact argv, one argument per line), {@code <name>.stdout}, {@code
  * <name>.stderr} (bytes as the tool wrote them) and {@code <name>.exit}. The version directory
  * is replaced as a whole, so no stale fixture survives a re-recording.
+ *
+ * <p>With {@code -Dfixtures.scenarios=lvm/plugin,...} ({@code tool/name}, comma-separated) only
+ * those scenarios run and only their fixtures are (over)written; the rest of the directory is
+ * left alone, so adding a scenario does not re-record (and churn) every other fixture.
  */
 public final class FixtureRecorder {
 
@@ -42,12 +46,28 @@ public final class FixtureRecorder {
     VmHarness.Config config = VmHarness.Config.defaults();
     Path fixtures = config.projectDir().resolve("src/test/resources/fixtures");
     try (VmHarness vm = VmHarness.start(config)) {
-      int written = new FixtureRecorder(vm.runner(), fixtures).recordAll(FixtureScenarios.all());
+      String only = System.getProperty("fixtures.scenarios", "");
+      List<Scenario> scenarios = FixtureScenarios.all();
+      if (!only.isBlank()) {
+        List<String> wanted = List.of(only.split(","));
+        scenarios = scenarios.stream()
+            .filter(s -> wanted.contains(s.tool() + "/" + s.name())).toList();
+        if (scenarios.size() != wanted.size()) {
+          throw new IllegalArgumentException("unknown scenario in -Dfixtures.scenarios=" + only);
+        }
+      }
+      int written = new FixtureRecorder(vm.runner(), fixtures)
+          .recordAll(scenarios, only.isBlank());
       VmHarness.log("recorded %d fixtures under %s", written, fixtures);
     }
   }
 
   int recordAll(List<Scenario> scenarios) throws IOException {
+    return recordAll(scenarios, true);
+  }
+
+  /** @param replaceDirs whether each version directory is emptied first (a full recording) */
+  int recordAll(List<Scenario> scenarios, boolean replaceDirs) throws IOException {
     String lvmVersion = version(List.of("lvm", "version"), Pattern.compile("LVM version:\\s*([0-9.]+)"));
     String zfsVersion = version(List.of("zfs", "version"), Pattern.compile("^zfs-([0-9.]+)"));
     Set<Path> cleared = new HashSet<>();
@@ -57,7 +77,9 @@ public final class FixtureRecorder {
       Path dir = fixtures.resolve(scenario.tool())
           .resolve(scenario.tool().equals("lvm") ? lvmVersion : zfsVersion);
       if (cleared.add(dir)) {
-        deleteTree(dir);
+        if (replaceDirs) {
+          deleteTree(dir);
+        }
         Files.createDirectories(dir);
       }
       VmHarness.log("scenario %s/%s", scenario.tool(), scenario.name());
