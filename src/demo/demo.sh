@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job: builds the driver if needed, starts it against an example storage.cfg and
-# walks through what it serves with the `client` command, printing each step and its result.
+# walks through what it serves with the `client` command; then boots the real-storage VM
+# (building its image on first use, a few minutes) and walks the storage plugin API through
+# real LVM-thin and ZFS (src/test/vm/smoke). Each step and its result is printed.
 #
 #   bash src/demo/demo.sh
 #
@@ -65,4 +67,7 @@ echo "driver exited with status $status"
 [ -e "$socket" ] && echo "socket still present (unexpected)" || echo "socket $socket removed"
 step "driver log"
 cat "$work/driver.log"
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+
+step "the storage plugin API on real LVM-thin and ZFS in the VM harness (src/test/vm/smoke)"
+src/test/vm/smoke
