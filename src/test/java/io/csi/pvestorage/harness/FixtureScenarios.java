@@ -1,0 +1,227 @@
+package io.csi.pvestorage.harness;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What {@link FixtureRecorder} records: scenarios of setup commands and recorded commands, run
+ * in the harness guest in order. To add a fixture, add a {@code record(...)} (or {@code
+ * recordFailure(...)}) to a scenario, or a new scenario, and run {@code src/test/vm/record-fixtures}.
+ *
+ * <p>Each scenario must leave the layout as it found it (VG pve with thin pool data, rpool/data
+ * empty): its cleanup steps run even when a step fails.
+ */
+final class FixtureScenarios {
+
+  private FixtureScenarios() {}
+
+  /** The lvs columns the LVM-thin plugin reads, with times as epoch seconds. */
+  static final List<String> LVS = List.of("lvs", "--reportformat", "json", "--units", "b", "--nosuffix",
+      "--config", "report/time_format=\"%s\"",
+      "-o", "vg_name,lv_name,lv_size,lv_attr,pool_lv,origin,data_percent,metadata_percent,lv_metadata_size,lv_tags,lv_time");
+  static final List<String> VGS = List.of("vgs", "--reportformat", "json", "--units", "b", "--nosuffix",
+      "-o", "vg_name,vg_size,vg_free,lv_count", "pve");
+  static final List<String> ZFS_LIST = List.of("zfs", "list", "-H", "-p",
+      "-o", "name,type,volsize,refquota,origin,creation,used,available,referenced",
+      "-t", "filesystem,volume,snapshot", "-r", "rpool/data");
+  static final List<String> ZFS_LIST_WITH_USER_PROPERTY = List.of("zfs", "list", "-H", "-p",
+      "-o", "name,type,volsize,refquota,origin,creation,used,available,referenced,pve-csi:pvc",
+      "-t", "filesystem,volume,snapshot", "-r", "rpool/data");
+
+  /** One command of a scenario. */
+  enum Kind {
+    /** Must exit 0; not recorded. */
+    SETUP,
+    /** Recorded; must exit 0. */
+    RECORD,
+    /** Recorded; must exit non-zero (an error case). */
+    RECORD_FAILURE,
+    /** Runs after the scenario whatever happened; failures are ignored. */
+    CLEANUP
+  }
+
+  record Step(Kind kind, String name, List<String> argv) {}
+
+  record Scenario(String tool, String name, List<Step> steps) {}
+
+  static List<Scenario> all() {
+    return List.of(lvmEmptyPool(), lvmVolumes(), lvmErrors(), lvmPoolFull(),
+        zfsEmpty(), zfsVolumes(), zfsErrors());
+  }
+
+  // ---- LVM -----------------------------------------------------------------------------------
+
+  private static Scenario lvmEmptyPool() {
+    return new Builder("lvm", "empty-pool")
+        .record("lvm-version", "lvm", "version")
+        .record("lvs-empty-pool", plus(LVS, "pve"))
+        .record("vgs-empty-pool", VGS)
+        .build();
+  }
+
+  private static Scenario lvmVolumes() {
+    return new Builder("lvm", "volumes")
+        .setup("lvcreate", "-y", "-V", "1G", "-T", "pve/data", "-n", "vm-100-disk-0",
+            "--addtag", "csi.k8s.io/pvc=ns1.claim-a", "--addtag", "pve-csi/fs=ext4")
+        .setup("mkfs.ext4", "-q", "/dev/pve/vm-100-disk-0")
+        .setup("lvcreate", "-y", "-s", "pve/vm-100-disk-0", "-n", "snap_vm-100-disk-0_before",
+            "--addtag", "pve-csi/snapshot-of=vm-100-disk-0")
+        .setup("lvcreate", "-y", "-s", "pve/snap_vm-100-disk-0_before", "-n", "vm-101-disk-0", "-k", "n")
+        .setup("lvcreate", "-y", "-V", "512M", "-T", "pve/data", "-n", "vm-102-disk-0")
+        .setup("lvchange", "-an", "pve/vm-102-disk-0")
+        .record("lvs-volumes-snapshot-clone-inactive", plus(LVS, "pve"))
+        .record("lvs-one-volume", plus(LVS, "pve/vm-100-disk-0"))
+        .record("vgs-with-volumes", VGS)
+        .recordFailure("lvcreate-tag-with-comma", "lvcreate", "-y", "-V", "1G", "-T", "pve/data",
+            "-n", "vm-103-disk-0", "--addtag", "a,b")
+        .cleanup("lvremove", "-y", "pve/vm-101-disk-0", "pve/snap_vm-100-disk-0_before",
+            "pve/vm-100-disk-0", "pve/vm-102-disk-0")
+        .cleanup("lvremove", "-y", "pve/vm-103-disk-0")
+        .build();
+  }
+
+  private static Scenario lvmErrors() {
+    return new Builder("lvm", "errors")
+        .setup("lvcreate", "-y", "-V", "1G", "-T", "pve/data", "-n", "vm-200-disk-0")
+        .recordFailure("lvcreate-existing", "lvcreate", "-y", "-V", "1G", "-T", "pve/data", "-n", "vm-200-disk-0")
+        .recordFailure("lvremove-missing", "lvremove", "-y", "pve/vm-999-disk-0")
+        .recordFailure("lvs-missing", plus(LVS, "pve/vm-999-disk-0"))
+        .recordFailure("lvcreate-missing-vg", "lvcreate", "-y", "-V", "1G", "-T", "nosuchvg/data", "-n", "vm-201-disk-0")
+        .recordFailure("lvcreate-missing-pool", "lvcreate", "-y", "-V", "1G", "-T", "pve/nosuchpool", "-n", "vm-201-disk-0")
+        .recordFailure("lvcreate-thick-larger-than-vg", "lvcreate", "-y", "-L", "100G", "-n", "big", "pve")
+        .recordFailure("lvextend-smaller", "lvextend", "-y", "-L", "512M", "pve/vm-200-disk-0")
+        .recordFailure("lvextend-equal", "lvextend", "-y", "-L", "1G", "pve/vm-200-disk-0")
+        .record("lvextend-larger", "lvextend", "-y", "-L", "2G", "pve/vm-200-disk-0")
+        .setup("mkfs.ext4", "-q", "/dev/pve/vm-200-disk-0")
+        .setup("mkdir", "-p", "/mnt/fixture-open")
+        .setup("mount", "/dev/pve/vm-200-disk-0", "/mnt/fixture-open")
+        .recordFailure("lvremove-open", "lvremove", "-y", "pve/vm-200-disk-0")
+        .cleanup("umount", "/mnt/fixture-open")
+        .cleanup("lvremove", "-y", "pve/vm-200-disk-0")
+        .build();
+  }
+
+  /** A small pool that errors when full (instead of queueing I/O for 60 s), then filled. */
+  private static Scenario lvmPoolFull() {
+    return new Builder("lvm", "pool-full")
+        .setup("lvcreate", "-y", "--type", "thin-pool", "-L", "64M", "-n", "small", "pve")
+        .setup("lvchange", "--errorwhenfull", "y", "pve/small")
+        .setup("lvcreate", "-y", "-V", "256M", "-T", "pve/small", "-n", "vm-300-disk-0")
+        .recordFailure("dd-into-full-pool", "dd", "if=/dev/zero", "of=/dev/pve/vm-300-disk-0",
+            "bs=1M", "count=128", "oflag=direct", "status=none")
+        .record("lvs-pool-full", plus(LVS, "pve"))
+        .recordFailure("lvcreate-in-full-pool", "lvcreate", "-y", "-V", "64M", "-T", "pve/small", "-n", "vm-301-disk-0")
+        .cleanup("lvremove", "-y", "pve/vm-301-disk-0")
+        .cleanup("lvremove", "-y", "pve/vm-300-disk-0")
+        .cleanup("lvremove", "-y", "pve/small")
+        .build();
+  }
+
+  // ---- ZFS -----------------------------------------------------------------------------------
+
+  private static Scenario zfsEmpty() {
+    return new Builder("zfs", "empty")
+        .record("zfs-version", "zfs", "version")
+        .record("zfs-list-empty", ZFS_LIST)
+        .record("zfs-get-available-used", "zfs", "get", "-H", "-p", "-o", "value", "available,used", "rpool/data")
+        .build();
+  }
+
+  private static Scenario zfsVolumes() {
+    return new Builder("zfs", "volumes")
+        .setup("zfs", "create", "-V", "1G", "rpool/data/vm-100-disk-0")
+        .setup("zfs", "create", "-s", "-V", "2G", "-o", "volblocksize=16k", "-o", "pve-csi:pvc=ns1/claim-b",
+            "rpool/data/vm-101-disk-0")
+        .setup("zfs", "create", "-o", "refquota=1G", "-o", "pve-csi:pvc=ns1/claim-c", "rpool/data/subvol-102-disk-0")
+        .setup("dd", "if=/dev/urandom", "of=/rpool/data/subvol-102-disk-0/data", "bs=64k", "count=16", "status=none")
+        .setup("zfs", "snapshot", "rpool/data/vm-100-disk-0@snap1")
+        .setup("zfs", "snapshot", "rpool/data/subvol-102-disk-0@snap1")
+        .setup("zfs", "clone", "rpool/data/vm-100-disk-0@snap1", "rpool/data/vm-103-disk-0")
+        .record("zfs-list-volumes-snapshots-clone", ZFS_LIST)
+        .record("zfs-list-with-user-property", ZFS_LIST_WITH_USER_PROPERTY)
+        .record("zfs-get-available-used-with-volumes", "zfs", "get", "-H", "-p", "-o", "value", "available,used", "rpool/data")
+        .recordFailure("zfs-destroy-snapshot-with-clone", "zfs", "destroy", "rpool/data/vm-100-disk-0@snap1")
+        .recordFailure("zfs-destroy-volume-with-snapshot", "zfs", "destroy", "rpool/data/vm-100-disk-0")
+        .cleanup("zfs", "destroy", "rpool/data/vm-103-disk-0")
+        .cleanup("zfs", "destroy", "-r", "rpool/data/vm-100-disk-0")
+        .cleanup("zfs", "destroy", "-r", "rpool/data/vm-101-disk-0")
+        .cleanup("zfs", "destroy", "-r", "rpool/data/subvol-102-disk-0")
+        .build();
+  }
+
+  private static Scenario zfsErrors() {
+    return new Builder("zfs", "errors")
+        .setup("zfs", "create", "-V", "64M", "rpool/data/vm-200-disk-0")
+        .setup("zfs", "create", "-o", "refquota=16M", "rpool/data/subvol-201-disk-0")
+        .setup("dd", "if=/dev/urandom", "of=/rpool/data/subvol-201-disk-0/data", "bs=1M", "count=8", "status=none")
+        .setup("sync")
+        .recordFailure("zfs-create-existing", "zfs", "create", "-V", "64M", "rpool/data/vm-200-disk-0")
+        .recordFailure("zfs-destroy-missing", "zfs", "destroy", "rpool/data/vm-999-disk-0")
+        .recordFailure("zfs-list-missing", plus(ZFS_LIST.subList(0, ZFS_LIST.size() - 2), "rpool/data/vm-999-disk-0"))
+        .recordFailure("zfs-create-out-of-space", "zfs", "create", "-V", "100G", "rpool/data/vm-202-disk-0")
+        .recordFailure("zfs-set-volsize-out-of-space", "zfs", "set", "volsize=100G", "rpool/data/vm-200-disk-0")
+        .recordFailure("zfs-set-refquota-below-used", "zfs", "set", "refquota=1M", "rpool/data/subvol-201-disk-0")
+        .recordFailure("zfs-create-missing-pool", "zfs", "create", "-V", "64M", "nosuchpool/data/vm-203-disk-0")
+        .recordFailure("zfs-create-missing-parent", "zfs", "create", "-V", "64M", "rpool/nosuch/vm-204-disk-0")
+        .setup("udevadm", "settle")
+        .setup("mkfs.ext4", "-q", "/dev/zvol/rpool/data/vm-200-disk-0")
+        .setup("mkdir", "-p", "/mnt/fixture-zvol")
+        .setup("mount", "/dev/zvol/rpool/data/vm-200-disk-0", "/mnt/fixture-zvol")
+        .recordFailure("zfs-destroy-busy", "zfs", "destroy", "rpool/data/vm-200-disk-0")
+        .cleanup("umount", "/mnt/fixture-zvol")
+        .cleanup("zfs", "destroy", "-r", "rpool/data/vm-200-disk-0")
+        .cleanup("zfs", "destroy", "-r", "rpool/data/subvol-201-disk-0")
+        .build();
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private static List<String> plus(List<String> argv, String... more) {
+    List<String> all = new ArrayList<>(argv);
+    all.addAll(List.of(more));
+    return all;
+  }
+
+  private static final class Builder {
+    private final String tool;
+    private final String name;
+    private final List<Step> steps = new ArrayList<>();
+
+    Builder(String tool, String name) {
+      this.tool = tool;
+      this.name = name;
+    }
+
+    Builder setup(String... argv) {
+      steps.add(new Step(Kind.SETUP, null, List.of(argv)));
+      return this;
+    }
+
+    Builder record(String fixture, String... argv) {
+      return record(fixture, List.of(argv));
+    }
+
+    Builder record(String fixture, List<String> argv) {
+      steps.add(new Step(Kind.RECORD, fixture, argv));
+      return this;
+    }
+
+    Builder recordFailure(String fixture, String... argv) {
+      return recordFailure(fixture, List.of(argv));
+    }
+
+    Builder recordFailure(String fixture, List<String> argv) {
+      steps.add(new Step(Kind.RECORD_FAILURE, fixture, argv));
+      return this;
+    }
+
+    Builder cleanup(String... argv) {
+      steps.add(new Step(Kind.CLEANUP, null, List.of(argv)));
+      return this;
+    }
+
+    Scenario build() {
+      return new Scenario(tool, name, List.copyOf(steps));
+    }
+  }
+}
