@@ -25,6 +25,10 @@ import java.util.stream.Stream;
  * {@code <name>.cmd} (the exact argv, one argument per line), {@code <name>.stdout}, {@code
  * <name>.stderr} (bytes as the tool wrote them) and {@code <name>.exit}. The version directory
  * is replaced as a whole, so no stale fixture survives a re-recording.
+ *
+ * <p>{@code -Dfixtures.only=<tool>/<scenario>,...} records only the named scenarios and
+ * leaves every other fixture as it is (nothing is deleted then), so a new scenario can be
+ * recorded without re-recording, and changing, fixtures that other tests pin.
  */
 public final class FixtureRecorder {
 
@@ -33,16 +37,30 @@ public final class FixtureRecorder {
   private final GuestCommandRunner guest;
   private final Path fixtures;
 
-  FixtureRecorder(GuestCommandRunner guest, Path fixtures) {
+  private final boolean replaceAll;
+
+  FixtureRecorder(GuestCommandRunner guest, Path fixtures, boolean replaceAll) {
     this.guest = guest;
     this.fixtures = fixtures;
+    this.replaceAll = replaceAll;
   }
 
   public static void main(String[] args) throws IOException {
     VmHarness.Config config = VmHarness.Config.defaults();
     Path fixtures = config.projectDir().resolve("src/test/resources/fixtures");
     try (VmHarness vm = VmHarness.start(config)) {
-      int written = new FixtureRecorder(vm.runner(), fixtures).recordAll(FixtureScenarios.all());
+      List<Scenario> scenarios = FixtureScenarios.all();
+      String only = System.getProperty("fixtures.only", "");
+      boolean partial = !only.isBlank();
+      if (partial) {
+        Set<String> wanted = Set.of(only.split(","));
+        scenarios = scenarios.stream()
+            .filter(s -> wanted.contains(s.tool() + "/" + s.name())).toList();
+        if (scenarios.size() != wanted.size()) {
+          throw new IllegalArgumentException("fixtures.only names unknown scenarios: " + only);
+        }
+      }
+      int written = new FixtureRecorder(vm.runner(), fixtures, !partial).recordAll(scenarios);
       VmHarness.log("recorded %d fixtures under %s", written, fixtures);
     }
   }
@@ -57,7 +75,9 @@ public final class FixtureRecorder {
       Path dir = fixtures.resolve(scenario.tool())
           .resolve(scenario.tool().equals("lvm") ? lvmVersion : zfsVersion);
       if (cleared.add(dir)) {
-        deleteTree(dir);
+        if (replaceAll) {
+          deleteTree(dir);
+        }
         Files.createDirectories(dir);
       }
       VmHarness.log("scenario %s/%s", scenario.tool(), scenario.name());
