@@ -20,6 +20,7 @@ import io.csi.pvestorage.storage.config.StorageDefinition.CapacityPolicy;
 import io.csi.pvestorage.storage.config.ZfsPoolStorage;
 import java.lang.System.Logger.Level;
 import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.math.RoundingMode;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -321,16 +322,27 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    * available} are exactly what {@code zfs get -Hp available,used} reports, and the other rows
    * give the provisioned sum.
    *
-   * <p>Capacity formula (the same meaning as for LVM-thin): {@code total = used + available};
-   * {@code allocatable = max(0, min(total * dataLimitPercent / 100 - used, total * overcommit -
-   * provisioned))}, where provisioned is the sum of volsizes and refquotas of the storage's
-   * volumes. Non-sparse zvols reserve their size: ZFS counts their refreservation in the pool's
-   * {@code used}, so they are not counted twice. Because {@code dataLimitPercent <= 100}, the
-   * result never exceeds {@code available}.
+   * <p>Capacity formula, with the meaning of LVM-thin's ({@code ThinCapacity}): {@code total =
+   * used + available}; {@code provisioned} = the sum of volsizes and refquotas of the storage's
+   * volumes (bases and clones included: each may be written up to its size);
+   *
+   * <pre>
+   *   dataFull    = used × 100 ≥ total × dataLimitPercent
+   *   allocatable = dataFull ? 0 : max(0, floor(total × overcommit) − provisioned)
+   *   and, when the storage is not sparse: allocatable = min(allocatable, available)
+   * </pre>
+   *
+   * The data limit is a threshold, not a reservation, as on LVM-thin. Non-sparse zvols reserve
+   * their size: ZFS counts their refreservation in the pool's {@code used} (so they push the
+   * pool towards the data limit at once) and a new one must fit in {@code available}.
+   * {@code metadataLimitPercent} does not apply to ZFS.
    */
   @Override
   public PoolStatus status() {
-    Listing listing = list(1, false);
+    return statusOf(list(1, false));
+  }
+
+  private PoolStatus statusOf(Listing listing) {
     ZfsDataset root = listing.root().orElseThrow(() -> new StorageException(ErrorKind.NOT_FOUND,
         "pool dataset " + pool + " of storage " + storeId() + " is not listed"));
     long used = root.used();
@@ -340,19 +352,40 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     for (ZfsDataset d : listing.children()) {
       provisioned += provisioned(d);
     }
-    long allocatable = allocatable(storage.common().capacity(), total, used, provisioned);
+    long allocatable = allocatable(storage.common().capacity(), storage.sparse(), total, used,
+        available, provisioned);
     return new PoolStatus(total, used, available, provisioned, OptionalLong.empty(),
         OptionalLong.empty(), allocatable, true);
   }
 
-  static long allocatable(CapacityPolicy policy, long total, long used, long provisioned) {
-    BigDecimal t = BigDecimal.valueOf(total);
-    long dataRoom = t.multiply(BigDecimal.valueOf(policy.dataLimitPercent()))
-        .divide(BigDecimal.valueOf(100), 0, RoundingMode.FLOOR).longValue() - used;
-    long overcommitRoom = t.multiply(BigDecimal.valueOf(policy.overcommit()))
-        .setScale(0, RoundingMode.FLOOR).min(BigDecimal.valueOf(Long.MAX_VALUE)).longValue()
-        - provisioned;
-    return Math.max(0, Math.min(dataRoom, overcommitRoom));
+  static long allocatable(CapacityPolicy policy, boolean sparse, long total, long used,
+      long available, long provisioned) {
+    BigInteger t = BigInteger.valueOf(total);
+    boolean dataFull = BigInteger.valueOf(used).multiply(BigInteger.valueOf(100))
+        .compareTo(t.multiply(BigInteger.valueOf(policy.dataLimitPercent()))) >= 0;
+    if (dataFull) {
+      return 0;
+    }
+    BigInteger room = new BigDecimal(t).multiply(BigDecimal.valueOf(policy.overcommit()))
+        .setScale(0, RoundingMode.FLOOR).toBigInteger().subtract(BigInteger.valueOf(provisioned));
+    long allocatable = room.signum() <= 0 ? 0
+        : room.min(BigInteger.valueOf(Long.MAX_VALUE)).longValueExact();
+    return sparse ? allocatable : Math.min(allocatable, Math.max(0, available));
+  }
+
+  /** EXHAUSTED unless the capacity policy allows {@code moreBytes} more provisioned bytes. */
+  private void requireRoom(Listing listing, long moreBytes, String what) {
+    PoolStatus status = statusOf(listing);
+    if (moreBytes > status.allocatableBytes()
+        || moreBytes == 0 && status.allocatableBytes() == 0) {
+      CapacityPolicy policy = storage.common().capacity();
+      throw new StorageException(ErrorKind.EXHAUSTED, "storage " + storeId() + " (" + pool
+          + ") cannot take " + what + " (" + moreBytes + " bytes): " + status.allocatableBytes()
+          + " bytes are allocatable under the capacity policy (overcommit "
+          + policy.overcommit() + ", data limit " + policy.dataLimitPercent() + " %; pool "
+          + status.totalBytes() + " bytes, " + status.usedBytes() + " used, "
+          + status.provisionedBytes() + " provisioned)");
+    }
   }
 
   // ---- allocation -------------------------------------------------------------------------
@@ -362,8 +395,9 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    *
    * <p>raw: {@code zfs create [-s] [-b <blocksize>] -o <metadata>... -V <KiB>k <pool>/<name>},
    * then waits for {@code /dev/zvol/<pool>/<name>}. subvol: {@code zfs create -o
-   * acltype=posixacl -o xattr=sa -o refquota=<KiB>k|none -o <metadata>... <pool>/<name>}. An
-   * automatic name costs one listing first.
+   * acltype=posixacl -o xattr=sa -o refquota=<KiB>k|none -o <metadata>... <pool>/<name>}.
+   * One listing first: the capacity policy (EXHAUSTED before anything is created) and, without
+   * a name, the next free disk name.
    */
   @Override
   public String allocImage(long owner, ImageFormat format, Optional<String> name, long sizeBytes,
@@ -372,18 +406,17 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     Objects.requireNonNull(format, "format");
     long size = validSize(sizeBytes, format, blockUnit(OptionalLong.empty()));
     List<String> props = metadataOptions(metadata, false);
-    String volname;
     if (name.isPresent()) {
-      volname = name.get();
-      Volname v = parseVolname(volname);
+      Volname v = parseVolname(name.get());
       String prefix = (format == ImageFormat.SUBVOL ? "subvol-" : "vm-") + owner + "-";
-      if (!volname.startsWith(prefix) || v.baseName().isPresent()) {
-        throw new StorageException(ErrorKind.INVALID, "illegal name '" + volname
+      if (!name.get().startsWith(prefix) || v.baseName().isPresent()) {
+        throw new StorageException(ErrorKind.INVALID, "illegal name '" + name.get()
             + "' - should be '" + prefix + "*'");
       }
-    } else {
-      volname = freeName(list(1, false), owner, format);
     }
+    Listing listing = list(1, false);
+    requireRoom(listing, size, "a new volume");
+    String volname = name.isPresent() ? name.get() : freeName(listing, owner, format);
     String ds = dataset(volname);
     List<String> argv = new ArrayList<>(List.of("zfs", "create"));
     if (format == ImageFormat.RAW) {
@@ -455,6 +488,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     } else {
       target = freeName(listing, owner, source.format());
     }
+    requireRoom(listing, snapshotSize(snapRow, sourceRow), "a clone of " + volname + "@" + snap);
     List<String> argv = new ArrayList<>(List.of("zfs", "clone"));
     argv.addAll(props);
     if (source.format() == ImageFormat.SUBVOL) {
@@ -685,8 +719,9 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   /**
    * {@inheritDoc}
    *
-   * <p>One listing, then {@code zfs set volsize=<KiB>k} (zvol; ZFS grows a non-sparse zvol's
-   * refreservation with it) or {@code zfs set refquota=<KiB>k} (dataset). A dataset without
+   * <p>One listing (the size, and the capacity policy for the growth: EXHAUSTED before
+   * anything changes), then {@code zfs set volsize=<KiB>k} (zvol; ZFS grows a non-sparse
+   * zvol's refreservation with it) or {@code zfs set refquota=<KiB>k} (dataset). A dataset without
    * quota ({@code none}) is unlimited, so any quota would shrink it: OUT_OF_RANGE. Deliberate
    * difference from PVE, which lets callers shrink.
    */
@@ -697,7 +732,9 @@ public final class ZfsPoolPlugin implements StoragePlugin {
       throw new StorageException(ErrorKind.INVALID,
           "new size must be > 0 bytes, got " + newSizeBytes);
     }
-    ZfsDataset row = one(v.name());
+    Listing listing = list(1, false);
+    ZfsDataset row = listing.get(dataset(v.name())).orElseThrow(() -> new StorageException(
+        ErrorKind.NOT_FOUND, "volume " + volname + " does not exist in storage " + storeId()));
     long unit = blockUnit(row.volblocksize());
     long rounded = roundUp(newSizeBytes, unit);
     long current = provisioned(row);
@@ -714,6 +751,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
           + current + " to " + rounded + " bytes (requested " + newSizeBytes
           + ", rounded up to " + unit + ")");
     }
+    requireRoom(listing, rounded - current, "the growth of " + volname);
     String property = raw ? "volsize" : "refquota";
     mustRun(List.of("zfs", "set", property + "=" + rounded / 1024 + "k", dataset(v.name())),
         "cannot resize " + volname + " to " + rounded + " bytes");

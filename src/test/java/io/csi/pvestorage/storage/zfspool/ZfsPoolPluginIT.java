@@ -271,22 +271,28 @@ class ZfsPoolPluginIT {
     plugin.allocImage(80, ImageFormat.RAW, Optional.empty(), 64 * MIB, Optional.empty());
     plugin.allocImage(80, ImageFormat.SUBVOL, Optional.empty(), 32 * MIB, Optional.empty());
     ok("zpool", "sync", "rpool");
-    PoolStatus status = null;
+    PoolStatus measured = null;
     List<Long> fromGet = null;
     for (int attempt = 0; attempt < 5; attempt++) {
       List<Long> before = availableUsed();
-      status = plugin.status();
+      measured = plugin.status();
       fromGet = availableUsed();
       if (before.equals(fromGet)) {
         break;
       }
     }
+    PoolStatus status = measured;
     assertEquals(fromGet, List.of(status.availableBytes(), status.usedBytes()));
     assertEquals(status.availableBytes() + status.usedBytes(), status.totalBytes());
     assertEquals(96 * MIB, status.provisionedBytes());
-    long expected = Math.min(status.totalBytes() * 90 / 100 - status.usedBytes(),
-        status.totalBytes() * 2 - status.provisionedBytes());
-    assertEquals(expected, status.allocatableBytes());
+    // CapacityPolicy.DEFAULT: overcommit 2, data limit 90 %; the storage is sparse
+    assertTrue(status.usedBytes() * 100 < status.totalBytes() * 90, status.toString());
+    assertEquals(status.totalBytes() * 2 - status.provisionedBytes(), status.allocatableBytes());
+    StorageException full = assertThrows(StorageException.class, () -> plugin.allocImage(80,
+        ImageFormat.RAW, Optional.empty(), status.allocatableBytes() + 1, Optional.empty()));
+    assertEquals(ErrorKind.EXHAUSTED, full.kind(), full.describe());
+    assertEquals(List.of(DATA, DATA + "/subvol-80-disk-1", DATA + "/vm-80-disk-0"), datasets(),
+        "nothing created");
   }
 
   // ---- helpers -----------------------------------------------------------------------------

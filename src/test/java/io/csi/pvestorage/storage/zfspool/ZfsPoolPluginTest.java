@@ -46,6 +46,9 @@ class ZfsPoolPluginTest {
   static final String BUSY = "cannot destroy 'rpool/data/vm-0-a': dataset is busy\n";
   static final String MISSING = "cannot open 'rpool/data/vm-0-a': dataset does not exist\n";
 
+  /** A pool with lots of room and nothing in it. */
+  static final String ROOMY = Rows.of().pool(POOL, 1L << 20, 100L << 30).text();
+
   final FakeCommandRunner zfs = new FakeCommandRunner();
   final FakeClock clock = new FakeClock();
   final List<Duration> sleeps = new ArrayList<>();
@@ -91,7 +94,8 @@ class ZfsPoolPluginTest {
 
     @Test
     void rawSparseWithBlocksizeMetadataAndLinkWait() {
-      zfs.expect("zfs", "create", "-s", "-b", "16384",
+      zfs.expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-s", "-b", "16384",
               "-o", "pve-storage.csi.io:csi-name=pvc-1",
               "-o", "pve-storage.csi.io:pvc-namespace=ns1",
               "-o", "pve-storage.csi.io:pvc-name=claim%09%C3%A4",
@@ -109,7 +113,8 @@ class ZfsPoolPluginTest {
 
     @Test
     void rawThickWithoutMetadataRoundsUpToOneMib() {
-      zfs.expect("zfs", "create", "-b", "16384", "-V", "1024k", "rpool/data/vm-7-disk-3")
+      zfs.expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-b", "16384", "-V", "1024k", "rpool/data/vm-7-disk-3")
           .thenSucceed()
           .expect("test", "-b", "/dev/zvol/rpool/data/vm-7-disk-3").thenSucceed();
       plugin(false).allocImage(7, ImageFormat.RAW, Optional.of("vm-7-disk-3"), 1,
@@ -118,7 +123,8 @@ class ZfsPoolPluginTest {
 
     @Test
     void deviceLinkThatNeverAppearsTimesOutAfterTheConfiguredTime() {
-      zfs.expect("zfs", "create", "-s", "-b", "16384", "-V", "1024k", "rpool/data/vm-0-slow")
+      zfs.expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-s", "-b", "16384", "-V", "1024k", "rpool/data/vm-0-slow")
           .thenSucceed();
       for (int i = 0; i < 11; i++) {
         zfs.expect("test", "-b", "/dev/zvol/rpool/data/vm-0-slow").thenExit(1, "", "");
@@ -133,9 +139,11 @@ class ZfsPoolPluginTest {
 
     @Test
     void subvolGetsAclXattrAndRefquotaOrNone() {
-      zfs.expect("zfs", "create", "-o", "acltype=posixacl", "-o", "xattr=sa",
+      zfs.expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-o", "acltype=posixacl", "-o", "xattr=sa",
               "-o", "refquota=1048576k", "-o", "pve-storage.csi.io:csi-name=pvc-2",
               "rpool/data/subvol-0-pvc-2").thenSucceed()
+          .expect(LIST_1).thenSucceed(ROOMY)
           .expect("zfs", "create", "-o", "acltype=posixacl", "-o", "xattr=sa",
               "-o", "refquota=none", "rpool/data/subvol-0-unlimited").thenSucceed();
       plugin().allocImage(0, ImageFormat.SUBVOL, Optional.of("subvol-0-pvc-2"), 1L << 30,
@@ -146,7 +154,7 @@ class ZfsPoolPluginTest {
 
     @Test
     void withoutANameTakesTheNextFreeDiskNumberSharedByAllPrefixes() {
-      zfs.expect(LIST_1).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_1).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-5-disk-0", 1 << 20))
               .add(subvol("rpool/data/subvol-5-disk-1", 0))
               .add(zvol("rpool/data/base-5-disk-2", 1 << 20)).text())
@@ -158,12 +166,30 @@ class ZfsPoolPluginTest {
 
     @Test
     void existingNameIsAlreadyExistsWithTheToolsWords() {
-      zfs.expect("zfs", "create", "-s", "-b", "16384", "-V", "1024k", "rpool/data/vm-0-a")
+      zfs.expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-s", "-b", "16384", "-V", "1024k", "rpool/data/vm-0-a")
           .thenExit(1, "", "cannot create 'rpool/data/vm-0-a': dataset already exists\n");
       StorageException e = assertThrows(StorageException.class, () -> plugin().allocImage(0,
           ImageFormat.RAW, Optional.of("vm-0-a"), 1 << 20, Optional.empty()));
       assertEquals(ErrorKind.ALREADY_EXISTS, e.kind());
       assertTrue(e.describe().contains("dataset already exists"), e.describe());
+    }
+
+    @Test
+    void theCapacityPolicyRefusesBeforeAnythingIsCreated() {
+      // 95 % used of 100 GiB: at the 90 % data limit nothing is handed out
+      zfs.expect(LIST_1).thenSucceed(Rows.of().pool(POOL, 95L << 30, 5L << 30).text())
+          // room for 2 x 10 GiB = 20 GiB of provisioned size, 19 GiB taken
+          .expect(LIST_1).thenSucceed(Rows.of().pool(POOL, 1L << 30, 9L << 30)
+              .add(zvol("rpool/data/vm-0-big", 19L << 30)).text())
+          // not sparse: a reservation must fit in what is available
+          .expect(LIST_1).thenSucceed(Rows.of().pool(POOL, 1L << 30, 9L << 30).text());
+      fails(ErrorKind.EXHAUSTED, () -> plugin().allocImage(0, ImageFormat.SUBVOL,
+          Optional.of("subvol-0-a"), 0, Optional.empty()));
+      fails(ErrorKind.EXHAUSTED, () -> plugin().allocImage(0, ImageFormat.RAW,
+          Optional.of("vm-0-a"), 2L << 30, Optional.empty()));
+      fails(ErrorKind.EXHAUSTED, () -> plugin(false).allocImage(0, ImageFormat.RAW,
+          Optional.of("vm-0-a"), 10L << 30, Optional.empty()));
     }
 
     @Test
@@ -200,7 +226,7 @@ class ZfsPoolPluginTest {
 
     @Test
     void destroysRecursivelyRetryingWhileBusy() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-0-a", 1 << 20))
               .add(snap("rpool/data/vm-0-a@s1", 5)).text())
           .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenExit(1, "", BUSY)
@@ -212,7 +238,7 @@ class ZfsPoolPluginTest {
 
     @Test
     void busyForeverIsPreconditionAfterTheConfiguredAttempts() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
           .add(zvol("rpool/data/vm-0-a", 1 << 20)).text());
       for (int i = 0; i < 6; i++) {
         zfs.expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenExit(1, "", BUSY);
@@ -226,8 +252,8 @@ class ZfsPoolPluginTest {
 
     @Test
     void aVolumeThatIsGoneIsSuccess() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2).text())
-          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30).text())
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-0-a", 1 << 20)).text())
           .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenExit(1, "", MISSING);
       plugin().freeImage("vm-0-a");
@@ -242,7 +268,7 @@ class ZfsPoolPluginTest {
 
     @Test
     void withClonedSnapshotsPromotesTheCloneOfTheNewestAndReapsWhatIsLeft() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-0-a", 1 << 20))
               .add(snap("rpool/data/vm-0-a@old", 3).guid("11").clones("rpool/data/vm-0-c1"))
               .add(snap("rpool/data/vm-0-a@plain", 4).guid("12"))
@@ -266,7 +292,7 @@ class ZfsPoolPluginTest {
 
     @Test
     void tombstonesWithoutOtherClonesAreDestroyedRightAfterThePromote() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-0-a", 1 << 20))
               .add(snap("rpool/data/vm-0-a@s", 3).guid("77").clones("rpool/data/vm-0-b"))
               .add(zvol("rpool/data/vm-0-b", 1 << 20).origin("rpool/data/vm-0-a@s")).text())
@@ -282,7 +308,7 @@ class ZfsPoolPluginTest {
 
     @Test
     void freeingTheLastCloneOfATombstoneReapsIt() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-0-a", 1 << 20))
               .add(snap("rpool/data/vm-0-a@__deleted_5", 3).clones("rpool/data/vm-0-b"))
               .add(snap("rpool/data/vm-0-a@__deleted_6", 4))
@@ -299,7 +325,7 @@ class ZfsPoolPluginTest {
 
     @Test
     void aReaperFailureDoesNotFailTheCall() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-0-a", 1 << 20))
               .add(snap("rpool/data/vm-0-a@__deleted_5", 3)).text())
           .expect("zfs", "destroy", "rpool/data/vm-0-a@__deleted_5").thenExit(1, "",
@@ -348,17 +374,17 @@ class ZfsPoolPluginTest {
 
     @Test
     void deleteDestroysOrTombstonesOrDoesNothing() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-0-a", 1 << 20))
               .add(snap("rpool/data/vm-0-a@s1", 3)).text())
           .expect("zfs", "destroy", "rpool/data/vm-0-a@s1").thenSucceed()
-          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-0-a", 1 << 20))
               .add(snap("rpool/data/vm-0-a@s1", 3).guid("99").clones("rpool/data/vm-0-b"))
               .add(zvol("rpool/data/vm-0-b", 1 << 20).origin("rpool/data/vm-0-a@s1")).text())
           .expect("zfs", "rename", "rpool/data/vm-0-a@s1", "rpool/data/vm-0-a@__deleted_99")
           .thenSucceed()
-          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-0-a", 1 << 20)).text());
       plugin().volumeSnapshotDelete("vm-0-a", "s1");
       plugin().volumeSnapshotDelete("vm-0-a", "s1");
@@ -367,7 +393,7 @@ class ZfsPoolPluginTest {
 
     @Test
     void listShowsSizesAtSnapshotTimeAndHidesBaseAndTombstones() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
           .add(zvol("rpool/data/vm-0-a", 4L << 20))
           .add(snap("rpool/data/vm-0-a@s1", 3).volsize("1048576").creation(100)
               .snapCsiName("snapshot-1").csiName("inherited-volume-name"))
@@ -400,7 +426,7 @@ class ZfsPoolPluginTest {
 
     @Test
     void zvolCloneOfASnapshotOnAThickStorageReservesAndWaitsForTheLink() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-0-a", 1 << 20))
               .add(snap("rpool/data/vm-0-a@s1", 3)).text())
           .expect("zfs", "clone", "-o", "pve-storage.csi.io:csi-name=pvc-9",
@@ -413,14 +439,14 @@ class ZfsPoolPluginTest {
 
     @Test
     void datasetCloneGetsTheRefquotaRecordedOnTheSnapshotOrNone() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(subvol("rpool/data/subvol-0-a", 8L << 20))
               .add(snap("rpool/data/subvol-0-a@s1", 3).recordedRefquota(4L << 20))
               .add(subvol("rpool/data/subvol-0-n", 0))
               .add(snap("rpool/data/subvol-0-n@s1", 4).recordedRefquota(0)).text())
           .expect("zfs", "clone", "-o", "refquota=4194304", "rpool/data/subvol-0-a@s1",
               "rpool/data/subvol-3-disk-0").thenSucceed()
-          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(subvol("rpool/data/subvol-0-n", 0))
               .add(snap("rpool/data/subvol-0-n@s1", 4).recordedRefquota(0)).text())
           .expect("zfs", "clone", "-o", "refquota=none", "rpool/data/subvol-0-n@s1",
@@ -432,7 +458,7 @@ class ZfsPoolPluginTest {
 
     @Test
     void linkedCloneOfABaseIsNamedAsPveNamesIt() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/base-1-disk-0", 1 << 20))
               .add(snap("rpool/data/base-1-disk-0@__base__", 3).clones("rpool/data/vm-2-disk-0"))
               .add(zvol("rpool/data/vm-2-disk-0", 1 << 20)
@@ -446,8 +472,8 @@ class ZfsPoolPluginTest {
 
     @Test
     void missingSourceOrSnapshotIsNotFoundAndNonBaseNeedsASnapshot() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2).text())
-          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30).text())
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-0-a", 1 << 20)).text());
       fails(ErrorKind.NOT_FOUND, () -> plugin().cloneImage("vm-0-a", 0, Optional.of("s1"),
           Optional.empty(), Optional.empty()));
@@ -459,12 +485,12 @@ class ZfsPoolPluginTest {
 
     @Test
     void createBaseRenamesAndSnapshotsWithTheRefquotaForDatasets() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/vm-4-disk-0", 1 << 20)).text())
           .expect("zfs", "rename", "rpool/data/vm-4-disk-0", "rpool/data/base-4-disk-0")
           .thenSucceed()
           .expect("zfs", "snapshot", "rpool/data/base-4-disk-0@__base__").thenSucceed()
-          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(subvol("rpool/data/subvol-4-disk-1", 1 << 30)).text())
           .expect("zfs", "rename", "rpool/data/subvol-4-disk-1", "rpool/data/basevol-4-disk-1")
           .thenSucceed()
@@ -476,7 +502,7 @@ class ZfsPoolPluginTest {
 
     @Test
     void createBaseAfterACrashBetweenRenameAndSnapshotFinishesTheJob() {
-      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1, 2)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
               .add(zvol("rpool/data/base-4-disk-0", 1 << 20)).text())
           .expect("zfs", "snapshot", "rpool/data/base-4-disk-0@__base__").thenSucceed();
       assertEquals("base-4-disk-0", plugin().createBase("vm-4-disk-0"));
@@ -498,13 +524,22 @@ class ZfsPoolPluginTest {
           "filesystem,volume", "rpool/data/" + name);
     }
 
+    /** A depth-1 listing of a roomy pool holding these rows. */
+    String pool(Rows.Row... rows) {
+      Rows r = Rows.of().pool(POOL, 1L << 30, 100L << 30);
+      for (Rows.Row row : rows) {
+        r.add(row);
+      }
+      return r.text();
+    }
+
     @Test
     void growRoundsUpEqualIsANoOpSmallerIsOutOfRangeWithoutChangingAnything() {
-      String row = Rows.of().add(zvol("rpool/data/vm-0-a", 2L << 20)).text();
-      zfs.expect(one("vm-0-a")).thenSucceed(row)
+      String row = pool(zvol("rpool/data/vm-0-a", 2L << 20));
+      zfs.expect(LIST_1).thenSucceed(row)
           .expect("zfs", "set", "volsize=3072k", "rpool/data/vm-0-a").thenSucceed()
-          .expect(one("vm-0-a")).thenSucceed(row)
-          .expect(one("vm-0-a")).thenSucceed(row);
+          .expect(LIST_1).thenSucceed(row)
+          .expect(LIST_1).thenSucceed(row);
       assertEquals(3L << 20, plugin().volumeResize("vm-0-a", (2L << 20) + 1));
       assertEquals(2L << 20, plugin().volumeResize("vm-0-a", (1L << 20) + 1));
       StorageException e = assertThrows(StorageException.class,
@@ -514,21 +549,24 @@ class ZfsPoolPluginTest {
 
     @Test
     void datasetGrowsItsRefquotaAndOneWithoutQuotaIsOutOfRange() {
-      zfs.expect(one("subvol-0-a")).thenSucceed(Rows.of()
-              .add(subvol("rpool/data/subvol-0-a", 1L << 30)).text())
+      zfs.expect(LIST_1).thenSucceed(pool(subvol("rpool/data/subvol-0-a", 1L << 30)))
           .expect("zfs", "set", "refquota=2097152k", "rpool/data/subvol-0-a").thenSucceed()
-          .expect(one("subvol-0-b")).thenSucceed(Rows.of()
-              .add(subvol("rpool/data/subvol-0-b", 0)).text());
+          .expect(LIST_1).thenSucceed(pool(subvol("rpool/data/subvol-0-b", 0)))
+          .expect(LIST_1).thenSucceed(pool());
       assertEquals(2L << 30, plugin().volumeResize("subvol-0-a", 2L << 30));
       fails(ErrorKind.OUT_OF_RANGE, () -> plugin().volumeResize("subvol-0-b", 1L << 30));
+      fails(ErrorKind.NOT_FOUND, () -> plugin().volumeResize("subvol-0-x", 1L << 30));
     }
 
     @Test
     void resizeMapsOutOfSpaceAndRefusesBadSizes() {
-      zfs.expect(one("vm-0-a")).thenSucceed(Rows.of().add(zvol("rpool/data/vm-0-a", 1 << 20)).text())
+      zfs.expect(LIST_1).thenSucceed(pool(zvol("rpool/data/vm-0-a", 1 << 20)))
           .expect("zfs", "set", "volsize=104857600k", "rpool/data/vm-0-a").thenExit(1, "",
-              "cannot set property for 'rpool/data/vm-0-a': size is greater than available space\n");
+              "cannot set property for 'rpool/data/vm-0-a': size is greater than available space\n")
+          .expect(LIST_1).thenSucceed(pool(zvol("rpool/data/vm-0-a", 1 << 20)));
       fails(ErrorKind.EXHAUSTED, () -> plugin().volumeResize("vm-0-a", 100L << 30));
+      // beyond the policy (2 x 101 GiB): refused before zfs set runs
+      fails(ErrorKind.EXHAUSTED, () -> plugin().volumeResize("vm-0-a", 300L << 30));
       fails(ErrorKind.INVALID, () -> plugin().volumeResize("vm-0-a", 0));
     }
 
@@ -550,18 +588,21 @@ class ZfsPoolPluginTest {
           .add(subvol("rpool/data/subvol-0-b", 3_000))
           .add(subvol("rpool/data/subvol-0-c", 0)).text());
       PoolStatus s = plugin().status();
-      // total 10000; data room 9000 - 1000 = 8000; overcommit room 20000 - 7000 = 13000
+      // total 10000, 10 % used (below 90 %): allocatable = 2 x 10000 - 7000
       assertEquals(new PoolStatus(10_000, 1_000, 9_000, 7_000, OptionalLong.empty(),
-          OptionalLong.empty(), 8_000, true), s);
+          OptionalLong.empty(), 13_000, true), s);
     }
 
     @Test
     void allocatableFormula() {
-      CapacityPolicy policy = new CapacityPolicy(1.0, 90, 80);
-      assertEquals(0, ZfsPoolPlugin.allocatable(policy, 100, 95, 0));
-      assertEquals(40, ZfsPoolPlugin.allocatable(policy, 100, 10, 60));
-      assertEquals(80, ZfsPoolPlugin.allocatable(policy, 100, 10, 0));
-      assertEquals(0, ZfsPoolPlugin.allocatable(policy, 100, 0, 500));
+      CapacityPolicy policy = new CapacityPolicy(1.5, 90, 80);
+      assertEquals(0, ZfsPoolPlugin.allocatable(policy, true, 100, 90, 10, 0), "at the limit");
+      assertEquals(150, ZfsPoolPlugin.allocatable(policy, true, 100, 89, 11, 0));
+      assertEquals(90, ZfsPoolPlugin.allocatable(policy, true, 100, 10, 90, 60));
+      assertEquals(0, ZfsPoolPlugin.allocatable(policy, true, 100, 0, 100, 500));
+      assertEquals(11, ZfsPoolPlugin.allocatable(policy, false, 100, 89, 11, 0), "thick");
+      assertEquals(Long.MAX_VALUE, ZfsPoolPlugin.allocatable(new CapacityPolicy(1000, 90, 80),
+          true, Long.MAX_VALUE / 2, 0, Long.MAX_VALUE / 2, 0), "no overflow");
     }
   }
 
@@ -571,7 +612,7 @@ class ZfsPoolPluginTest {
   class ListingAndNames {
 
     String listing() {
-      return Rows.of().pool(POOL, 1, 2)
+      return Rows.of().pool(POOL, 1L << 20, 100L << 30)
           .add(zvol("rpool/data/vm-0-pvc-1", 1 << 20).csiName("pvc-1")
               .pvc("ns1", "claim%09%C3%A4").pvName("pvc-1").creation(50))
           .add(zvol("rpool/data/base-1-disk-0", 1 << 20))
