@@ -264,6 +264,45 @@ class ZfsPoolPluginIT {
     assertEquals(List.of(DATA), everything());
   }
 
+  /** A volume in use cannot be freed: busy is retried, then PRECONDITION; later it works. */
+  @Test
+  void aMountedZvolIsBusyThenFreedOnceUnmounted() {
+    String vol = plugin.allocImage(90, ImageFormat.RAW, Optional.empty(), 16 * MIB,
+        Optional.empty());
+    String dev = plugin.path(vol, Optional.empty()).toString();
+    ok("mkfs.ext4", "-q", dev);
+    ok("mkdir", "-p", "/mnt/zfs-it-busy");
+    ok("mount", dev, "/mnt/zfs-it-busy");
+    try {
+      StorageException busy = assertThrows(StorageException.class, () -> plugin.freeImage(vol));
+      assertEquals(ErrorKind.PRECONDITION, busy.kind(), busy.describe());
+      assertTrue(busy.describe().contains("dataset is busy"), busy.describe());
+    } finally {
+      ok("umount", "/mnt/zfs-it-busy");
+    }
+    plugin.freeImage(vol);
+    assertEquals(List.of(DATA), everything());
+  }
+
+  /** Not sparse: zvols and their clones reserve their size (PVE's clones would not). */
+  @Test
+  void aThickStorageReservesForVolumesAndClones() {
+    ZfsPoolPlugin thick = new ZfsPoolPlugin(new ZfsPoolStorage("local-zfs", DATA,
+        OptionalLong.empty(), false, Optional.empty(), new CommonOptions(Set.of(), false,
+            Set.of("images"), 0, CapacityPolicy.DEFAULT)), guest);
+    String vol = thick.allocImage(95, ImageFormat.RAW, Optional.empty(), 64 * MIB,
+        Optional.empty());
+    assertTrue(Long.parseLong(get("refreservation", vol)) >= 64 * MIB, get("refreservation", vol));
+    thick.volumeSnapshot(vol, "s1", Optional.empty());
+    String clone = thick.cloneImage(vol, 96, Optional.of("s1"), Optional.empty(),
+        Optional.empty());
+    assertTrue(Long.parseLong(get("refreservation", clone)) >= 64 * MIB,
+        get("refreservation", clone));
+    assertEquals(96 * MIB, thick.volumeResize(vol, 96 * MIB));
+    assertTrue(Long.parseLong(get("refreservation", vol)) >= 96 * MIB,
+        "ZFS grows the reservation with volsize: " + get("refreservation", vol));
+  }
+
   // ---- status ------------------------------------------------------------------------------
 
   @Test
