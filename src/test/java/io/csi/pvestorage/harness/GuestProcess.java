@@ -18,16 +18,14 @@ public final class GuestProcess implements AutoCloseable {
   private final int hostPort;
   private final int guestPort;
   private final String logPath;
-  private final int forwardedPort;
   private Integer exitCode;
 
-  GuestProcess(VmHarness vm, int pid, int hostPort, int guestPort, String logPath, int forwardedPort) {
+  GuestProcess(VmHarness vm, int pid, int hostPort, int guestPort, String logPath) {
     this.vm = vm;
     this.pid = pid;
     this.hostPort = hostPort;
     this.guestPort = guestPort;
     this.logPath = logPath;
-    this.forwardedPort = forwardedPort;
   }
 
   /** The process id in the guest (also its process group id). */
@@ -112,7 +110,7 @@ public final class GuestProcess implements AutoCloseable {
         exit = vm.waitFor(pid, Duration.ofSeconds(10));
       }
       exitCode = exit;
-      vm.removeForward(forwardedPort);
+      vm.removeForward(hostPort);
     }
     return exitCode;
   }

@@ -279,7 +279,7 @@ public final class VmHarness implements AutoCloseable {
           + new String(AgentConnection.decode(fields.get(1)), StandardCharsets.UTF_8));
     }
     GuestProcess process = new GuestProcess(this, Integer.parseInt(fields.get(1)), hostPort,
-        guestPort, log, hostPort);
+        guestPort, log);
     processes.add(process);
     return process;
   }

@@ -1,7 +1,7 @@
 package io.csi.pvestorage.harness;
 
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolver;
@@ -18,7 +18,7 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * fail instead, so CI can never pass by skipping. The outcome of the first attempt is kept: a
  * harness that failed to start is not retried for every class.
  */
-public final class VmHarnessExtension implements BeforeAllCallback, ParameterResolver {
+public final class VmHarnessExtension implements BeforeEachCallback, ParameterResolver {
 
   static final String REQUIRE_ENV = "PVE_CSI_REQUIRE_VM";
 
@@ -36,8 +36,9 @@ public final class VmHarnessExtension implements BeforeAllCallback, ParameterRes
     }
   }
 
+  /** Per test rather than per class, so that each skipped test is counted and reported. */
   @Override
-  public void beforeAll(ExtensionContext context) {
+  public void beforeEach(ExtensionContext context) {
     harness(context);
   }
 
@@ -59,6 +60,8 @@ public final class VmHarnessExtension implements BeforeAllCallback, ParameterRes
     try {
       return new Shared(VmHarness.start(VmHarness.Config.defaults()), null);
     } catch (HarnessUnavailableException e) {
+      VmHarness.log("UNAVAILABLE, %s: %s", required() ? "failing the ITs (" + REQUIRE_ENV + "=1)"
+          : "skipping the ITs", e.getMessage());
       return new Shared(null, e);
     }
   }
