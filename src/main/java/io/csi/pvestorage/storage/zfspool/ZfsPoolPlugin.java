@@ -403,7 +403,9 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   public String allocImage(long owner, ImageFormat format, Optional<String> name, long sizeBytes,
       Optional<VolumeMetadata> metadata) {
     validOwner(owner);
-    Objects.requireNonNull(format, "format");
+    if (format == null) {
+      throw new StorageException(ErrorKind.INVALID, "no format given (raw or subvol)");
+    }
     long size = validSize(sizeBytes, format, blockUnit(OptionalLong.empty()));
     List<String> props = metadataOptions(metadata, false);
     if (name.isPresent()) {

@@ -215,6 +215,10 @@ class ZfsPoolPluginTest {
           1 << 20, Optional.empty()));
       fails(ErrorKind.INVALID, () -> p.allocImage(0, ImageFormat.RAW, Optional.of("vm-0-a"),
           1 << 20, Optional.of(VolumeMetadata.of(""))));
+      fails(ErrorKind.INVALID, () -> p.allocImage(0, null, Optional.of("vm-0-a"), 1 << 20,
+          Optional.empty()));
+      fails(ErrorKind.INVALID, () -> p.allocImage(1_000_000_000L, ImageFormat.RAW,
+          Optional.empty(), 1 << 20, Optional.empty()));
       assertEquals(List.of(), zfs.commands());
     }
   }
@@ -321,6 +325,19 @@ class ZfsPoolPluginTest {
               "cannot destroy snapshot: dataset is busy\n")
           .expect("zfs", "destroy", "rpool/data/vm-0-a@__deleted_6").thenSucceed();
       plugin().freeImage("vm-0-b");
+    }
+
+    @Test
+    void aRetryAfterACrashBetweenPromoteAndDestroyFinishesAndReaps() {
+      // the earlier call promoted b: a is now a clone of b's tombstone and has no snapshots
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20).origin("rpool/data/vm-0-b@__deleted_7"))
+              .add(zvol("rpool/data/vm-0-b", 1 << 20))
+              .add(snap("rpool/data/vm-0-b@__deleted_7", 3).clones("rpool/data/vm-0-a"))
+              .text())
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenSucceed()
+          .expect("zfs", "destroy", "rpool/data/vm-0-b@__deleted_7").thenSucceed();
+      plugin().freeImage("vm-0-a");
     }
 
     @Test
