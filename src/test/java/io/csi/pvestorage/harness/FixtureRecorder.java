@@ -26,9 +26,9 @@ import java.util.stream.Stream;
  * <name>.stderr} (bytes as the tool wrote them) and {@code <name>.exit}. The version directory
  * is replaced as a whole, so no stale fixture survives a re-recording.
  *
- * <p>{@code -Dfixtures.only=<tool>/<scenario>,...} records only the named scenarios and
- * leaves every other fixture as it is (nothing is deleted then), so a new scenario can be
- * recorded without re-recording, and changing, fixtures that other tests pin.
+ * <p>With {@code -Dfixtures.scenarios=lvm/plugin,...} ({@code tool/name}, comma-separated) only
+ * those scenarios run and only their fixtures are (over)written; the rest of the directory is
+ * left alone, so adding a scenario does not re-record (and churn) every other fixture.
  */
 public final class FixtureRecorder {
 
@@ -37,35 +37,37 @@ public final class FixtureRecorder {
   private final GuestCommandRunner guest;
   private final Path fixtures;
 
-  private final boolean replaceAll;
-
-  FixtureRecorder(GuestCommandRunner guest, Path fixtures, boolean replaceAll) {
+  FixtureRecorder(GuestCommandRunner guest, Path fixtures) {
     this.guest = guest;
     this.fixtures = fixtures;
-    this.replaceAll = replaceAll;
   }
 
   public static void main(String[] args) throws IOException {
     VmHarness.Config config = VmHarness.Config.defaults();
     Path fixtures = config.projectDir().resolve("src/test/resources/fixtures");
     try (VmHarness vm = VmHarness.start(config)) {
+      String only = System.getProperty("fixtures.scenarios", "");
       List<Scenario> scenarios = FixtureScenarios.all();
-      String only = System.getProperty("fixtures.only", "");
-      boolean partial = !only.isBlank();
-      if (partial) {
-        Set<String> wanted = Set.of(only.split(","));
+      if (!only.isBlank()) {
+        List<String> wanted = List.of(only.split(","));
         scenarios = scenarios.stream()
             .filter(s -> wanted.contains(s.tool() + "/" + s.name())).toList();
         if (scenarios.size() != wanted.size()) {
-          throw new IllegalArgumentException("fixtures.only names unknown scenarios: " + only);
+          throw new IllegalArgumentException("unknown scenario in -Dfixtures.scenarios=" + only);
         }
       }
-      int written = new FixtureRecorder(vm.runner(), fixtures, !partial).recordAll(scenarios);
+      int written = new FixtureRecorder(vm.runner(), fixtures)
+          .recordAll(scenarios, only.isBlank());
       VmHarness.log("recorded %d fixtures under %s", written, fixtures);
     }
   }
 
   int recordAll(List<Scenario> scenarios) throws IOException {
+    return recordAll(scenarios, true);
+  }
+
+  /** @param replaceDirs whether each version directory is emptied first (a full recording) */
+  int recordAll(List<Scenario> scenarios, boolean replaceDirs) throws IOException {
     String lvmVersion = version(List.of("lvm", "version"), Pattern.compile("LVM version:\\s*([0-9.]+)"));
     String zfsVersion = version(List.of("zfs", "version"), Pattern.compile("^zfs-([0-9.]+)"));
     Set<Path> cleared = new HashSet<>();
@@ -75,7 +77,7 @@ public final class FixtureRecorder {
       Path dir = fixtures.resolve(scenario.tool())
           .resolve(scenario.tool().equals("lvm") ? lvmVersion : zfsVersion);
       if (cleared.add(dir)) {
-        if (replaceAll) {
+        if (replaceDirs) {
           deleteTree(dir);
         }
         Files.createDirectories(dir);

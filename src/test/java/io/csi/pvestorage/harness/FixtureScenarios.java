@@ -1,7 +1,12 @@
 package io.csi.pvestorage.harness;
 
+import io.csi.pvestorage.exec.Command;
+import io.csi.pvestorage.storage.VolumeMetadata;
+import io.csi.pvestorage.storage.lvmthin.LvTags;
+import io.csi.pvestorage.storage.lvmthin.LvmCommands;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * What {@link FixtureRecorder} records: scenarios of setup commands and recorded commands, run
@@ -45,7 +50,7 @@ final class FixtureScenarios {
   record Scenario(String tool, String name, List<Step> steps) {}
 
   static List<Scenario> all() {
-    return List.of(lvmEmptyPool(), lvmVolumes(), lvmErrors(), lvmPoolFull(),
+    return List.of(lvmEmptyPool(), lvmVolumes(), lvmErrors(), lvmPoolFull(), lvmPlugin(),
         zfsEmpty(), zfsVolumes(), zfsErrors(), zfsPluginListing(), zfsPluginErrors());
   }
 
@@ -115,6 +120,66 @@ final class FixtureScenarios {
         .cleanup("lvremove", "-y", "pve/vm-300-disk-0")
         .cleanup("lvremove", "-y", "pve/small")
         .build();
+  }
+
+  /**
+   * The LVM-thin plugin's own command lines ({@link LvmCommands}, tags from {@link LvTags}), so
+   * that its service tests replay real answers to exactly the argv it sends: a pool with a
+   * tagged volume (tags with '=', '/', '.', several per LV, a b64 value), a snapshot, a clone of
+   * it, a base and a clone of the base, an inactive volume; and the failures it classifies.
+   */
+  private static Scenario lvmPlugin() {
+    List<String> claim = LvTags.encode(new VolumeMetadata("pvc-0b7e2c1a-5d4f-4e8a-9c3b-1f2e3d4c5b6a",
+        Optional.of("team-a"), Optional.of("data.db-0"), Optional.of("pvc-0b7e2c1a-5d4f-4e8a-9c3b-1f2e3d4c5b6a")));
+    List<String> oddName = LvTags.encode(new VolumeMetadata("import, from \"vm 7\"",
+        Optional.of("team-a"), Optional.of("claim/with=chars"), Optional.empty()));
+    List<String> snapTags = LvTags.encode(VolumeMetadata.of("snapshot-7d1c9f0e-2b3a-4c5d-8e6f-0a1b2c3d4e5f"));
+    List<String> cloneTags = LvTags.encode(VolumeMetadata.of("pvc-restored-1"));
+    return new Builder("lvm", "plugin")
+        .record("plugin-lvs-empty-pool", argv(LvmCommands.lvs("pve")))
+        .recordFailure("plugin-lvs-missing-vg", argv(LvmCommands.lvs("nosuchvg")))
+        .record("plugin-lvcreate-thin", argv(LvmCommands.createThin("pve", "data", "vm-400-disk-0", 1048576, claim)))
+        .record("plugin-lvchange-setautoactivation", argv(LvmCommands.disableAutoactivation("pve", "vm-400-disk-0")))
+        .setup(argv(LvmCommands.createThin("pve", "data", "vm-400-disk-1", 4097, oddName)))
+        .record("plugin-lvcreate-snapshot", argv(LvmCommands.createSnapshot("pve", "vm-400-disk-0",
+            "snap_vm-400-disk-0_before-upgrade", snapTags)))
+        .record("plugin-lvcreate-clone-of-snapshot", argv(LvmCommands.createClone("pve",
+            "snap_vm-400-disk-0_before-upgrade", "vm-401-disk-0", cloneTags)))
+        .setup(argv(LvmCommands.createThin("pve", "data", "vm-402-disk-0", 65536, List.of())))
+        .record("plugin-lvrename", argv(LvmCommands.rename("pve", "vm-402-disk-0", "base-402-disk-0")))
+        .record("plugin-lvchange-readonly-skip", argv(LvmCommands.makeReadOnlySkipped("pve", "base-402-disk-0")))
+        .record("plugin-lvchange-deactivate", argv(LvmCommands.deactivate("pve", "base-402-disk-0")))
+        .record("plugin-lvcreate-clone-of-base", argv(LvmCommands.createClone("pve", "base-402-disk-0",
+            "vm-403-disk-0", List.of())))
+        .setup(argv(LvmCommands.createThin("pve", "data", "vm-404-disk-0", 65536, List.of())))
+        .setup(argv(LvmCommands.deactivate("pve", "vm-404-disk-0")))
+        .record("plugin-lvs-volumes", argv(LvmCommands.lvs("pve")))
+        .record("plugin-lvchange-activate-snapshot", argv(LvmCommands.activate("pve", "snap_vm-400-disk-0_before-upgrade")))
+        .recordFailure("plugin-lvcreate-existing", argv(LvmCommands.createThin("pve", "data", "vm-400-disk-0", 1048576, List.of())))
+        .recordFailure("plugin-lvcreate-missing-pool", argv(LvmCommands.createThin("pve", "nosuchpool", "vm-405-disk-0", 1024, List.of())))
+        .recordFailure("plugin-lvcreate-snapshot-missing-origin", argv(LvmCommands.createSnapshot("pve", "vm-499-disk-0",
+            "snap_vm-499-disk-0_s1", List.of())))
+        .recordFailure("plugin-lvrename-existing", argv(LvmCommands.rename("pve", "vm-404-disk-0", "vm-400-disk-0")))
+        .recordFailure("plugin-lvchange-activate-missing", argv(LvmCommands.activate("pve", "vm-499-disk-0")))
+        .recordFailure("plugin-lvremove-missing", argv(LvmCommands.remove("pve", "vm-499-disk-0")))
+        .recordFailure("plugin-lvextend-equal", argv(LvmCommands.extend("pve", "vm-400-disk-0", 1048576)))
+        .recordFailure("plugin-lvextend-smaller", argv(LvmCommands.extend("pve", "vm-400-disk-0", 524288)))
+        .record("plugin-lvextend-larger", argv(LvmCommands.extend("pve", "vm-400-disk-0", 2097152)))
+        .setup("mkfs.ext4", "-q", "/dev/pve/vm-401-disk-0")
+        .setup("mkdir", "-p", "/mnt/fixture-plugin")
+        .setup("mount", "/dev/pve/vm-401-disk-0", "/mnt/fixture-plugin")
+        .recordFailure("plugin-lvremove-open", argv(LvmCommands.remove("pve", "vm-401-disk-0")))
+        .setup("umount", "/mnt/fixture-plugin")
+        .record("plugin-lvremove", argv(LvmCommands.remove("pve", "snap_vm-400-disk-0_before-upgrade")))
+        .cleanup("umount", "/mnt/fixture-plugin")
+        .cleanup("lvremove", "-f", "pve/snap_vm-400-disk-0_before-upgrade")
+        .cleanup("lvremove", "-f", "pve/vm-401-disk-0", "pve/vm-403-disk-0", "pve/base-402-disk-0",
+            "pve/vm-400-disk-0", "pve/vm-400-disk-1", "pve/vm-404-disk-0")
+        .build();
+  }
+
+  private static String[] argv(Command command) {
+    return command.argv().toArray(String[]::new);
   }
 
   // ---- ZFS -----------------------------------------------------------------------------------

@@ -1,0 +1,281 @@
+package io.csi.pvestorage.storage;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.csi.pvestorage.error.ErrorKind;
+import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.exec.Command;
+import io.csi.pvestorage.exec.CommandResult;
+import io.csi.pvestorage.exec.CommandRunner;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/**
+ * What every {@link StoragePlugin} must do on real storage, whatever the backend: the
+ * behavioural cases of the API's Javadoc, run by a backend's IT on a real pool (LVM-thin in
+ * {@code LvmThinPluginIT}; the ZFS backend extends it the same way). A subclass says how to make
+ * its plugin, how to run commands where the storage is, and how to put data into a volume and
+ * read it back (a filesystem on a block device, or files in a dataset).
+ *
+ * <p>Each test uses owner IDs of its own ({@link #newOwner()}), and {@link #removeVolumes()}
+ * frees whatever they still hold, so tests do not see each other's volumes.
+ */
+public abstract class StoragePluginContract {
+
+  protected static final long MIB = 1L << 20;
+  protected static final Duration TIMEOUT = Duration.ofSeconds(120);
+
+  private static final AtomicLong NEXT_OWNER = new AtomicLong(8100);
+  private final List<Long> owners = new ArrayList<>();
+
+  /** The plugin under test, on the real pool. */
+  protected abstract StoragePlugin plugin();
+
+  /** Runs commands where the storage is (the harness guest). */
+  protected abstract CommandRunner guest();
+
+  /** The format the generic cases allocate (raw for LVM-thin). */
+  protected ImageFormat format() {
+    return ImageFormat.RAW;
+  }
+
+  /**
+   * Stores {@code content} in the volume so that {@link #readData} returns it, making a
+   * filesystem first when the volume has none; leaves the volume unmounted.
+   */
+  protected abstract void writeData(String volname, String content);
+
+  /** What {@link #writeData} stored in the volume (or a clone of it). */
+  protected abstract String readData(String volname);
+
+  /** A fresh owner ID for this test; its volumes are freed after the test. */
+  protected long newOwner() {
+    long owner = NEXT_OWNER.getAndIncrement();
+    owners.add(owner);
+    return owner;
+  }
+
+  @AfterEach
+  void removeVolumes() {
+    for (long owner : owners) {
+      for (ImageInfo image : plugin().listImages(OptionalLong.of(owner), Optional.empty())) {
+        plugin().freeImage(image.volid().volname());
+      }
+    }
+  }
+
+  protected CommandResult ok(String... argv) {
+    CommandResult result = guest().run(Command.of(TIMEOUT, argv));
+    assertEquals(0, result.exitCode(),
+        () -> String.join(" ", argv) + " failed: " + result.stderrText());
+    return result;
+  }
+
+  protected static StorageException fails(ErrorKind kind, Executable call) {
+    StorageException e = assertThrows(StorageException.class, call);
+    assertEquals(kind, e.kind(), e.describe());
+    return e;
+  }
+
+  private List<String> volnames(long owner) {
+    return plugin().listImages(OptionalLong.of(owner), Optional.empty()).stream()
+        .map(i -> i.volid().volname()).toList();
+  }
+
+  private ImageInfo image(String volname) {
+    return plugin().listImages(OptionalLong.empty(),
+            Optional.of(List.of(new VolumeId(plugin().storeId(), volname)))).stream()
+        .findFirst().orElseThrow(() -> new AssertionError(volname + " is not listed"));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void allocWithAndWithoutAName() {
+    long owner = newOwner();
+    String named = VolumeNames.volnameFor("pvc-contract-a", owner, format());
+    VolumeMetadata meta = new VolumeMetadata("pvc-contract-a", Optional.of("ns-1"),
+        Optional.of("data.claim-0"), Optional.of("pvc-contract-a"));
+    assertEquals(named, plugin().allocImage(owner, format(), Optional.of(named), 16 * MIB,
+        Optional.of(meta)));
+    String automatic = plugin().allocImage(owner, format(), Optional.empty(), 8 * MIB,
+        Optional.empty());
+    assertEquals((format() == ImageFormat.SUBVOL ? "subvol-" : "vm-") + owner + "-disk-0",
+        automatic);
+
+    assertEquals(List.of(automatic, named), volnames(owner));
+    ImageInfo info = image(named);
+    assertEquals(Optional.of(meta), info.metadata());
+    assertEquals(owner, info.owner());
+    assertTrue(info.sizeBytes() >= 16 * MIB, "at least the requested size: " + info.sizeBytes());
+    assertEquals(info.sizeBytes(), plugin().volumeSizeInfo(named).sizeBytes());
+    assertEquals(Optional.empty(), image(automatic).metadata());
+    assertTrue(plugin().volumeSizeInfo(automatic).sizeBytes() >= 8 * MIB);
+  }
+
+  @Test
+  void reallocOfTheSameCsiNameFindsTheVolumeByItsMetadata() {
+    long owner = newOwner();
+    String csiName = "pvc-idem-" + owner;
+    String volname = VolumeNames.volnameFor(csiName, owner, format());
+    plugin().allocImage(owner, format(), Optional.of(volname), 8 * MIB,
+        Optional.of(VolumeMetadata.of(csiName)));
+
+    // a retried CreateVolume: look the CSI name up first, in one listing
+    List<ImageInfo> found = plugin().listImages(OptionalLong.empty(), Optional.empty()).stream()
+        .filter(i -> i.metadata().map(m -> m.csiName().equals(csiName)).orElse(false))
+        .toList();
+    assertEquals(1, found.size(), found.toString());
+    assertEquals(volname, found.get(0).volid().volname());
+    // allocating it again is refused, never a second volume
+    fails(ErrorKind.ALREADY_EXISTS, () -> plugin().allocImage(owner, format(),
+        Optional.of(volname), 8 * MIB, Optional.of(VolumeMetadata.of(csiName))));
+    assertEquals(List.of(volname), volnames(owner));
+  }
+
+  @Test
+  void listFiltersByOwnerAndVolumeListWhichWins() {
+    long a = newOwner();
+    long b = newOwner();
+    String a0 = plugin().allocImage(a, format(), Optional.empty(), 4 * MIB, Optional.empty());
+    String a1 = plugin().allocImage(a, format(), Optional.empty(), 4 * MIB, Optional.empty());
+    String b0 = plugin().allocImage(b, format(), Optional.empty(), 4 * MIB, Optional.empty());
+    assertEquals(List.of(a0, a1), volnames(a));
+    assertEquals(List.of(b0), volnames(b));
+
+    List<VolumeId> wanted = List.of(new VolumeId(plugin().storeId(), b0),
+        new VolumeId(plugin().storeId(), a1));
+    assertEquals(List.of(a1, b0), plugin().listImages(OptionalLong.of(a), Optional.of(wanted))
+        .stream().map(i -> i.volid().volname()).toList());
+    List<String> all = plugin().listImages(OptionalLong.empty(), Optional.empty()).stream()
+        .map(i -> i.volid().volname()).toList();
+    assertTrue(all.containsAll(List.of(a0, a1, b0)), all.toString());
+  }
+
+  @Test
+  void cloneOfASnapshotHoldsTheDataOfThatMoment() {
+    long owner = newOwner();
+    String volume = plugin().allocImage(owner, format(), Optional.empty(), 32 * MIB,
+        Optional.empty());
+    writeData(volume, "before the snapshot");
+    plugin().volumeSnapshot(volume, "snap1", Optional.of(VolumeMetadata.of("snapshot-contract-1")));
+    writeData(volume, "after the snapshot");
+
+    List<SnapshotInfo> snapshots = plugin().listSnapshots(Optional.of(volume));
+    assertEquals(1, snapshots.size(), snapshots.toString());
+    SnapshotInfo snap = snapshots.get(0);
+    assertEquals(new SnapshotId(new VolumeId(plugin().storeId(), volume), "snap1"), snap.id());
+    assertEquals(plugin().volumeSizeInfo(volume).sizeBytes(), snap.sizeBytes());
+    assertEquals(Optional.of(VolumeMetadata.of("snapshot-contract-1")), snap.metadata());
+    fails(ErrorKind.ALREADY_EXISTS, () -> plugin().volumeSnapshot(volume, "snap1", Optional.empty()));
+
+    long cloneOwner = newOwner();
+    String clone = plugin().cloneImage(volume, cloneOwner, Optional.of("snap1"), Optional.empty(),
+        Optional.of(VolumeMetadata.of("pvc-restored")));
+    assertEquals("before the snapshot", readData(clone));
+    assertEquals("after the snapshot", readData(volume));
+    assertEquals(Optional.of(VolumeMetadata.of("pvc-restored")), image(clone).metadata());
+  }
+
+  @Test
+  void baseAndCloneOfTheBase() {
+    long owner = newOwner();
+    String volume = plugin().allocImage(owner, format(), Optional.empty(), 32 * MIB,
+        Optional.empty());
+    writeData(volume, "golden image");
+    String base = plugin().createBase(volume);
+    assertTrue(plugin().parseVolname(base).isBase(), base);
+    assertEquals(List.of(base), volnames(owner));
+    fails(ErrorKind.PRECONDITION, () -> plugin().createBase(base));
+
+    long cloneOwner = newOwner();
+    String clone = plugin().cloneImage(base, cloneOwner, Optional.empty(), Optional.empty(),
+        Optional.empty());
+    assertEquals("golden image", readData(clone));
+    writeData(clone, "changed in the clone");
+    assertEquals("changed in the clone", readData(clone));
+  }
+
+  @Test
+  void cloneWithoutASnapshotNeedsABase() {
+    long owner = newOwner();
+    String volume = plugin().allocImage(owner, format(), Optional.empty(), 4 * MIB,
+        Optional.empty());
+    fails(ErrorKind.PRECONDITION, () -> plugin().cloneImage(volume, owner, Optional.empty(),
+        Optional.empty(), Optional.empty()));
+    fails(ErrorKind.NOT_FOUND, () -> plugin().cloneImage(volume, owner, Optional.of("nosuch"),
+        Optional.empty(), Optional.empty()));
+  }
+
+  @Test
+  void resizeGrowsKeepsEqualAndRefusesShrinking() {
+    long owner = newOwner();
+    String volume = plugin().allocImage(owner, format(), Optional.empty(), 16 * MIB,
+        Optional.empty());
+    long before = plugin().volumeSizeInfo(volume).sizeBytes();
+
+    long grown = plugin().volumeResize(volume, 48 * MIB);
+    assertTrue(grown >= 48 * MIB, "grown to " + grown);
+    assertEquals(grown, plugin().volumeSizeInfo(volume).sizeBytes());
+
+    assertEquals(grown, plugin().volumeResize(volume, grown), "equal: a no-op");
+    assertEquals(grown, plugin().volumeResize(volume, 48 * MIB), "a retried grow succeeds");
+    fails(ErrorKind.OUT_OF_RANGE, () -> plugin().volumeResize(volume, before));
+    assertEquals(grown, plugin().volumeSizeInfo(volume).sizeBytes(), "never shrunk");
+    fails(ErrorKind.NOT_FOUND, () -> plugin().volumeResize(
+        (format() == ImageFormat.SUBVOL ? "subvol-" : "vm-") + owner + "-nosuch", 48 * MIB));
+  }
+
+  @Test
+  void freeWithSnapshotsPresentAndTwice() {
+    long owner = newOwner();
+    String volume = plugin().allocImage(owner, format(), Optional.empty(), 8 * MIB,
+        Optional.empty());
+    plugin().volumeSnapshot(volume, "s1", Optional.empty());
+    plugin().volumeSnapshot(volume, "s-with-dash", Optional.empty());
+    assertEquals(2, plugin().listSnapshots(Optional.of(volume)).size());
+
+    plugin().freeImage(volume);
+    assertEquals(List.of(), volnames(owner));
+    assertEquals(List.of(), plugin().listSnapshots(Optional.of(volume)));
+    plugin().freeImage(volume); // gone is success
+    fails(ErrorKind.NOT_FOUND, () -> plugin().volumeSizeInfo(volume));
+  }
+
+  @Test
+  void snapshotDeleteIsIdempotent() {
+    long owner = newOwner();
+    String volume = plugin().allocImage(owner, format(), Optional.empty(), 8 * MIB,
+        Optional.empty());
+    plugin().volumeSnapshot(volume, "s1", Optional.empty());
+    plugin().volumeSnapshotDelete(volume, "s1");
+    plugin().volumeSnapshotDelete(volume, "s1");
+    assertEquals(List.of(), plugin().listSnapshots(Optional.of(volume)));
+    assertEquals(List.of(volume), volnames(owner), "the volume stays");
+  }
+
+  @Test
+  void statusCountsNewVolumes() {
+    PoolStatus before = plugin().status();
+    long owner = newOwner();
+    String volume = plugin().allocImage(owner, format(), Optional.empty(), 64 * MIB,
+        Optional.empty());
+    PoolStatus after = plugin().status();
+    long size = plugin().volumeSizeInfo(volume).sizeBytes();
+    assertEquals(before.totalBytes(), after.totalBytes());
+    assertEquals(before.provisionedBytes() + size, after.provisionedBytes());
+    assertTrue(after.allocatableBytes() <= before.allocatableBytes());
+    assertTrue(after.active());
+    assertFalse(after.totalBytes() <= 0);
+  }
+}
