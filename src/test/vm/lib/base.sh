@@ -3,6 +3,11 @@
 # rootfs, the Debian kernel and the zfs modules built with DKMS. Its hash is part of the base key,
 # so any change here rebuilds the base; changes elsewhere (agent, init, image assembly) reuse it.
 
+# Several worktrees or builds may share one machine: wait for another apt/dpkg run rather than fail
+# on its lock, and let one DKMS build of the zfs modules for a kernel run at a time.
+APT_WAIT=(-o DPkg::Lock::Timeout=900)
+DKMS_LOCK=/var/lock/pve-csi-vm-harness-dkms.lock
+
 # Guest packages. python3 runs the agent (zfsutils-linux pulls it in anyway).
 GUEST_PACKAGES=lvm2,thin-provisioning-tools,zfsutils-linux,e2fsprogs,xfsprogs,util-linux,mount,udev,kmod,procps,python3,iproute2
 
@@ -15,7 +20,7 @@ host_packages() {
   done
   if ((${#missing[@]})); then
     log "installing host packages: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    DEBIAN_FRONTEND=noninteractive apt-get install "${APT_WAIT[@]}" -y -q --no-install-recommends "${missing[@]}" \
       >"$WORK/host-packages.log" 2>&1 \
       || { tail -n 30 "$WORK/host-packages.log" >&2; die "cannot install host packages: ${missing[*]}"; }
   fi
@@ -46,8 +51,10 @@ base_kernel() {
 }
 
 base_zfs_modules() {
+  exec 8>"$DKMS_LOCK"
+  flock 8
   # Headers first, so that zfs-dkms' postinst (or dkms install below) builds for the guest kernel.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+  DEBIAN_FRONTEND=noninteractive apt-get install "${APT_WAIT[@]}" -y -q --no-install-recommends \
     "linux-headers-$KV" "zfs-dkms=$ZFS_VERSION" >"$WORK/zfs-dkms.log" 2>&1 \
     || { tail -n 30 "$WORK/zfs-dkms.log" >&2; die "cannot install linux-headers-$KV / zfs-dkms=$ZFS_VERSION"; }
   dkms install "zfs/$ZFS_UPSTREAM" -k "$KV" >>"$WORK/zfs-dkms.log" 2>&1 \
@@ -55,6 +62,7 @@ base_zfs_modules() {
   local dkms_dir=/lib/modules/$KV/updates/dkms
   ls "$dkms_dir"/zfs.ko* >/dev/null 2>&1 || die "dkms built no zfs.ko into $dkms_dir"
   rm -rf "$WORK/zfs-ko" && mkdir -p "$WORK/zfs-ko" && cp "$dkms_dir"/*.ko* "$WORK/zfs-ko/"
+  flock -u 8
 }
 
 base_modules() {
