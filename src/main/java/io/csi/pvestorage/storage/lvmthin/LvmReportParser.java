@@ -1,17 +1,14 @@
 package io.csi.pvestorage.storage.lvmthin;
 
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
+import java.io.IOException;
 import java.math.BigDecimal;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -24,35 +21,21 @@ import java.util.OptionalLong;
  * <p>LVM reports every value as a JSON string, and an empty string for "not applicable" (a
  * thin volume has no metadata size, an inactive one no data percentage); such values become
  * empty optionals. Columns that are not in the report (an older column list) are treated the same
- * way, except the ones every row must have (VG, name, size, attr).
+ * way, except the ones every row must have (VG, name, size, attr). Unknown columns are ignored.
+ *
+ * <p>Jackson's streaming parser fills a raw all-string row ({@link RawLv}), which is then typed.
+ * Streaming rather than data binding, because binding's one-time set-up (record introspection)
+ * cost about 0.4 s on the first listing after start, twice what a cold 2,000-LV report takes to
+ * read (see docs/lvmthin.md, benchmark).
  */
 public final class LvmReportParser {
 
-  /** LVM's JSON, all strings; the typed conversion is {@link #toTyped}. */
-  @JsonIgnoreProperties(ignoreUnknown = true)
-  record RawReport(@JsonProperty("report") List<RawSection> report) {}
+  /** One row as LVM wrote it: all strings, null when the column is absent. */
+  record RawLv(String vgName, String vgExtentSize, String lvName, String lvSize, String lvAttr,
+      String poolLv, String origin, String dataPercent, String metadataPercent,
+      String lvMetadataSize, String lvTags, String lvTime) {}
 
-  @JsonIgnoreProperties(ignoreUnknown = true)
-  record RawSection(@JsonProperty("lv") List<RawLv> lv) {}
-
-  @JsonIgnoreProperties(ignoreUnknown = true)
-  record RawLv(
-      @JsonProperty("vg_name") String vgName,
-      @JsonProperty("vg_extent_size") String vgExtentSize,
-      @JsonProperty("lv_name") String lvName,
-      @JsonProperty("lv_size") String lvSize,
-      @JsonProperty("lv_attr") String lvAttr,
-      @JsonProperty("pool_lv") String poolLv,
-      @JsonProperty("origin") String origin,
-      @JsonProperty("data_percent") String dataPercent,
-      @JsonProperty("metadata_percent") String metadataPercent,
-      @JsonProperty("lv_metadata_size") String lvMetadataSize,
-      @JsonProperty("lv_tags") String lvTags,
-      @JsonProperty("lv_time") String lvTime) {}
-
-  private static final ObjectReader READER = new ObjectMapper()
-      .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-      .readerFor(RawReport.class);
+  private static final JsonFactory FACTORY = new JsonFactory();
 
   private LvmReportParser() {}
 
@@ -65,27 +48,82 @@ public final class LvmReportParser {
    *     wrong
    */
   public static List<LogicalVolume> parse(String json) {
-    RawReport raw;
-    try {
-      raw = READER.readValue(json);
-    } catch (JsonProcessingException e) {
-      throw new StorageException(ErrorKind.INTERNAL,
-          "lvs printed no JSON report this driver understands: " + e.getOriginalMessage()
-              + " in: " + abbreviate(json), e);
-    }
-    if (raw == null || raw.report() == null) {
-      throw new StorageException(ErrorKind.INTERNAL,
-          "lvs printed no \"report\" array: " + abbreviate(json));
-    }
     List<LogicalVolume> volumes = new ArrayList<>();
-    for (RawSection section : raw.report()) {
-      if (section != null && section.lv() != null) {
-        for (RawLv lv : section.lv()) {
-          volumes.add(toTyped(lv));
+    boolean sawReport = false;
+    try (JsonParser parser = FACTORY.createParser(json)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        throw notAReport(json, "no JSON object");
+      }
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        parser.nextToken();
+        if (field.equals("report") && parser.currentToken() == JsonToken.START_ARRAY) {
+          sawReport = true;
+          readSections(parser, volumes);
+        } else {
+          parser.skipChildren();
+        }
+      }
+    } catch (IOException e) {
+      throw new StorageException(ErrorKind.INTERNAL, "lvs printed no JSON report this driver "
+          + "understands: " + e.getMessage() + " in: " + abbreviate(json), e);
+    }
+    if (!sawReport) {
+      throw notAReport(json, "no \"report\" array");
+    }
+    return volumes;
+  }
+
+  /** {@code [ {"lv": [ {...}, ... ]}, ... ]}; other sections (e.g. a log) are skipped. */
+  private static void readSections(JsonParser parser, List<LogicalVolume> volumes)
+      throws IOException {
+    while (parser.nextToken() == JsonToken.START_OBJECT) {
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        parser.nextToken();
+        if (field.equals("lv") && parser.currentToken() == JsonToken.START_ARRAY) {
+          while (parser.nextToken() == JsonToken.START_OBJECT) {
+            volumes.add(toTyped(readRow(parser)));
+          }
+        } else {
+          parser.skipChildren();
         }
       }
     }
-    return volumes;
+  }
+
+  private static RawLv readRow(JsonParser parser) throws IOException {
+    String[] v = new String[12];
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String field = parser.currentName();
+      JsonToken token = parser.nextToken();
+      int index = switch (field) {
+        case "vg_name" -> 0;
+        case "vg_extent_size" -> 1;
+        case "lv_name" -> 2;
+        case "lv_size" -> 3;
+        case "lv_attr" -> 4;
+        case "pool_lv" -> 5;
+        case "origin" -> 6;
+        case "data_percent" -> 7;
+        case "metadata_percent" -> 8;
+        case "lv_metadata_size" -> 9;
+        case "lv_tags" -> 10;
+        case "lv_time" -> 11;
+        default -> -1;
+      };
+      if (token.isStructStart()) {
+        parser.skipChildren();
+      } else if (index >= 0) {
+        v[index] = parser.getValueAsString();
+      }
+    }
+    return new RawLv(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  }
+
+  private static StorageException notAReport(String json, String why) {
+    return new StorageException(ErrorKind.INTERNAL,
+        "lvs printed no JSON report this driver understands (" + why + "): " + abbreviate(json));
   }
 
   static LogicalVolume toTyped(RawLv raw) {
@@ -114,7 +152,17 @@ public final class LvmReportParser {
     if (column == null || column.isEmpty()) {
       return List.of();
     }
-    return Arrays.stream(column.split(",")).filter(t -> !t.isEmpty()).toList();
+    List<String> tags = new ArrayList<>(4);
+    int start = 0;
+    while (start <= column.length()) {
+      int comma = column.indexOf(',', start);
+      int end = comma < 0 ? column.length() : comma;
+      if (end > start) {
+        tags.add(column.substring(start, end));
+      }
+      start = end + 1;
+    }
+    return tags;
   }
 
   private static String required(String value, String column) {

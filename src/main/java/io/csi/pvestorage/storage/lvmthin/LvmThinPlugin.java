@@ -399,20 +399,28 @@ public final class LvmThinPlugin implements StoragePlugin {
    * {@inheritDoc}
    *
    * <p>Commands: {@code lvs}, then {@code lvremove -f VG/LV} for every
-   * {@code snap_<volname>_<snapshot name>} LV (skipping one whose recorded origin is another
-   * volume), then for the volume itself if it exists.
+   * {@code snap_<volname>_<snapshot name>} thin LV of the pool (skipping one whose recorded
+   * origin is another volume), then for the volume itself if it exists. An LV of that name
+   * that is not a thin volume of this pool is PRECONDITION, before anything is removed.
    */
   @Override
   public void freeImage(String volname) {
     parseVolname(volname);
     Listing listing = list();
+    Optional<LogicalVolume> volume = listing.find(volname);
+    if (volume.isPresent() && !volume.get().isThinVolumeIn(thinPool())) {
+      throw new StorageException(ErrorKind.PRECONDITION, "LV '" + vg() + "/" + volname
+          + "' is not a thin volume of pool '" + thinPool() + "' (storage '" + storeId()
+          + "'); not removing what another storage owns");
+    }
     for (LogicalVolume lv : listing.volumes()) {
       Optional<SnapshotRef> ref = snapshotRef(lv);
-      if (ref.isPresent() && ref.get().volname().equals(volname)) {
+      if (ref.isPresent() && ref.get().volname().equals(volname)
+          && lv.isThinVolumeIn(thinPool())) {
         remove(lv.name());
       }
     }
-    if (listing.find(volname).isPresent()) {
+    if (volume.isPresent()) {
       remove(volname);
     }
   }

@@ -349,6 +349,15 @@ class LvmThinPluginTest {
   }
 
   @Test
+  void freeRefusesAnLvOfTheSameNameThatIsNotAThinVolumeOfThePool() {
+    plugin = plugin(CapacityPolicy.DEFAULT, "other");
+    listing();
+    StorageException e = fails(ErrorKind.PRECONDITION, () -> plugin.freeImage("vm-400-disk-0"));
+    assertTrue(e.getMessage().contains("not a thin volume of pool 'other'"), e.getMessage());
+    assertEquals(1, lvm.commands().size(), "nothing removed, not even the snapshot");
+  }
+
+  @Test
   void freeWhenTheLvVanishesBetweenListingAndRemoveIsSuccess() {
     listing();
     replay(argv(LvmCommands.remove("pve", "vm-404-disk-0")), "plugin-lvremove-missing");
@@ -527,6 +536,31 @@ class LvmThinPluginTest {
     assertEquals(all, plugin.listSnapshots(Optional.of("vm-400-disk-0")));
     listing();
     assertEquals(List.of(), plugin.listSnapshots(Optional.of("vm-401-disk-0")));
+  }
+
+  @Test
+  void snapshotNamesWithoutOrWithAForeignOriginAreSplitSafely() {
+    // the recorded listing, edited: the snapshot's origin is gone (LVM then reports none), and a
+    // snapshot LV named after vm-400-disk-1 whose origin LVM records as vm-400-disk-0
+    String json = Fixture.load("lvm", V, "plugin-lvs-volumes").stdoutText()
+        .replace("\"lv_name\":\"snap_vm-400-disk-0_before-upgrade\", \"lv_size\":\"1073741824\", "
+            + "\"lv_attr\":\"Vri---tz-k\", \"pool_lv\":\"data\", \"origin\":\"vm-400-disk-0\"",
+            "\"lv_name\":\"snap_vm-400-disk-0_before-upgrade\", \"lv_size\":\"1073741824\", "
+            + "\"lv_attr\":\"Vri---tz-k\", \"pool_lv\":\"data\", \"origin\":\"\"")
+        .replace("\"lv_name\":\"vm-404-disk-0\", \"lv_size\":\"67108864\", \"lv_attr\":\"Vwi---tz--\", "
+            + "\"pool_lv\":\"data\", \"origin\":\"\"",
+            "\"lv_name\":\"snap_vm-400-disk-1_odd\", \"lv_size\":\"67108864\", "
+            + "\"lv_attr\":\"Vwi---tz--\", \"pool_lv\":\"data\", \"origin\":\"vm-400-disk-0\"");
+    assertTrue(json.contains("snap_vm-400-disk-1_odd") && json.contains(
+        "\"snap_vm-400-disk-0_before-upgrade\", \"lv_size\":\"1073741824\", \"lv_attr\":\"Vri---tz-k\", "
+            + "\"pool_lv\":\"data\", \"origin\":\"\""), "both edits applied");
+    lvm.expect(LVS).thenSucceed(json);
+    assertEquals(List.of("local-lvm:vm-400-disk-0@before-upgrade"),
+        plugin.listSnapshots(Optional.empty()).stream().map(i -> i.id().toString()).toList(),
+        "without an origin the volname ends at the first '_'; a foreign origin is not listed");
+    lvm.expect(LVS).thenSucceed(json);
+    lvm.expect(argv(LvmCommands.remove("pve", "vm-400-disk-1"))).thenSucceed();
+    plugin.freeImage("vm-400-disk-1"); // snap_vm-400-disk-1_odd is vm-400-disk-0's: kept
   }
 
   // ---- resize, size info, status -------------------------------------------------------------
