@@ -65,7 +65,7 @@ class ZfsErrorsTest {
   }
 
   @ParameterizedTest
-  @CsvSource({"zfs-version", "zfs-get-mounted"})
+  @CsvSource({"zfs-version", "zfs-get-mounted", "zfs-promote", "zfs-create-unaligned"})
   void successIsNeverMissingOrBusy(String fixture) {
     Fixture f = Fixture.load(fixture);
     assertFalse(ZfsErrors.isBusy(f.result()) || ZfsErrors.isMissing(f.result()));

@@ -79,6 +79,20 @@ class ZfsListParserTest {
         rows.get("rpool/data/subvol-0-pvc-2/nested").parentPath());
   }
 
+  /**
+   * Why rounding to 1 MiB is still ours to do: OpenZFS 2.1.11 itself rounds an unaligned
+   * volsize up to the volblocksize (older versions refused it, zfs#8541), so without our
+   * rounding the size would depend on the blocksize and the zfs version.
+   */
+  @Test
+  void zfs2111RoundsAnUnalignedVolsizeToTheBlocksizeItself() {
+    assertEquals(List.of("zfs", "create", "-b", "16384", "-V", "1000k", "rpool/data/vm-402-disk-0"),
+        Fixture.load("zfs-create-unaligned").argv());
+    assertEquals(0, Fixture.load("zfs-create-unaligned").exit());
+    assertEquals("1032192", Fixture.load("zfs-get-volsize-unaligned").stdoutText().strip(),
+        "63 x 16 KiB");
+  }
+
   @Test
   void rejectsLinesThatLostTheirShape() {
     StorageException e = assertThrows(StorageException.class,
