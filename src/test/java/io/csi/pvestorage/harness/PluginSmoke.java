@@ -11,7 +11,9 @@ import io.csi.pvestorage.storage.VolumeMetadata;
 import io.csi.pvestorage.storage.config.LvmThinStorage;
 import io.csi.pvestorage.storage.config.StorageDefinition.CapacityPolicy;
 import io.csi.pvestorage.storage.config.StorageDefinition.CommonOptions;
+import io.csi.pvestorage.storage.config.ZfsPoolStorage;
 import io.csi.pvestorage.storage.lvmthin.LvmThinPlugin;
+import io.csi.pvestorage.storage.zfspool.ZfsPoolPlugin;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,6 +58,8 @@ public final class PluginSmoke {
     List<StoragePlugin> plugins = new ArrayList<>();
     plugins.add(new LvmThinPlugin(
         new LvmThinStorage("local-lvm", VmHarness.VG, VmHarness.THIN_POOL, common), vm.runner()));
+    plugins.add(new ZfsPoolPlugin(new ZfsPoolStorage("local-zfs", VmHarness.ZFS_DATASET,
+        OptionalLong.empty(), true, Optional.empty(), common), vm.runner()));
     return plugins;
   }
 

@@ -1,0 +1,97 @@
+package io.csi.pvestorage.storage.zfspool;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * One row of {@code zfs list -H -p -o }{@link ZfsListParser#COLUMNS}: a filesystem, volume or
+ * snapshot, with sizes in bytes and our user properties decoded.
+ *
+ * @param name full dataset name, e.g. {@code rpool/data/vm-100-disk-0} or {@code ...@snap}
+ * @param type {@code filesystem}, {@code volume} or {@code snapshot}
+ * @param volsize a volume's (or a volume snapshot's) size; empty for filesystems
+ * @param refquota a filesystem's refquota, 0 meaning {@code none}; empty for others
+ * @param origin the snapshot a clone was made from
+ * @param creation creation time, epoch seconds
+ * @param used bytes used by the dataset and its descendants
+ * @param usedByDataset bytes used by the dataset itself
+ * @param available bytes available to it (empty for snapshots)
+ * @param referenced bytes referenced
+ * @param volblocksize a volume's block size; empty for others
+ * @param guid the ZFS guid (stable identity, decimal)
+ * @param createTxg the transaction group of creation (orders snapshots exactly)
+ * @param clones for a snapshot, the datasets cloned from it
+ * @param recordedRefquota PVE's {@code pve-storage:refquota} user property on a snapshot: the
+ *     refquota of its filesystem when it was taken (0 meaning none)
+ * @param csiName our volume CSI name property
+ * @param pvcNamespace our claim namespace property
+ * @param pvcName our claim name property
+ * @param pvName our PersistentVolume name property
+ * @param snapshotCsiName our snapshot CSI name property (only ever set on snapshots)
+ */
+record ZfsDataset(
+    String name,
+    String type,
+    OptionalLong volsize,
+    OptionalLong refquota,
+    Optional<String> origin,
+    long creation,
+    long used,
+    long usedByDataset,
+    OptionalLong available,
+    long referenced,
+    OptionalLong volblocksize,
+    String guid,
+    long createTxg,
+    List<String> clones,
+    OptionalLong recordedRefquota,
+    Optional<String> csiName,
+    Optional<String> pvcNamespace,
+    Optional<String> pvcName,
+    Optional<String> pvName,
+    Optional<String> snapshotCsiName) {
+
+  ZfsDataset {
+    Objects.requireNonNull(name, "name");
+    clones = List.copyOf(clones);
+  }
+
+  boolean isSnapshot() {
+    return type.equals("snapshot");
+  }
+
+  boolean isVolume() {
+    return type.equals("volume");
+  }
+
+  boolean isFilesystem() {
+    return type.equals("filesystem");
+  }
+
+  /** The dataset part of a snapshot name (everything before '@'); the name itself otherwise. */
+  String datasetName() {
+    int at = name.indexOf('@');
+    return at < 0 ? name : name.substring(0, at);
+  }
+
+  /** The snapshot part of a snapshot name; empty for datasets. */
+  Optional<String> snapName() {
+    int at = name.indexOf('@');
+    return at < 0 ? Optional.empty() : Optional.of(name.substring(at + 1));
+  }
+
+  /** The parent path of a dataset ({@code rpool/data} for {@code rpool/data/vm-1-disk-0}). */
+  String parentPath() {
+    String ds = datasetName();
+    int slash = ds.lastIndexOf('/');
+    return slash < 0 ? "" : ds.substring(0, slash);
+  }
+
+  /** The last path element of the dataset part. */
+  String leafName() {
+    String ds = datasetName();
+    return ds.substring(ds.lastIndexOf('/') + 1);
+  }
+}

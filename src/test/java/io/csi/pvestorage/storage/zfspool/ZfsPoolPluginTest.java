@@ -1,0 +1,751 @@
+package io.csi.pvestorage.storage.zfspool;
+
+import static io.csi.pvestorage.storage.zfspool.Rows.snap;
+import static io.csi.pvestorage.storage.zfspool.Rows.subvol;
+import static io.csi.pvestorage.storage.zfspool.Rows.zvol;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.csi.pvestorage.error.ErrorKind;
+import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.exec.FakeCommandRunner;
+import io.csi.pvestorage.storage.ImageFormat;
+import io.csi.pvestorage.storage.ImageInfo;
+import io.csi.pvestorage.storage.PoolStatus;
+import io.csi.pvestorage.storage.SizeInfo;
+import io.csi.pvestorage.storage.SnapshotInfo;
+import io.csi.pvestorage.storage.VolumeId;
+import io.csi.pvestorage.storage.VolumeMetadata;
+import io.csi.pvestorage.storage.Volname;
+import io.csi.pvestorage.storage.config.StorageDefinition.CapacityPolicy;
+import io.csi.pvestorage.storage.config.StorageDefinition.CommonOptions;
+import io.csi.pvestorage.storage.config.ZfsPoolStorage;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+
+/** Every method of the ZFS plugin on a scripted runner: exact argv, no root, no real sleeps. */
+class ZfsPoolPluginTest {
+
+  static final String POOL = "rpool/data";
+  static final List<String> LIST_1 = List.of("zfs", "list", "-H", "-p", "-o",
+      ZfsListParser.COLUMNS, "-t", "filesystem,volume", "-r", "-d", "1", POOL);
+  static final List<String> LIST_2 = List.of("zfs", "list", "-H", "-p", "-o",
+      ZfsListParser.COLUMNS, "-t", "filesystem,volume,snapshot", "-r", "-d", "2", POOL);
+  static final String BUSY = "cannot destroy 'rpool/data/vm-0-a': dataset is busy\n";
+  static final String MISSING = "cannot open 'rpool/data/vm-0-a': dataset does not exist\n";
+
+  /** A pool with lots of room and nothing in it. */
+  static final String ROOMY = Rows.of().pool(POOL, 1L << 20, 100L << 30).text();
+
+  final FakeCommandRunner zfs = new FakeCommandRunner();
+  final FakeClock clock = new FakeClock();
+  final List<Duration> sleeps = new ArrayList<>();
+
+  ZfsPoolPlugin plugin(boolean sparse) {
+    ZfsPoolStorage storage = new ZfsPoolStorage("local-zfs", POOL, OptionalLong.of(16384), sparse,
+        Optional.empty(), new CommonOptions(Set.of(), false, Set.of("images"), 0,
+            new CapacityPolicy(2.0, 90, 80)));
+    ZfsPoolPlugin.Options options = new ZfsPoolPlugin.Options(Duration.ofSeconds(60),
+        Duration.ofSeconds(10), Duration.ofSeconds(1), 6, Duration.ofSeconds(1));
+    return new ZfsPoolPlugin(storage, zfs, options, clock, d -> {
+      sleeps.add(d);
+      clock.advance(d);
+    });
+  }
+
+  ZfsPoolPlugin plugin() {
+    return plugin(true);
+  }
+
+  @AfterEach
+  void allScriptedCommandsRan() {
+    zfs.verifyAllConsumed();
+  }
+
+  static List<String> cmd(String... argv) {
+    return List.of(argv);
+  }
+
+  void fails(ErrorKind kind, Executable call) {
+    StorageException e = assertThrows(StorageException.class, call::execute);
+    assertEquals(kind, e.kind(), e.describe());
+  }
+
+  interface Executable {
+    void execute();
+  }
+
+  // ---- allocImage -------------------------------------------------------------------------
+
+  @Nested
+  class AllocImage {
+
+    @Test
+    void rawSparseWithBlocksizeMetadataAndLinkWait() {
+      zfs.expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-s", "-b", "16384",
+              "-o", "pve-storage.csi.io:csi-name=pvc-1",
+              "-o", "pve-storage.csi.io:pvc-namespace=ns1",
+              "-o", "pve-storage.csi.io:pvc-name=claim%09%C3%A4",
+              "-o", "pve-storage.csi.io:pv-name=pv%201",
+              "-V", "2048k", "rpool/data/vm-0-pvc-1").thenSucceed()
+          .expect("test", "-b", "/dev/zvol/rpool/data/vm-0-pvc-1").thenExit(1, "", "")
+          .expect("test", "-b", "/dev/zvol/rpool/data/vm-0-pvc-1").thenExit(1, "", "")
+          .expect("test", "-b", "/dev/zvol/rpool/data/vm-0-pvc-1").thenSucceed();
+      String name = plugin().allocImage(0, ImageFormat.RAW, Optional.of("vm-0-pvc-1"),
+          (1L << 20) + 1, Optional.of(new VolumeMetadata("pvc-1", Optional.of("ns1"),
+              Optional.of("claim\tä"), Optional.of("pv 1"))));
+      assertEquals("vm-0-pvc-1", name);
+      assertEquals(List.of(Duration.ofSeconds(1), Duration.ofSeconds(1)), sleeps);
+    }
+
+    @Test
+    void rawThickWithoutMetadataRoundsUpToOneMib() {
+      zfs.expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-b", "16384", "-V", "1024k", "rpool/data/vm-7-disk-3")
+          .thenSucceed()
+          .expect("test", "-b", "/dev/zvol/rpool/data/vm-7-disk-3").thenSucceed();
+      plugin(false).allocImage(7, ImageFormat.RAW, Optional.of("vm-7-disk-3"), 1,
+          Optional.empty());
+    }
+
+    @Test
+    void deviceLinkThatNeverAppearsTimesOutAfterTheConfiguredTime() {
+      zfs.expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-s", "-b", "16384", "-V", "1024k", "rpool/data/vm-0-slow")
+          .thenSucceed();
+      for (int i = 0; i < 11; i++) {
+        zfs.expect("test", "-b", "/dev/zvol/rpool/data/vm-0-slow").thenExit(1, "", "");
+      }
+      StorageException e = assertThrows(StorageException.class, () -> plugin().allocImage(0,
+          ImageFormat.RAW, Optional.of("vm-0-slow"), 1 << 20, Optional.empty()));
+      assertEquals(ErrorKind.UNAVAILABLE, e.kind());
+      assertTrue(e.getMessage().contains("no zvol device link for 'vm-0-slow' found after 10 s"),
+          e.getMessage());
+      assertEquals(10, sleeps.size());
+    }
+
+    @Test
+    void subvolGetsAclXattrAndRefquotaOrNone() {
+      zfs.expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-o", "acltype=posixacl", "-o", "xattr=sa",
+              "-o", "refquota=1048576k", "-o", "pve-storage.csi.io:csi-name=pvc-2",
+              "rpool/data/subvol-0-pvc-2").thenSucceed()
+          .expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-o", "acltype=posixacl", "-o", "xattr=sa",
+              "-o", "refquota=none", "rpool/data/subvol-0-unlimited").thenSucceed();
+      plugin().allocImage(0, ImageFormat.SUBVOL, Optional.of("subvol-0-pvc-2"), 1L << 30,
+          Optional.of(VolumeMetadata.of("pvc-2")));
+      plugin().allocImage(0, ImageFormat.SUBVOL, Optional.of("subvol-0-unlimited"), 0,
+          Optional.empty());
+    }
+
+    @Test
+    void withoutANameTakesTheNextFreeDiskNumberSharedByAllPrefixes() {
+      zfs.expect(LIST_1).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-5-disk-0", 1 << 20))
+              .add(subvol("rpool/data/subvol-5-disk-1", 0))
+              .add(zvol("rpool/data/base-5-disk-2", 1 << 20)).text())
+          .expect("zfs", "create", "-o", "acltype=posixacl", "-o", "xattr=sa",
+              "-o", "refquota=1024k", "rpool/data/subvol-5-disk-3").thenSucceed();
+      assertEquals("subvol-5-disk-3", plugin().allocImage(5, ImageFormat.SUBVOL,
+          Optional.empty(), 1 << 20, Optional.empty()));
+    }
+
+    @Test
+    void existingNameIsAlreadyExistsWithTheToolsWords() {
+      zfs.expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-s", "-b", "16384", "-V", "1024k", "rpool/data/vm-0-a")
+          .thenExit(1, "", "cannot create 'rpool/data/vm-0-a': dataset already exists\n");
+      StorageException e = assertThrows(StorageException.class, () -> plugin().allocImage(0,
+          ImageFormat.RAW, Optional.of("vm-0-a"), 1 << 20, Optional.empty()));
+      assertEquals(ErrorKind.ALREADY_EXISTS, e.kind());
+      assertTrue(e.describe().contains("dataset already exists"), e.describe());
+    }
+
+    @Test
+    void theCapacityPolicyRefusesBeforeAnythingIsCreated() {
+      // 95 % used of 100 GiB: at the 90 % data limit nothing is handed out
+      zfs.expect(LIST_1).thenSucceed(Rows.of().pool(POOL, 95L << 30, 5L << 30).text())
+          // room for 2 x 10 GiB = 20 GiB of provisioned size, 19 GiB taken
+          .expect(LIST_1).thenSucceed(Rows.of().pool(POOL, 1L << 30, 9L << 30)
+              .add(zvol("rpool/data/vm-0-big", 19L << 30)).text())
+          // not sparse: a reservation must fit in what is available
+          .expect(LIST_1).thenSucceed(Rows.of().pool(POOL, 1L << 30, 9L << 30).text());
+      fails(ErrorKind.EXHAUSTED, () -> plugin().allocImage(0, ImageFormat.SUBVOL,
+          Optional.of("subvol-0-a"), 0, Optional.empty()));
+      fails(ErrorKind.EXHAUSTED, () -> plugin().allocImage(0, ImageFormat.RAW,
+          Optional.of("vm-0-a"), 2L << 30, Optional.empty()));
+      fails(ErrorKind.EXHAUSTED, () -> plugin(false).allocImage(0, ImageFormat.RAW,
+          Optional.of("vm-0-a"), 10L << 30, Optional.empty()));
+    }
+
+    @Test
+    void badInputIsRefusedBeforeAnyCommand() {
+      ZfsPoolPlugin p = plugin();
+      fails(ErrorKind.INVALID, () -> p.allocImage(0, ImageFormat.RAW, Optional.of("vm-0-a"), 0,
+          Optional.empty()));
+      fails(ErrorKind.INVALID, () -> p.allocImage(0, ImageFormat.RAW, Optional.of("vm-0-a"), -1,
+          Optional.empty()));
+      fails(ErrorKind.INVALID, () -> p.allocImage(0, ImageFormat.SUBVOL, Optional.of("subvol-0-a"),
+          -5, Optional.empty()));
+      fails(ErrorKind.OUT_OF_RANGE, () -> p.allocImage(0, ImageFormat.RAW, Optional.of("vm-0-a"),
+          Long.MAX_VALUE, Optional.empty()));
+      fails(ErrorKind.INVALID, () -> p.allocImage(0, ImageFormat.RAW, Optional.of("vm-1-a"),
+          1 << 20, Optional.empty()));
+      fails(ErrorKind.INVALID, () -> p.allocImage(0, ImageFormat.RAW, Optional.of("subvol-0-a"),
+          1 << 20, Optional.empty()));
+      fails(ErrorKind.INVALID, () -> p.allocImage(0, ImageFormat.RAW, Optional.of("vm-0-a;rm"),
+          1 << 20, Optional.empty()));
+      fails(ErrorKind.INVALID, () -> p.allocImage(0, ImageFormat.RAW, Optional.of("vm-0-a b"),
+          1 << 20, Optional.empty()));
+      fails(ErrorKind.INVALID, () -> p.allocImage(-1, ImageFormat.RAW, Optional.empty(),
+          1 << 20, Optional.empty()));
+      fails(ErrorKind.INVALID, () -> p.allocImage(0, ImageFormat.RAW, Optional.of("vm-0-a"),
+          1 << 20, Optional.of(VolumeMetadata.of(""))));
+      fails(ErrorKind.INVALID, () -> p.allocImage(0, null, Optional.of("vm-0-a"), 1 << 20,
+          Optional.empty()));
+      fails(ErrorKind.INVALID, () -> p.allocImage(1_000_000_000L, ImageFormat.RAW,
+          Optional.empty(), 1 << 20, Optional.empty()));
+      assertEquals(List.of(), zfs.commands());
+    }
+  }
+
+  // ---- freeImage --------------------------------------------------------------------------
+
+  @Nested
+  class FreeImage {
+
+    @Test
+    void destroysRecursivelyRetryingWhileBusy() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20))
+              .add(snap("rpool/data/vm-0-a@s1", 5)).text())
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenExit(1, "", BUSY)
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenExit(1, "", BUSY)
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenSucceed();
+      plugin().freeImage("vm-0-a");
+      assertEquals(List.of(Duration.ofSeconds(1), Duration.ofSeconds(1)), sleeps);
+    }
+
+    @Test
+    void busyForeverIsPreconditionAfterTheConfiguredAttempts() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-0-a", 1 << 20)).text());
+      for (int i = 0; i < 6; i++) {
+        zfs.expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenExit(1, "", BUSY);
+      }
+      StorageException e = assertThrows(StorageException.class,
+          () -> plugin().freeImage("vm-0-a"));
+      assertEquals(ErrorKind.PRECONDITION, e.kind());
+      assertTrue(e.describe().contains("dataset is busy"));
+      assertEquals(5, sleeps.size());
+    }
+
+    @Test
+    void aVolumeThatIsGoneIsSuccess() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30).text())
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20)).text())
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenExit(1, "", MISSING);
+      plugin().freeImage("vm-0-a");
+      plugin().freeImage("vm-0-a"); // gone between the listing and the destroy
+    }
+
+    @Test
+    void aMissingPoolIsNotSuccess() {
+      zfs.expect(LIST_2).thenExit(1, "", "cannot open 'rpool': no such pool\n");
+      fails(ErrorKind.UNAVAILABLE, () -> plugin().freeImage("vm-0-a"));
+    }
+
+    @Test
+    void withClonedSnapshotsPromotesTheCloneOfTheNewestAndReapsWhatIsLeft() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20))
+              .add(snap("rpool/data/vm-0-a@old", 3).guid("11").clones("rpool/data/vm-0-c1"))
+              .add(snap("rpool/data/vm-0-a@plain", 4).guid("12"))
+              .add(snap("rpool/data/vm-0-a@new", 5).guid("13")
+                  .clones("rpool/data/vm-0-c3,rpool/data/vm-0-c2"))
+              .add(snap("rpool/data/vm-0-a@newest", 6).guid("14"))
+              .add(zvol("rpool/data/vm-0-c1", 1 << 20).origin("rpool/data/vm-0-a@old"))
+              .add(zvol("rpool/data/vm-0-c2", 1 << 20).origin("rpool/data/vm-0-a@new"))
+              .add(zvol("rpool/data/vm-0-c3", 1 << 20).origin("rpool/data/vm-0-a@new"))
+              .text())
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@plain,newest").thenSucceed()
+          .expect("zfs", "rename", "rpool/data/vm-0-a@old", "rpool/data/vm-0-a@__deleted_11")
+          .thenSucceed()
+          .expect("zfs", "rename", "rpool/data/vm-0-a@new", "rpool/data/vm-0-a@__deleted_13")
+          .thenSucceed()
+          .expect("zfs", "promote", "rpool/data/vm-0-c2").thenSucceed()
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenSucceed();
+      // @__deleted_11 keeps c1 and @__deleted_13 keeps c3: both stay, on c2, until they go.
+      plugin().freeImage("vm-0-a");
+    }
+
+    @Test
+    void tombstonesWithoutOtherClonesAreDestroyedRightAfterThePromote() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20))
+              .add(snap("rpool/data/vm-0-a@s", 3).guid("77").clones("rpool/data/vm-0-b"))
+              .add(zvol("rpool/data/vm-0-b", 1 << 20).origin("rpool/data/vm-0-a@s")).text())
+          .expect("zfs", "rename", "rpool/data/vm-0-a@s", "rpool/data/vm-0-a@__deleted_77")
+          .thenSucceed()
+          .expect("zfs", "promote", "rpool/data/vm-0-b").thenExit(1, "",
+              "cannot promote 'rpool/data/vm-0-b': dataset is busy\n")
+          .expect("zfs", "promote", "rpool/data/vm-0-b").thenSucceed()
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenSucceed()
+          .expect("zfs", "destroy", "rpool/data/vm-0-b@__deleted_77").thenSucceed();
+      plugin().freeImage("vm-0-a");
+    }
+
+    @Test
+    void freeingTheLastCloneOfATombstoneReapsIt() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20))
+              .add(snap("rpool/data/vm-0-a@__deleted_5", 3).clones("rpool/data/vm-0-b"))
+              .add(snap("rpool/data/vm-0-a@__deleted_6", 4))
+              .add(zvol("rpool/data/vm-0-b", 1 << 20).origin("rpool/data/vm-0-a@__deleted_5"))
+              .text())
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-b").thenSucceed()
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@__deleted_5").thenSucceed()
+          // a leftover of an earlier crash, no clones: reaped as well
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@__deleted_6").thenExit(1, "",
+              "cannot destroy snapshot: dataset is busy\n")
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@__deleted_6").thenSucceed();
+      plugin().freeImage("vm-0-b");
+    }
+
+    @Test
+    void aRetryAfterACrashBetweenPromoteAndDestroyFinishesAndReaps() {
+      // the earlier call promoted b: a is now a clone of b's tombstone and has no snapshots
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20).origin("rpool/data/vm-0-b@__deleted_7"))
+              .add(zvol("rpool/data/vm-0-b", 1 << 20))
+              .add(snap("rpool/data/vm-0-b@__deleted_7", 3).clones("rpool/data/vm-0-a"))
+              .text())
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenSucceed()
+          .expect("zfs", "destroy", "rpool/data/vm-0-b@__deleted_7").thenSucceed();
+      plugin().freeImage("vm-0-a");
+    }
+
+    @Test
+    void aReaperFailureDoesNotFailTheCall() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20))
+              .add(snap("rpool/data/vm-0-a@__deleted_5", 3)).text())
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@__deleted_5").thenExit(1, "",
+              "cannot destroy 'rpool/data/vm-0-a@__deleted_5': snapshot has dependent clones\n");
+      plugin().freeImage("vm-0-gone");
+    }
+  }
+
+  // ---- snapshots --------------------------------------------------------------------------
+
+  @Nested
+  class Snapshots {
+
+    @Test
+    void zvolSnapshotRecordsTheCsiNameInTheSameCall() {
+      zfs.expect("zfs", "snapshot", "-o", "pve-storage.csi.io:snapshot-csi-name=snapshot-1",
+          "rpool/data/vm-0-a@snap-1").thenSucceed();
+      plugin().volumeSnapshot("vm-0-a", "snap-1", Optional.of(VolumeMetadata.of("snapshot-1")));
+    }
+
+    @Test
+    void datasetSnapshotRecordsTheRefquotaAsPveDoes() {
+      zfs.expect("zfs", "list", "-H", "-p", "-o", ZfsListParser.COLUMNS, "-t",
+              "filesystem,volume", "rpool/data/subvol-0-a")
+          .thenSucceed(Rows.of().add(subvol("rpool/data/subvol-0-a", 1 << 30)).text())
+          .expect("zfs", "snapshot", "-o", "pve-storage:refquota=1073741824",
+              "rpool/data/subvol-0-a@s1").thenSucceed();
+      plugin().volumeSnapshot("subvol-0-a", "s1", Optional.empty());
+    }
+
+    @Test
+    void snapshotOfAMissingVolumeIsNotFound() {
+      zfs.expect("zfs", "snapshot", "rpool/data/vm-0-x@s1").thenExit(1, "",
+          "cannot open 'rpool/data/vm-0-x': dataset does not exist\n"
+              + "usage:\n\tsnapshot [-r] [-o property=value] ... <filesystem|volume>@<snap> ...\n");
+      fails(ErrorKind.NOT_FOUND, () -> plugin().volumeSnapshot("vm-0-x", "s1", Optional.empty()));
+    }
+
+    @Test
+    void invalidSnapshotNamesNeverReachZfs() {
+      fails(ErrorKind.INVALID, () -> plugin().volumeSnapshot("vm-0-a", "__base__",
+          Optional.empty()));
+      fails(ErrorKind.INVALID, () -> plugin().volumeSnapshot("vm-0-a", "a@b", Optional.empty()));
+      fails(ErrorKind.INVALID, () -> plugin().volumeSnapshotDelete("vm-0-a", "1abc"));
+    }
+
+    @Test
+    void deleteDestroysOrTombstonesOrDoesNothing() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20))
+              .add(snap("rpool/data/vm-0-a@s1", 3)).text())
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@s1").thenSucceed()
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20))
+              .add(snap("rpool/data/vm-0-a@s1", 3).guid("99").clones("rpool/data/vm-0-b"))
+              .add(zvol("rpool/data/vm-0-b", 1 << 20).origin("rpool/data/vm-0-a@s1")).text())
+          .expect("zfs", "rename", "rpool/data/vm-0-a@s1", "rpool/data/vm-0-a@__deleted_99")
+          .thenSucceed()
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20)).text());
+      plugin().volumeSnapshotDelete("vm-0-a", "s1");
+      plugin().volumeSnapshotDelete("vm-0-a", "s1");
+      plugin().volumeSnapshotDelete("vm-0-a", "s1");
+    }
+
+    @Test
+    void listShowsSizesAtSnapshotTimeAndHidesBaseAndTombstones() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-0-a", 4L << 20))
+          .add(snap("rpool/data/vm-0-a@s1", 3).volsize("1048576").creation(100)
+              .snapCsiName("snapshot-1").csiName("inherited-volume-name"))
+          .add(snap("rpool/data/vm-0-a@__deleted_3", 4).volsize("1048576"))
+          .add(zvol("rpool/data/base-1-disk-0", 1 << 20))
+          .add(snap("rpool/data/base-1-disk-0@__base__", 5).volsize("1048576"))
+          .add(subvol("rpool/data/subvol-0-b", 8L << 20))
+          .add(snap("rpool/data/subvol-0-b@sq", 6).recordedRefquota(2L << 20))
+          .add(snap("rpool/data/subvol-0-b@noq", 7))
+          .add(subvol("rpool/data/subvol-0-c", 0))
+          .add(snap("rpool/data/subvol-0-c@none", 8))
+          .add(new Rows.Row("rpool/data/subvol-0-b/nested", "filesystem"))
+          .add(snap("rpool/data/subvol-0-b/nested@x", 9)).text());
+      List<SnapshotInfo> all = plugin().listSnapshots(Optional.empty());
+      assertEquals(List.of("local-zfs:vm-0-a@s1", "local-zfs:subvol-0-b@sq",
+          "local-zfs:subvol-0-b@noq", "local-zfs:subvol-0-c@none"),
+          all.stream().map(s -> s.id().toString()).toList());
+      assertEquals(List.of(1L << 20, 2L << 20, 8L << 20, 57344L),
+          all.stream().map(SnapshotInfo::sizeBytes).toList());
+      assertEquals(Instant.ofEpochSecond(100), all.get(0).ctime());
+      assertEquals(Optional.of(VolumeMetadata.of("snapshot-1")), all.get(0).metadata());
+      assertEquals(Optional.empty(), all.get(1).metadata());
+    }
+  }
+
+  // ---- clone, base ------------------------------------------------------------------------
+
+  @Nested
+  class CloneAndBase {
+
+    @Test
+    void zvolCloneOfASnapshotOnAThickStorageReservesAndWaitsForTheLink() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20))
+              .add(snap("rpool/data/vm-0-a@s1", 3)).text())
+          .expect("zfs", "clone", "-o", "pve-storage.csi.io:csi-name=pvc-9",
+              "-o", "refreservation=auto", "rpool/data/vm-0-a@s1", "rpool/data/vm-0-pvc-9")
+          .thenSucceed()
+          .expect("test", "-b", "/dev/zvol/rpool/data/vm-0-pvc-9").thenSucceed();
+      assertEquals("vm-0-pvc-9", plugin(false).cloneImage("vm-0-a", 0, Optional.of("s1"),
+          Optional.of("vm-0-pvc-9"), Optional.of(VolumeMetadata.of("pvc-9"))));
+    }
+
+    @Test
+    void datasetCloneGetsTheRefquotaRecordedOnTheSnapshotOrNone() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(subvol("rpool/data/subvol-0-a", 8L << 20))
+              .add(snap("rpool/data/subvol-0-a@s1", 3).recordedRefquota(4L << 20))
+              .add(subvol("rpool/data/subvol-0-n", 0))
+              .add(snap("rpool/data/subvol-0-n@s1", 4).recordedRefquota(0)).text())
+          .expect("zfs", "clone", "-o", "refquota=4194304", "rpool/data/subvol-0-a@s1",
+              "rpool/data/subvol-3-disk-0").thenSucceed()
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(subvol("rpool/data/subvol-0-n", 0))
+              .add(snap("rpool/data/subvol-0-n@s1", 4).recordedRefquota(0)).text())
+          .expect("zfs", "clone", "-o", "refquota=none", "rpool/data/subvol-0-n@s1",
+              "rpool/data/subvol-3-disk-0").thenSucceed();
+      assertEquals("subvol-3-disk-0", plugin().cloneImage("subvol-0-a", 3, Optional.of("s1"),
+          Optional.empty(), Optional.empty()));
+      plugin().cloneImage("subvol-0-n", 3, Optional.of("s1"), Optional.empty(), Optional.empty());
+    }
+
+    @Test
+    void linkedCloneOfABaseIsNamedAsPveNamesIt() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/base-1-disk-0", 1 << 20))
+              .add(snap("rpool/data/base-1-disk-0@__base__", 3).clones("rpool/data/vm-2-disk-0"))
+              .add(zvol("rpool/data/vm-2-disk-0", 1 << 20)
+                  .origin("rpool/data/base-1-disk-0@__base__")).text())
+          .expect("zfs", "clone", "rpool/data/base-1-disk-0@__base__", "rpool/data/vm-2-disk-1")
+          .thenSucceed()
+          .expect("test", "-b", "/dev/zvol/rpool/data/vm-2-disk-1").thenSucceed();
+      assertEquals("base-1-disk-0/vm-2-disk-1", plugin().cloneImage("base-1-disk-0", 2,
+          Optional.empty(), Optional.empty(), Optional.empty()));
+    }
+
+    @Test
+    void missingSourceOrSnapshotIsNotFoundAndNonBaseNeedsASnapshot() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30).text())
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20)).text());
+      fails(ErrorKind.NOT_FOUND, () -> plugin().cloneImage("vm-0-a", 0, Optional.of("s1"),
+          Optional.empty(), Optional.empty()));
+      fails(ErrorKind.NOT_FOUND, () -> plugin().cloneImage("vm-0-a", 0, Optional.of("s1"),
+          Optional.empty(), Optional.empty()));
+      fails(ErrorKind.PRECONDITION, () -> plugin().cloneImage("vm-0-a", 0, Optional.empty(),
+          Optional.empty(), Optional.empty()));
+    }
+
+    @Test
+    void createBaseRenamesAndSnapshotsWithTheRefquotaForDatasets() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-4-disk-0", 1 << 20)).text())
+          .expect("zfs", "rename", "rpool/data/vm-4-disk-0", "rpool/data/base-4-disk-0")
+          .thenSucceed()
+          .expect("zfs", "snapshot", "rpool/data/base-4-disk-0@__base__").thenSucceed()
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(subvol("rpool/data/subvol-4-disk-1", 1 << 30)).text())
+          .expect("zfs", "rename", "rpool/data/subvol-4-disk-1", "rpool/data/basevol-4-disk-1")
+          .thenSucceed()
+          .expect("zfs", "snapshot", "-o", "pve-storage:refquota=1073741824",
+              "rpool/data/basevol-4-disk-1@__base__").thenSucceed();
+      assertEquals("base-4-disk-0", plugin().createBase("vm-4-disk-0"));
+      assertEquals("basevol-4-disk-1", plugin().createBase("subvol-4-disk-1"));
+    }
+
+    @Test
+    void createBaseAfterACrashBetweenRenameAndSnapshotFinishesTheJob() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/base-4-disk-0", 1 << 20)).text())
+          .expect("zfs", "snapshot", "rpool/data/base-4-disk-0@__base__").thenSucceed();
+      assertEquals("base-4-disk-0", plugin().createBase("vm-4-disk-0"));
+    }
+
+    @Test
+    void createBaseOfABaseIsRefused() {
+      fails(ErrorKind.PRECONDITION, () -> plugin().createBase("base-4-disk-0"));
+    }
+  }
+
+  // ---- resize, size, status ---------------------------------------------------------------
+
+  @Nested
+  class Sizes {
+
+    List<String> one(String name) {
+      return List.of("zfs", "list", "-H", "-p", "-o", ZfsListParser.COLUMNS, "-t",
+          "filesystem,volume", "rpool/data/" + name);
+    }
+
+    /** A depth-1 listing of a roomy pool holding these rows. */
+    String pool(Rows.Row... rows) {
+      Rows r = Rows.of().pool(POOL, 1L << 30, 100L << 30);
+      for (Rows.Row row : rows) {
+        r.add(row);
+      }
+      return r.text();
+    }
+
+    @Test
+    void growRoundsUpEqualIsANoOpSmallerIsOutOfRangeWithoutChangingAnything() {
+      String row = pool(zvol("rpool/data/vm-0-a", 2L << 20));
+      zfs.expect(LIST_1).thenSucceed(row)
+          .expect("zfs", "set", "volsize=3072k", "rpool/data/vm-0-a").thenSucceed()
+          .expect(LIST_1).thenSucceed(row)
+          .expect(LIST_1).thenSucceed(row);
+      assertEquals(3L << 20, plugin().volumeResize("vm-0-a", (2L << 20) + 1));
+      assertEquals(2L << 20, plugin().volumeResize("vm-0-a", (1L << 20) + 1));
+      StorageException e = assertThrows(StorageException.class,
+          () -> plugin().volumeResize("vm-0-a", 1));
+      assertEquals(ErrorKind.OUT_OF_RANGE, e.kind());
+    }
+
+    @Test
+    void datasetGrowsItsRefquotaAndOneWithoutQuotaIsOutOfRange() {
+      zfs.expect(LIST_1).thenSucceed(pool(subvol("rpool/data/subvol-0-a", 1L << 30)))
+          .expect("zfs", "set", "refquota=2097152k", "rpool/data/subvol-0-a").thenSucceed()
+          .expect(LIST_1).thenSucceed(pool(subvol("rpool/data/subvol-0-b", 0)))
+          .expect(LIST_1).thenSucceed(pool());
+      assertEquals(2L << 30, plugin().volumeResize("subvol-0-a", 2L << 30));
+      fails(ErrorKind.OUT_OF_RANGE, () -> plugin().volumeResize("subvol-0-b", 1L << 30));
+      fails(ErrorKind.NOT_FOUND, () -> plugin().volumeResize("subvol-0-x", 1L << 30));
+    }
+
+    @Test
+    void resizeMapsOutOfSpaceAndRefusesBadSizes() {
+      zfs.expect(LIST_1).thenSucceed(pool(zvol("rpool/data/vm-0-a", 1 << 20)))
+          .expect("zfs", "set", "volsize=104857600k", "rpool/data/vm-0-a").thenExit(1, "",
+              "cannot set property for 'rpool/data/vm-0-a': size is greater than available space\n")
+          .expect(LIST_1).thenSucceed(pool(zvol("rpool/data/vm-0-a", 1 << 20)));
+      fails(ErrorKind.EXHAUSTED, () -> plugin().volumeResize("vm-0-a", 100L << 30));
+      // beyond the policy (2 x 101 GiB): refused before zfs set runs
+      fails(ErrorKind.EXHAUSTED, () -> plugin().volumeResize("vm-0-a", 300L << 30));
+      fails(ErrorKind.INVALID, () -> plugin().volumeResize("vm-0-a", 0));
+    }
+
+    @Test
+    void sizeInfoReadsOneDataset() {
+      zfs.expect(one("vm-0-b")).thenSucceed(Rows.of().add(zvol("rpool/data/vm-0-b", 1 << 20)
+              .used(4096).origin("rpool/data/vm-0-a@s1")).text())
+          .expect(one("vm-0-x")).thenExit(1, "",
+              "cannot open 'rpool/data/vm-0-x': dataset does not exist\n");
+      assertEquals(new SizeInfo(1 << 20, ImageFormat.RAW, 4096, Optional.of("vm-0-a@s1")),
+          plugin().volumeSizeInfo("vm-0-b"));
+      fails(ErrorKind.NOT_FOUND, () -> plugin().volumeSizeInfo("vm-0-x"));
+    }
+
+    @Test
+    void statusUsesThePoolRowAndTheProvisionedSum() {
+      zfs.expect(LIST_1).thenSucceed(Rows.of().pool(POOL, 1_000, 9_000)
+          .add(zvol("rpool/data/vm-0-a", 4_000))
+          .add(subvol("rpool/data/subvol-0-b", 3_000))
+          .add(subvol("rpool/data/subvol-0-c", 0)).text());
+      PoolStatus s = plugin().status();
+      // total 10000, 10 % used (below 90 %): allocatable = 2 x 10000 - 7000
+      assertEquals(new PoolStatus(10_000, 1_000, 9_000, 7_000, OptionalLong.empty(),
+          OptionalLong.empty(), 13_000, true), s);
+    }
+
+    @Test
+    void allocatableFormula() {
+      CapacityPolicy policy = new CapacityPolicy(1.5, 90, 80);
+      assertEquals(0, ZfsPoolPlugin.allocatable(policy, true, 100, 90, 10, 0), "at the limit");
+      assertEquals(150, ZfsPoolPlugin.allocatable(policy, true, 100, 89, 11, 0));
+      assertEquals(90, ZfsPoolPlugin.allocatable(policy, true, 100, 10, 90, 60));
+      assertEquals(0, ZfsPoolPlugin.allocatable(policy, true, 100, 0, 100, 500));
+      assertEquals(11, ZfsPoolPlugin.allocatable(policy, false, 100, 89, 11, 0), "thick");
+      assertEquals(Long.MAX_VALUE, ZfsPoolPlugin.allocatable(new CapacityPolicy(1000, 90, 80),
+          true, Long.MAX_VALUE / 2, 0, Long.MAX_VALUE / 2, 0), "no overflow");
+    }
+  }
+
+  // ---- listing, names, activation ----------------------------------------------------------
+
+  @Nested
+  class ListingAndNames {
+
+    String listing() {
+      return Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-0-pvc-1", 1 << 20).csiName("pvc-1")
+              .pvc("ns1", "claim%09%C3%A4").pvName("pvc-1").creation(50))
+          .add(zvol("rpool/data/base-1-disk-0", 1 << 20))
+          .add(zvol("rpool/data/vm-2-disk-0", 1 << 20)
+              .origin("rpool/data/base-1-disk-0@__base__"))
+          .add(subvol("rpool/data/subvol-2-disk-1", 0))
+          .add(new Rows.Row("rpool/data/not-a-volume", "filesystem"))
+          .add(new Rows.Row("rpool/data/subvol-2-disk-1/vm-9-disk-0", "filesystem"))
+          .text();
+    }
+
+    @Test
+    void listImagesFiltersByOwnerOrVolumesAndNamesLinkedClonesAsPve() {
+      zfs.expect(LIST_1).thenSucceed(listing())
+          .expect(LIST_1).thenSucceed(listing())
+          .expect(LIST_1).thenSucceed(listing());
+      List<ImageInfo> all = plugin().listImages(OptionalLong.empty(), Optional.empty());
+      assertEquals(List.of("local-zfs:base-1-disk-0", "local-zfs:base-1-disk-0/vm-2-disk-0",
+          "local-zfs:subvol-2-disk-1", "local-zfs:vm-0-pvc-1"),
+          all.stream().map(i -> i.volid().toString()).toList());
+      ImageInfo pvc = all.get(3);
+      assertEquals(new VolumeMetadata("pvc-1", Optional.of("ns1"), Optional.of("claim\tä"),
+          Optional.of("pvc-1")), pvc.metadata().orElseThrow());
+      assertEquals(Instant.ofEpochSecond(50), pvc.ctime().orElseThrow());
+      assertEquals(Optional.of("base-1-disk-0@__base__"), all.get(1).parent());
+      assertEquals(ImageFormat.SUBVOL, all.get(2).format());
+
+      assertEquals(List.of("local-zfs:base-1-disk-0/vm-2-disk-0", "local-zfs:subvol-2-disk-1"),
+          plugin().listImages(OptionalLong.of(2), Optional.empty()).stream()
+              .map(i -> i.volid().toString()).toList());
+      // volumes win over owner; a clone is found by its own name, whatever base prefix
+      assertEquals(List.of("local-zfs:base-1-disk-0/vm-2-disk-0"),
+          plugin().listImages(OptionalLong.of(0), Optional.of(List.of(
+              new VolumeId("local-zfs", "vm-2-disk-0"), new VolumeId("other", "vm-0-pvc-1"))))
+              .stream().map(i -> i.volid().toString()).toList());
+    }
+
+    @Test
+    void findFreeDisknameCountsEveryPrefix() {
+      zfs.expect(LIST_1).thenSucceed(listing());
+      assertEquals("vm-2-disk-2", plugin().findFreeDiskname(2, ImageFormat.RAW));
+    }
+
+    @Test
+    void parseVolnameFollowsPveIncludingLinkedClones() {
+      ZfsPoolPlugin p = plugin();
+      assertEquals(new Volname("vm-2-disk-0", 2, Optional.of("base-1-disk-0"),
+          OptionalLong.of(1), false, ImageFormat.RAW), p.parseVolname("base-1-disk-0/vm-2-disk-0"));
+      assertEquals(new Volname("basevol-3-disk-0", 3, Optional.empty(), OptionalLong.empty(),
+          true, ImageFormat.SUBVOL), p.parseVolname("basevol-3-disk-0"));
+      assertEquals(ImageFormat.SUBVOL, p.parseVolname("basevol-1-x/subvol-2-y").format());
+      for (String bad : List.of("vm-1", "vm-x-disk-0", "snap_vm-1-disk-0_s", "vm-1-disk-0/vm-2-a",
+          "vm-1-a@b", "../vm-1-a", "vm-1-a/b", "")) {
+        fails(ErrorKind.INVALID, () -> p.parseVolname(bad));
+      }
+    }
+
+    @Test
+    void pathIsPure() {
+      ZfsPoolPlugin p = plugin();
+      assertEquals(Path.of("/dev/zvol/rpool/data/vm-2-disk-0"),
+          p.path("base-1-disk-0/vm-2-disk-0", Optional.empty()));
+      assertEquals(Path.of("/dev/zvol/rpool/data/vm-2-disk-0@s1"),
+          p.path("vm-2-disk-0", Optional.of("s1")));
+      assertEquals(Path.of("/rpool/data/subvol-2-disk-1"),
+          p.path("subvol-2-disk-1", Optional.empty()));
+      assertEquals(List.of(), zfs.commands());
+    }
+
+    @Test
+    void activationWaitsForTheLinkOrMountsByDatasetName() {
+      zfs.expect("test", "-b", "/dev/zvol/rpool/data/vm-0-a").thenExit(1, "", "")
+          .expect("test", "-b", "/dev/zvol/rpool/data/vm-0-a").thenSucceed()
+          .expect("zfs", "get", "-H", "-p", "-o", "value", "mounted", "rpool/data/subvol-0-b")
+          .thenSucceed("no\n")
+          .expect("zfs", "mount", "rpool/data/subvol-0-b").thenSucceed()
+          .expect("zfs", "get", "-H", "-p", "-o", "value", "mounted", "rpool/data/subvol-0-b")
+          .thenSucceed("yes\n");
+      ZfsPoolPlugin p = plugin();
+      p.activateVolume("vm-0-a", Optional.empty());
+      p.activateVolume("subvol-0-b", Optional.empty());
+      p.activateVolume("subvol-0-b", Optional.empty());
+      p.activateVolume("vm-0-a", Optional.of("s1"));
+      p.deactivateVolume("vm-0-a", Optional.empty());
+      assertEquals(List.of(Duration.ofSeconds(1)), sleeps);
+    }
+
+    @Test
+    void identity() {
+      assertEquals("local-zfs", plugin().storeId());
+      assertEquals("zfspool", plugin().type());
+      assertEquals(List.of(ImageFormat.RAW, ImageFormat.SUBVOL), plugin().formats());
+    }
+  }
+
+  /** A clock that moves only when the plugin sleeps. */
+  static final class FakeClock extends Clock {
+    private Instant now = Instant.parse("2026-11-24T12:00:00Z");
+
+    void advance(Duration d) {
+      now = now.plus(d);
+    }
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+}
