@@ -17,7 +17,7 @@ if [[ $(id -u) == 0 ]]; then
     apt-get install -y -qq --no-install-recommends "${pve_csi_missing[@]}" >/dev/null
   fi
 else
-  echo "prerequisites: not root, installing nothing (the VM image build needs root; see docs/vm-harness.md)" >&2
+  echo "prerequisites: not root, installing nothing (the VM image build needs root; see src/site/markdown/vm-harness.md)" >&2
 fi
 # shellcheck source=.ci/jdk.sh
 source "$(dirname "${BASH_SOURCE[0]}")/jdk.sh"

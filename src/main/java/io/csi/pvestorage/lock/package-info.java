@@ -7,6 +7,6 @@
  * the holder; {@link io.csi.pvestorage.lock.LocalStorageLock} does without Kubernetes. Both queue
  * callers of one process fairly first, and can also take PVE's own flock ({@link
  * io.csi.pvestorage.lock.PveFlock}). Imports: fabric8 and {@code io.csi.pvestorage.error} only.
- * Overview for operators: {@code docs/lock.md}.
+ * Overview for operators: {@code src/site/markdown/lock.md}.
  */
 package io.csi.pvestorage.lock;

@@ -27,7 +27,7 @@ import java.util.logging.Logger;
  * Measures the Lease lock on the fabric8 mock API server (CRUD mode): API writes per operation
  * for 1 and for 100 queued operations of one process, and throughput with 1, 2 and 4 competing
  * processes (lock instances with their own clients). Not a test: run it by hand, see
- * docs/lock.md. Writes are counted from the requests the mock server recorded.
+ * src/site/markdown/lock.md. Writes are counted from the requests the mock server recorded.
  *
  * <p>Arguments (optional): seconds per throughput run (default 12), milliseconds each operation
  * holds the lock (default 1).

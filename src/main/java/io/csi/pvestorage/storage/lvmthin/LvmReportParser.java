@@ -26,7 +26,7 @@ import java.util.OptionalLong;
  * <p>Jackson's streaming parser fills a raw all-string row ({@link RawLv}), which is then typed.
  * Streaming rather than data binding, because binding's one-time set-up (record introspection)
  * cost about 0.4 s on the first listing after start, twice what a cold 2,000-LV report takes to
- * read (see docs/lvmthin.md, benchmark).
+ * read (see src/site/markdown/lvmthin.md, benchmark).
  */
 public final class LvmReportParser {
 
