@@ -5,6 +5,7 @@ import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.exec.Command;
 import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.exec.CommandRunner;
+import io.csi.pvestorage.lock.Sleeper;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.ImageInfo;
 import io.csi.pvestorage.storage.PoolStatus;
@@ -87,12 +88,6 @@ public final class LvmThinPlugin implements StoragePlugin {
   private static final Pattern IMAGE_PREFIX = Pattern.compile("^(vm|base)-(\\d+)-");
 
   private static final System.Logger LOG = System.getLogger(LvmThinPlugin.class.getName());
-
-  /** Waits between retries; tests pass one that does not sleep. */
-  @FunctionalInterface
-  public interface Sleeper {
-    void sleep(Duration duration) throws InterruptedException;
-  }
 
   private final LvmThinStorage storage;
   private final CommandRunner runner;

@@ -5,6 +5,7 @@ import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.exec.Command;
 import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.exec.CommandRunner;
+import io.csi.pvestorage.lock.Sleeper;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.ImageInfo;
 import io.csi.pvestorage.storage.PoolStatus;
@@ -133,15 +134,6 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     }
   }
 
-  /** Waits; injected so tests never really sleep. */
-  @FunctionalInterface
-  public interface Sleeper {
-    void sleep(Duration duration) throws InterruptedException;
-
-    /** {@link Thread#sleep(Duration)}. */
-    Sleeper REAL = Thread::sleep;
-  }
-
   private final ZfsPoolStorage storage;
   private final CommandRunner runner;
   private final Options options;
@@ -161,7 +153,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
 
   /** Production wiring: default timing, the system clock, real sleeps. */
   public ZfsPoolPlugin(ZfsPoolStorage storage, CommandRunner runner) {
-    this(storage, runner, Options.DEFAULT, Clock.systemUTC(), Sleeper.REAL);
+    this(storage, runner, Options.DEFAULT, Clock.systemUTC(), Sleeper.SYSTEM);
   }
 
   @Override
