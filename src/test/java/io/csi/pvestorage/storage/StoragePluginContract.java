@@ -61,12 +61,50 @@ public abstract class StoragePluginContract {
 
   /**
    * Stores {@code content} in the volume so that {@link #readData} returns it, making a
-   * filesystem first when the volume has none; leaves the volume unmounted.
+   * filesystem first when the volume has none; leaves the volume unmounted. This default is for
+   * block devices (ext4 on the volume's path); backends with other formats override it.
    */
-  protected abstract void writeData(String volname, String content);
+  protected void writeData(String volname, String content) {
+    plugin().activateVolume(volname, Optional.empty());
+    String dev = plugin().path(volname, Optional.empty()).toString();
+    CommandResult probe = guest().run(
+        Command.of(TIMEOUT, "blkid", "-p", "-s", "TYPE", "-o", "value", dev));
+    if (probe.exitCode() != 0) {
+      ok("mkfs.ext4", "-q", dev);
+    }
+    String mnt = mountPoint(volname);
+    ok("mkdir", "-p", mnt);
+    ok("mount", dev, mnt);
+    try {
+      writeFile(mnt + "/payload", content);
+    } finally {
+      ok("umount", mnt);
+    }
+  }
 
   /** What {@link #writeData} stored in the volume (or a clone of it). */
-  protected abstract String readData(String volname);
+  protected String readData(String volname) {
+    plugin().activateVolume(volname, Optional.empty());
+    String mnt = mountPoint(volname);
+    ok("mkdir", "-p", mnt);
+    ok("mount", "-o", "ro", plugin().path(volname, Optional.empty()).toString(), mnt);
+    try {
+      return ok("cat", mnt + "/payload").stdoutText();
+    } finally {
+      ok("umount", mnt);
+    }
+  }
+
+  /** Writes a file in the guest and flushes it. */
+  protected void writeFile(String file, String content) {
+    ok("python3", "-c", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])", file, content);
+    ok("sync");
+  }
+
+  /** Where {@link #writeData} mounts a volume in the guest. */
+  protected static String mountPoint(String volname) {
+    return "/mnt/contract-" + volname.replace('/', '_');
+  }
 
   /** A fresh owner ID for this test; its volumes are freed after the test. */
   protected long newOwner() {

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
-import io.csi.pvestorage.exec.Command;
 import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.exec.CommandRunner;
 import io.csi.pvestorage.harness.GuestCommandRunner;
@@ -64,41 +63,7 @@ class LvmThinPluginIT extends StoragePluginContract {
     return guest;
   }
 
-  private String mountPoint(String volname) {
-    return "/mnt/contract-" + volname;
-  }
 
-  @Override
-  protected void writeData(String volname, String content) {
-    plugin.activateVolume(volname, Optional.empty());
-    String dev = plugin.path(volname, Optional.empty()).toString();
-    CommandResult probe = guest.run(Command.of(TIMEOUT, "blkid", "-p", "-s", "TYPE", "-o", "value", dev));
-    if (probe.exitCode() != 0) {
-      ok("mkfs.ext4", "-q", dev);
-    }
-    String mnt = mountPoint(volname);
-    ok("mkdir", "-p", mnt);
-    ok("mount", dev, mnt);
-    try {
-      ok("python3", "-c", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])",
-          mnt + "/payload", content);
-    } finally {
-      ok("umount", mnt);
-    }
-  }
-
-  @Override
-  protected String readData(String volname) {
-    plugin.activateVolume(volname, Optional.empty());
-    String mnt = mountPoint(volname);
-    ok("mkdir", "-p", mnt);
-    ok("mount", "-o", "ro", plugin.path(volname, Optional.empty()).toString(), mnt);
-    try {
-      return ok("cat", mnt + "/payload").stdoutText();
-    } finally {
-      ok("umount", mnt);
-    }
-  }
 
   /** One LV as lvs reports it, read independently of the plugin's parser. */
   private JsonNode lv(String name, String columns) {

@@ -1,7 +1,5 @@
 package io.csi.pvestorage.storage.zfspool;
 
-import io.csi.pvestorage.exec.Command;
-import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.exec.CommandRunner;
 import io.csi.pvestorage.harness.GuestCommandRunner;
 import io.csi.pvestorage.harness.VmHarness;
@@ -61,52 +59,23 @@ abstract class ZfsContractBase extends StoragePluginContract {
     return MIB;
   }
 
+  /** Datasets are written in their mount point; zvols like every block device. */
   @Override
   protected void writeData(String volname, String content) {
-    plugin.activateVolume(volname, Optional.empty());
-    String path = plugin.path(volname, Optional.empty()).toString();
-    if (format() == ImageFormat.SUBVOL) {
-      write(path + "/payload", content);
+    if (format() != ImageFormat.SUBVOL) {
+      super.writeData(volname, content);
       return;
     }
-    CommandResult probe = guest.run(Command.of(TIMEOUT, "blkid", "-p", "-s", "TYPE", "-o",
-        "value", path));
-    if (probe.exitCode() != 0) {
-      ok("mkfs.ext4", "-q", path);
-    }
-    String mnt = mountPoint(volname);
-    ok("mkdir", "-p", mnt);
-    ok("mount", path, mnt);
-    try {
-      write(mnt + "/payload", content);
-    } finally {
-      ok("umount", mnt);
-    }
+    plugin.activateVolume(volname, Optional.empty());
+    writeFile(plugin.path(volname, Optional.empty()) + "/payload", content);
   }
 
   @Override
   protected String readData(String volname) {
+    if (format() != ImageFormat.SUBVOL) {
+      return super.readData(volname);
+    }
     plugin.activateVolume(volname, Optional.empty());
-    String path = plugin.path(volname, Optional.empty()).toString();
-    if (format() == ImageFormat.SUBVOL) {
-      return ok("cat", path + "/payload").stdoutText();
-    }
-    String mnt = mountPoint(volname);
-    ok("mkdir", "-p", mnt);
-    ok("mount", "-o", "ro", path, mnt);
-    try {
-      return ok("cat", mnt + "/payload").stdoutText();
-    } finally {
-      ok("umount", mnt);
-    }
-  }
-
-  private void write(String file, String content) {
-    ok("python3", "-c", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])", file, content);
-    ok("sync");
-  }
-
-  private static String mountPoint(String volname) {
-    return "/mnt/contract-" + volname.replace('/', '_');
+    return ok("cat", plugin.path(volname, Optional.empty()) + "/payload").stdoutText();
   }
 }
