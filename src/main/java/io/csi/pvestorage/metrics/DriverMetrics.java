@@ -23,6 +23,12 @@ import java.util.Objects;
  *       mount commands; {@code outcome} is {@code ok}, {@code failed} (non-zero exit) or the error
  *       kind when the command did not finish;
  *   <li>{@code pve_csi_storage_command_failures_total{verb}};
+ *   <li>{@code pve_csi_lock_wait_seconds{storage}} and {@code pve_csi_lock_hold_seconds{storage}}:
+ *       histograms of how long operations waited for and held the storage lock;
+ *   <li>{@code pve_csi_lock_acquisitions_total{storage,takeover}}: Lease acquisitions, with
+ *       {@code takeover="true"} when an expired holder was replaced;
+ *   <li>{@code pve_csi_lock_failures_total{storage,kind}}: acquisitions that gave up and Leases
+ *       that were lost, by error kind;
  *   <li>JVM and process meters from Micrometer's binders.
  * </ul>
  */
@@ -31,6 +37,10 @@ public final class DriverMetrics {
   static final String RPC = "pve.csi.rpc.duration";
   static final String COMMAND = "pve.csi.storage.command.duration";
   static final String COMMAND_FAILURES = "pve.csi.storage.command.failures";
+  static final String LOCK_WAIT = "pve.csi.lock.wait";
+  static final String LOCK_HOLD = "pve.csi.lock.hold";
+  static final String LOCK_ACQUISITIONS = "pve.csi.lock.acquisitions";
+  static final String LOCK_FAILURES = "pve.csi.lock.failures";
 
   private final MeterRegistry registry;
 
@@ -72,6 +82,42 @@ public final class DriverMetrics {
           .register(registry)
           .increment();
     }
+  }
+
+  /** An operation waited this long for the storage lock of {@code storage}. */
+  public void lockWaited(String storage, Duration wait) {
+    histogram(LOCK_WAIT, "time operations waited for the storage lock")
+        .tag("storage", storage)
+        .register(registry)
+        .record(wait);
+  }
+
+  /** An operation held the storage lock of {@code storage} this long. */
+  public void lockHeld(String storage, Duration hold) {
+    histogram(LOCK_HOLD, "time operations held the storage lock")
+        .tag("storage", storage)
+        .register(registry)
+        .record(hold);
+  }
+
+  /** This process wrote itself into the storage's Lease. */
+  public void leaseAcquired(String storage, boolean takeover) {
+    Counter.builder(LOCK_ACQUISITIONS)
+        .description("Lease acquisitions; takeover=true when an expired holder was replaced")
+        .tag("storage", storage)
+        .tag("takeover", Boolean.toString(takeover))
+        .register(registry)
+        .increment();
+  }
+
+  /** An acquisition gave up or a held Lease was lost, with the error kind's name. */
+  public void lockFailed(String storage, String kind) {
+    Counter.builder(LOCK_FAILURES)
+        .description("lock acquisitions that gave up and Leases that were lost, by error kind")
+        .tag("storage", storage)
+        .tag("kind", kind)
+        .register(registry)
+        .increment();
   }
 
   /** Latency histograms share buckets from 1 ms (a Probe) to 5 min (mkfs of a big volume). */
