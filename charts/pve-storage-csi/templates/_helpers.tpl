@@ -65,3 +65,14 @@ capabilities:
 - name: POD_NAMESPACE
   valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
 {{- end }}
+
+{{/* storage.cfg text from .Values.storageConfig.storages: sections separated by a blank line, keys sorted, one tab indent */}}
+{{- define "pve-storage-csi.storageCfg" -}}
+{{- range $i, $s := .Values.storageConfig.storages }}
+{{- if $i }}{{ "\n" }}{{ end }}
+{{ $s.type }}: {{ $s.id }}
+{{- range $k := keys ($s.keys | default dict) | sortAlpha }}
+{{ printf "\t%s %v" $k (get $s.keys $k) }}
+{{- end }}
+{{- end }}
+{{- end }}

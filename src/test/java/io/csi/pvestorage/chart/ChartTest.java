@@ -256,7 +256,7 @@ class ChartTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "lvmthin.yaml", "zfspool.yaml"})
+  @ValueSource(strings = {"", "lvmthin.yaml", "zfspool.yaml", "lvmthin-and-zfs.yaml"})
   void configMapIsValidStorageCfg(String valuesFile) {
     List<HasMetadata> objects = render(valuesFile);
     ConfigMap cm = only(objects, ConfigMap.class);
@@ -266,6 +266,7 @@ class ChartTest {
     List<String> classes = objects.stream().filter(StorageClass.class::isInstance)
         .map(o -> ((StorageClass) o).getParameters().get("storage")).toList();
     assertFalse(ids.isEmpty());
+    assertEquals(text.lines().filter(l -> l.matches("^(lvmthin|zfspool): .*")).count(), ids.size(), text);
     assertTrue(ids.containsAll(classes), ids + " must hold " + classes);
     for (HasMetadata o : objects) {
       if (o instanceof StorageClass sc) {
@@ -291,6 +292,12 @@ class ChartTest {
   void schemaRejectsBadValues(String valuesFile) {
     Exception e = assertThrows(Exception.class, () -> render(valuesFile));
     assertTrue(e.getMessage().contains("schema"), e.getMessage());
+  }
+
+  @Test
+  void storageClassNamingAnUndefinedStorageFails() {
+    Exception e = assertThrows(Exception.class, () -> render("bad-storage-ref.yaml"));
+    assertTrue(e.getMessage().contains("not-defined"), e.getMessage());
   }
 
   private static List<HasMetadata> render(String valuesFile) {
