@@ -300,13 +300,77 @@ class ChartTest {
     assertTrue(e.getMessage().contains("not-defined"), e.getMessage());
   }
 
+  @Test
+  void kubeletDirIsConfigurable() {
+    String dir = "/var/snap/microk8s/common/var/lib/kubelet";
+    var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
+        .withKubeVersion("1.34.0").set("kubeletDir", dir);
+    DaemonSet ds = only(parse(template.call()), DaemonSet.class);
+    var pod = ds.getSpec().getTemplate().getSpec();
+    assertTrue(container(pod.getContainers(), "node-driver-registrar").getArgs()
+        .contains("--kubelet-registration-path=" + dir + "/plugins/pve-storage.csi.io/csi.sock"));
+    assertEquals("Bidirectional", container(pod.getContainers(), "driver").getVolumeMounts().stream()
+        .filter(m -> m.getMountPath().equals(dir)).findFirst().orElseThrow().getMountPropagation());
+    assertTrue(pod.getVolumes().stream().noneMatch(v -> v.getHostPath() != null
+        && v.getHostPath().getPath().startsWith("/var/lib/kubelet")));
+  }
+
+  /** Every key in values.yaml has a "# --" comment right above it, and a place in the schema. */
+  @Test
+  void everyValueIsDocumentedAndInTheSchema() throws Exception {
+    List<String> lines = java.nio.file.Files.readAllLines(CHART.resolve("values.yaml"));
+    String schema = java.nio.file.Files.readString(CHART.resolve("values.schema.json"));
+    List<String> undocumented = new ArrayList<>();
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i);
+      var m = java.util.regex.Pattern.compile("^(\\s*)(- )?([A-Za-z][\\w-]*):").matcher(line);
+      if (!m.find() || line.trim().startsWith("#")) {
+        continue;
+      }
+      boolean insideFreeForm = m.group(1).length() > 0 && isUnderFreeFormKey(lines, i, m.group(1).length());
+      if (insideFreeForm) {
+        continue;
+      }
+      String above = i > 0 ? lines.get(i - 1).trim() : "";
+      if (!above.startsWith("# --") && !(m.group(2) == null && above.startsWith("- # --"))) {
+        undocumented.add((i + 1) + ": " + line);
+      }
+      if (!schema.contains("\"" + m.group(3) + "\"")) {
+        undocumented.add((i + 1) + ": not in values.schema.json: " + m.group(3));
+      }
+    }
+    assertTrue(undocumented.isEmpty(), String.join("\n", undocumented));
+  }
+
+  /** Keys below resources, storages, tolerations and updateStrategy are data, not values. */
+  private static boolean isUnderFreeFormKey(List<String> lines, int index, int indent) {
+    for (int j = index - 1; j >= 0; j--) {
+      String l = lines.get(j);
+      if (l.isBlank() || l.trim().startsWith("#")) {
+        continue;
+      }
+      int li = l.length() - l.stripLeading().length();
+      if (li < indent) {
+        String key = l.trim().replaceFirst("^- ", "").replaceFirst(":.*", "");
+        if (Set.of("resources", "keys", "tolerations", "updateStrategy", "storages").contains(key)) {
+          return true;
+        }
+        indent = li;
+      }
+    }
+    return false;
+  }
+
   private static List<HasMetadata> render(String valuesFile) {
     var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
         .withKubeVersion("1.34.0");
     if (!valuesFile.isEmpty()) {
       template = template.withValuesFile(VALUES.resolve(valuesFile));
     }
-    String yaml = template.call();
+    return parse(template.call());
+  }
+
+  private static List<HasMetadata> parse(String yaml) {
     List<HasMetadata> objects = new ArrayList<>();
     for (String doc : yaml.split("(?m)^---\\s*$")) {
       if (doc.lines().allMatch(l -> l.isBlank() || l.startsWith("#"))) {
