@@ -111,7 +111,8 @@ class ChartTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "lvmthin.yaml", "zfspool.yaml", "pve-interop.yaml"})
+  @ValueSource(strings = {"", "lvmthin.yaml", "zfspool.yaml", "pve-interop.yaml",
+      "lvmthin-and-zfs.yaml", "../../../../charts/pve-storage-csi/examples/proxmox-host.yaml"})
   void rendersNodeDaemonSetWithSidecarsAndFlags(String valuesFile) {
     List<HasMetadata> objects = render(valuesFile);
     DaemonSet ds = only(objects, DaemonSet.class);
@@ -141,6 +142,9 @@ class ChartTest {
         continue;
       }
       assertFalse(Boolean.TRUE.equals(sc.getPrivileged()), c.getName());
+      if (!c.getName().equals("node-driver-registrar")) {
+        assertTrue(sc.getRunAsNonRoot(), c.getName() + " runs as non-root");
+      }
       assertFalse(sc.getAllowPrivilegeEscalation(), c.getName());
       assertEquals(List.of("ALL"), sc.getCapabilities().getDrop(), c.getName());
       assertTrue(sc.getCapabilities().getAdd() == null || sc.getCapabilities().getAdd().isEmpty());
@@ -191,6 +195,8 @@ class ChartTest {
     assertEquals("/etc/pve", pod.getVolumes().stream().filter(v -> v.getName().equals("storage-config"))
         .findFirst().orElseThrow().getHostPath().getPath());
     assertTrue(render("pve-interop.yaml").stream().noneMatch(ConfigMap.class::isInstance));
+    assertEquals("HostToContainer", driver.getVolumeMounts().stream()
+        .filter(m -> m.getName().equals("storage-config")).findFirst().orElseThrow().getMountPropagation());
   }
 
   @Test
@@ -224,7 +230,7 @@ class ChartTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "pve-interop.yaml"})
+  @ValueSource(strings = {"", "pve-interop.yaml", "zfspool.yaml"})
   void rbacRulesAreOnlyTheApprovedOnes(String valuesFile) {
     List<HasMetadata> objects = render(valuesFile);
     Set<String> granted = new TreeSet<>();
