@@ -294,10 +294,30 @@ class ChartTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"bad-type.yaml", "bad-storage-type.yaml"})
-  void schemaRejectsBadValues(String valuesFile) {
+  @org.junit.jupiter.params.provider.CsvSource({
+      "bad-type.yaml, controller.replicas",
+      "bad-storage-type.yaml, storageConfig.storages.0.type",
+      "bad-unknown-key.yaml, driverr"})
+  void schemaRejectsBadValues(String valuesFile, String where) {
     Exception e = assertThrows(Exception.class, () -> render(valuesFile));
     assertTrue(e.getMessage().contains("schema"), e.getMessage());
+    assertTrue(e.getMessage().replace('/', '.').contains(where), e.getMessage());
+  }
+
+  @Test
+  void existingConfigMapIsMountedAsStorageCfg() {
+    var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
+        .withKubeVersion("1.34.0").set("storageConfig.source", "configMap")
+        .set("storageConfig.existingConfigMap.name", "my-storage").set("storageClasses", "null");
+    List<HasMetadata> objects = parse(template.call());
+    assertTrue(objects.stream().noneMatch(ConfigMap.class::isInstance));
+    var volume = only(objects, DaemonSet.class).getSpec().getTemplate().getSpec().getVolumes().stream()
+        .filter(v -> v.getName().equals("storage-config")).findFirst().orElseThrow();
+    assertEquals("my-storage", volume.getConfigMap().getName());
+    assertEquals("storage.cfg", volume.getConfigMap().getItems().getFirst().getPath());
+    Exception e = assertThrows(Exception.class, () -> new Helm(CHART).template().withKubeVersion("1.34.0")
+        .set("storageConfig.source", "configMap").call());
+    assertTrue(e.getMessage().contains("existingConfigMap.name is required"), e.getMessage());
   }
 
   @Test
