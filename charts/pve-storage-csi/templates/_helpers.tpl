@@ -43,6 +43,8 @@ allowPrivilegeEscalation: false
 readOnlyRootFilesystem: true
 capabilities:
   drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
 {{- end }}
 
 {{- define "pve-storage-csi.driverArgs" -}}

@@ -147,6 +147,7 @@ class ChartTest {
       }
       assertFalse(sc.getAllowPrivilegeEscalation(), c.getName());
       assertEquals(List.of("ALL"), sc.getCapabilities().getDrop(), c.getName());
+      assertEquals("RuntimeDefault", sc.getSeccompProfile().getType(), c.getName());
       assertTrue(sc.getCapabilities().getAdd() == null || sc.getCapabilities().getAdd().isEmpty());
       for (VolumeMount m : c.getVolumeMounts()) {
         assertTrue(m.getMountPropagation() == null, c.getName() + " must not propagate mounts");
@@ -173,6 +174,11 @@ class ChartTest {
     assertTrue(mounts.get("/run/udev").getReadOnly());
     assertTrue(mounts.containsKey("/csi"));
     assertFalse(mounts.containsKey("/var/lock/pve-manager"));
+    // lvm inside the container shares the host's locks and metadata backups
+    for (String path : List.of("/run/lock/lvm", "/run/lvm", "/etc/lvm/archive", "/etc/lvm/backup")) {
+      assertNotNull(mounts.get(path), path);
+      assertFalse(Boolean.TRUE.equals(mounts.get(path).getReadOnly()), path);
+    }
     assertFalse(ds.getSpec().getTemplate().getSpec().getHostPID());
     assertEquals("spec.nodeName", driver.getEnv().stream().filter(e -> e.getName().equals("NODE_ID"))
         .findFirst().orElseThrow().getValueFrom().getFieldRef().getFieldPath());
@@ -188,6 +194,7 @@ class ChartTest {
     Set<String> paths = driver.getVolumeMounts().stream().map(VolumeMount::getMountPath)
         .collect(Collectors.toSet());
     assertTrue(paths.contains("/var/lock/pve-manager"));
+    assertFalse(paths.contains("/run/lock/lvm"), "with nsenter lvm runs in the host's namespace");
     assertTrue(driver.getArgs().contains("--pve-lock=true"));
     assertTrue(driver.getArgs().contains("--command-prefix=nsenter --mount=/proc/1/ns/mnt --"));
     assertTrue(driver.getArgs().contains("--storage-config=/etc/pve-storage-csi/host/storage.cfg"));
