@@ -164,7 +164,7 @@ class ChartTest {
 
   @Test
   void driverContainerMountsAndPropagation() {
-    DaemonSet ds = only(render(""), DaemonSet.class);
+    DaemonSet ds = only(render("lvmthin.yaml"), DaemonSet.class);
     Container driver = container(ds.getSpec().getTemplate().getSpec().getContainers(), "driver");
     Map<String, VolumeMount> mounts = driver.getVolumeMounts().stream()
         .collect(Collectors.toMap(VolumeMount::getMountPath, m -> m));
@@ -179,7 +179,12 @@ class ChartTest {
       assertNotNull(mounts.get(path), path);
       assertFalse(Boolean.TRUE.equals(mounts.get(path).getReadOnly()), path);
     }
-    assertFalse(ds.getSpec().getTemplate().getSpec().getHostPID());
+    assertFalse(ds.getSpec().getTemplate().getSpec().getHostPID(), "no nsenter, no hostPID");
+    assertTrue(driver.getArgs().stream().noneMatch(a -> a.startsWith("--command-prefix")));
+    var defaults = only(render(""), DaemonSet.class).getSpec().getTemplate().getSpec();
+    assertTrue(defaults.getHostPID(), "the default prefix enters the host's namespaces");
+    assertTrue(container(defaults.getContainers(), "driver").getArgs()
+        .contains("--command-prefix=nsenter --mount=/proc/1/ns/mnt --"));
     assertEquals("spec.nodeName", driver.getEnv().stream().filter(e -> e.getName().equals("NODE_ID"))
         .findFirst().orElseThrow().getValueFrom().getFieldRef().getFieldPath());
     assertTrue(driver.getArgs().containsAll(List.of("serve", "--mode=node",
