@@ -339,6 +339,23 @@ class ChartTest {
   }
 
   @Test
+  void localLockAndNoSnapshotterGrantLess() {
+    var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
+        .withKubeVersion("1.34.0").set("driver.lock", "local").set("sidecars.snapshotter.enabled", "false");
+    List<HasMetadata> objects = parse(template.call());
+    Role node = objects.stream().filter(o -> o instanceof Role && o.getMetadata().getName().endsWith("-node"))
+        .map(Role.class::cast).findFirst().orElseThrow();
+    assertTrue(node.getRules().stream().noneMatch(r -> r.getResources().contains("leases")));
+    ClusterRole cluster = objects.stream()
+        .filter(o -> o instanceof ClusterRole && o.getMetadata().getName().endsWith("-node"))
+        .map(ClusterRole.class::cast).findFirst().orElseThrow();
+    assertTrue(cluster.getRules().stream().filter(r -> r.getApiGroups().contains("snapshot.storage.k8s.io"))
+        .allMatch(r -> r.getVerbs().equals(List.of("get", "list"))));
+    assertTrue(only(objects, DaemonSet.class).getSpec().getTemplate().getSpec().getContainers().stream()
+        .noneMatch(c -> c.getName().equals("csi-snapshotter")));
+  }
+
+  @Test
   void kubeletDirIsConfigurable() {
     String dir = "/var/snap/microk8s/common/var/lib/kubelet";
     var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
