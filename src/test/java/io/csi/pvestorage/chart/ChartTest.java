@@ -1,0 +1,450 @@
+package io.csi.pvestorage.chart;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.LintResult;
+import io.csi.pvestorage.storage.config.StorageConfig;
+import io.csi.pvestorage.storage.config.StorageConfigParser;
+import io.csi.pvestorage.storage.config.StorageDefinition;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.storage.CSIDriver;
+import io.fabric8.kubernetes.api.model.storage.StorageClass;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Lints and renders the Helm chart in-process (helm-java) and checks the rendered objects. */
+class ChartTest {
+
+  private static final Path CHART = Path.of("charts/pve-storage-csi");
+  private static final Path VALUES = Path.of("src/test/resources/chart");
+
+  /**
+   * Every RBAC rule the chart may grant, as "Kind/role-suffix apiGroup resource verb". A new
+   * verb or resource fails the test until someone adds it here on purpose.
+   */
+  private static final Set<String> APPROVED_RULES = Set.of(
+      // node: csi-provisioner (--node-deployment) and the driver's "nodes get"
+      "ClusterRole/node  persistentvolumes get", "ClusterRole/node  persistentvolumes list",
+      "ClusterRole/node  persistentvolumes watch", "ClusterRole/node  persistentvolumes create",
+      "ClusterRole/node  persistentvolumes delete",
+      "ClusterRole/node  persistentvolumeclaims get", "ClusterRole/node  persistentvolumeclaims list",
+      "ClusterRole/node  persistentvolumeclaims watch", "ClusterRole/node  persistentvolumeclaims update",
+      "ClusterRole/node  events list", "ClusterRole/node  events watch", "ClusterRole/node  events create",
+      "ClusterRole/node  events update", "ClusterRole/node  events patch",
+      "ClusterRole/node  nodes get", "ClusterRole/node  nodes list", "ClusterRole/node  nodes watch",
+      "ClusterRole/node storage.k8s.io storageclasses get", "ClusterRole/node storage.k8s.io storageclasses list",
+      "ClusterRole/node storage.k8s.io storageclasses watch",
+      "ClusterRole/node storage.k8s.io csinodes get", "ClusterRole/node storage.k8s.io csinodes list",
+      "ClusterRole/node storage.k8s.io csinodes watch",
+      "ClusterRole/node storage.k8s.io volumeattributesclasses get",
+      "ClusterRole/node storage.k8s.io volumeattributesclasses list",
+      "ClusterRole/node storage.k8s.io volumeattributesclasses watch",
+      // node: csi-snapshotter (--node-deployment)
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshots get",
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshots list",
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshotclasses get",
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshotclasses list",
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshotclasses watch",
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshotcontents get",
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshotcontents list",
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshotcontents watch",
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshotcontents update",
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshotcontents patch",
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshotcontents/status update",
+      "ClusterRole/node snapshot.storage.k8s.io volumesnapshotcontents/status patch",
+      // node, namespaced: the storage lock's Leases; CSIStorageCapacity owned by the DaemonSet
+      "Role/node coordination.k8s.io leases get", "Role/node coordination.k8s.io leases create",
+      "Role/node coordination.k8s.io leases update",
+      "Role/node storage.k8s.io csistoragecapacities get", "Role/node storage.k8s.io csistoragecapacities list",
+      "Role/node storage.k8s.io csistoragecapacities watch",
+      "Role/node storage.k8s.io csistoragecapacities create",
+      "Role/node storage.k8s.io csistoragecapacities update",
+      "Role/node storage.k8s.io csistoragecapacities patch",
+      "Role/node storage.k8s.io csistoragecapacities delete",
+      "Role/node  pods get", "Role/node apps daemonsets get",
+      // controller: csi-resizer
+      "ClusterRole/controller  persistentvolumes get", "ClusterRole/controller  persistentvolumes list",
+      "ClusterRole/controller  persistentvolumes watch", "ClusterRole/controller  persistentvolumes patch",
+      "ClusterRole/controller  persistentvolumeclaims get",
+      "ClusterRole/controller  persistentvolumeclaims list",
+      "ClusterRole/controller  persistentvolumeclaims watch",
+      "ClusterRole/controller  persistentvolumeclaims/status patch",
+      "ClusterRole/controller  events list", "ClusterRole/controller  events watch",
+      "ClusterRole/controller  events create", "ClusterRole/controller  events update",
+      "ClusterRole/controller  events patch",
+      "ClusterRole/controller storage.k8s.io volumeattributesclasses get",
+      "ClusterRole/controller storage.k8s.io volumeattributesclasses list",
+      "ClusterRole/controller storage.k8s.io volumeattributesclasses watch",
+      // controller, namespaced: csi-resizer's leader election (and the driver's lock)
+      "Role/controller coordination.k8s.io leases get", "Role/controller coordination.k8s.io leases list",
+      "Role/controller coordination.k8s.io leases watch", "Role/controller coordination.k8s.io leases create",
+      "Role/controller coordination.k8s.io leases update", "Role/controller coordination.k8s.io leases patch",
+      "Role/controller coordination.k8s.io leases delete");
+
+  @Test
+  void lintStrictPassesWithDefaults() {
+    LintResult result = new Helm(CHART).lint().strict().call();
+    assertFalse(result.isFailed(), () -> String.join("\n", result.getMessages()));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "lvmthin.yaml", "zfspool.yaml", "pve-interop.yaml",
+      "lvmthin-and-zfs.yaml", "../../../../charts/pve-storage-csi/examples/proxmox-host.yaml"})
+  void rendersNodeDaemonSetWithSidecarsAndFlags(String valuesFile) {
+    List<HasMetadata> objects = render(valuesFile);
+    DaemonSet ds = only(objects, DaemonSet.class);
+    List<Container> containers = ds.getSpec().getTemplate().getSpec().getContainers();
+    assertEquals(List.of("driver", "csi-provisioner", "csi-snapshotter", "node-driver-registrar",
+        "liveness-probe"), containers.stream().map(Container::getName).toList());
+
+    Container provisioner = container(containers, "csi-provisioner");
+    assertTrue(provisioner.getArgs().containsAll(List.of("--node-deployment", "--enable-capacity",
+        "--capacity-ownerref-level=1", "--strict-topology", "--extra-create-metadata")),
+        provisioner.getArgs()::toString);
+    assertTrue(provisioner.getArgs().stream().anyMatch(a -> a.startsWith("--timeout=")));
+    assertTrue(provisioner.getImage().contains("csi-provisioner:v6."));
+    Container snapshotter = container(containers, "csi-snapshotter");
+    assertTrue(snapshotter.getArgs().containsAll(List.of("--node-deployment", "--extra-create-metadata")));
+    assertTrue(snapshotter.getImage().contains("csi-snapshotter:v8."));
+    assertTrue(container(containers, "node-driver-registrar").getImage().contains(":v2.17."));
+    assertTrue(container(containers, "node-driver-registrar").getArgs().contains(
+        "--kubelet-registration-path=/var/lib/kubelet/plugins/pve-storage.csi.io/csi.sock"));
+    assertTrue(container(containers, "liveness-probe").getImage().contains(":v2.19."));
+
+    for (Container c : containers) {
+      var sc = c.getSecurityContext();
+      assertTrue(sc.getReadOnlyRootFilesystem(), c.getName() + " read-only root");
+      if (c.getName().equals("driver")) {
+        assertTrue(sc.getPrivileged());
+        continue;
+      }
+      assertFalse(Boolean.TRUE.equals(sc.getPrivileged()), c.getName());
+      if (!c.getName().equals("node-driver-registrar")) {
+        assertTrue(sc.getRunAsNonRoot(), c.getName() + " runs as non-root");
+      }
+      assertFalse(sc.getAllowPrivilegeEscalation(), c.getName());
+      assertEquals(List.of("ALL"), sc.getCapabilities().getDrop(), c.getName());
+      assertEquals("RuntimeDefault", sc.getSeccompProfile().getType(), c.getName());
+      assertTrue(sc.getCapabilities().getAdd() == null || sc.getCapabilities().getAdd().isEmpty());
+      for (VolumeMount m : c.getVolumeMounts()) {
+        assertTrue(m.getMountPropagation() == null, c.getName() + " must not propagate mounts");
+      }
+    }
+    for (Container c : containers) {
+      List<String> env = c.getEnv() == null ? List.of() : c.getEnv().stream().map(e -> e.getName()).toList();
+      if (Set.of("driver", "csi-provisioner", "csi-snapshotter").contains(c.getName())) {
+        assertTrue(env.containsAll(List.of("NODE_NAME", "POD_NAME", "POD_NAMESPACE")), c.getName());
+      }
+    }
+    assertEquals("system-node-critical", ds.getSpec().getTemplate().getSpec().getPriorityClassName());
+  }
+
+  @Test
+  void driverContainerMountsAndPropagation() {
+    DaemonSet ds = only(render("lvmthin.yaml"), DaemonSet.class);
+    Container driver = container(ds.getSpec().getTemplate().getSpec().getContainers(), "driver");
+    Map<String, VolumeMount> mounts = driver.getVolumeMounts().stream()
+        .collect(Collectors.toMap(VolumeMount::getMountPath, m -> m));
+    assertEquals("Bidirectional", mounts.get("/var/lib/kubelet").getMountPropagation());
+    assertEquals("HostToContainer", mounts.get("/dev").getMountPropagation());
+    assertTrue(mounts.get("/sys").getReadOnly());
+    assertTrue(mounts.get("/run/udev").getReadOnly());
+    assertTrue(mounts.containsKey("/csi"));
+    assertFalse(mounts.containsKey("/var/lock/pve-manager"));
+    // lvm inside the container shares the host's locks and metadata backups
+    for (String path : List.of("/run/lock/lvm", "/run/lvm", "/etc/lvm/archive", "/etc/lvm/backup")) {
+      assertNotNull(mounts.get(path), path);
+      assertFalse(Boolean.TRUE.equals(mounts.get(path).getReadOnly()), path);
+    }
+    assertFalse(ds.getSpec().getTemplate().getSpec().getHostPID(), "no nsenter, no hostPID");
+    assertTrue(driver.getArgs().stream().noneMatch(a -> a.startsWith("--command-prefix")));
+    var defaults = only(render(""), DaemonSet.class).getSpec().getTemplate().getSpec();
+    assertTrue(defaults.getHostPID(), "the default prefix enters the host's namespaces");
+    assertTrue(container(defaults.getContainers(), "driver").getArgs()
+        .contains("--command-prefix=nsenter --mount=/proc/1/ns/mnt --"));
+    assertEquals("spec.nodeName", driver.getEnv().stream().filter(e -> e.getName().equals("NODE_ID"))
+        .findFirst().orElseThrow().getValueFrom().getFieldRef().getFieldPath());
+    assertTrue(driver.getArgs().containsAll(List.of("serve", "--mode=node",
+        "--storage-config=/etc/pve-storage-csi/storage.cfg")));
+  }
+
+  @Test
+  void pveInteropMountsTheLockDirAndTheHostConfig() {
+    DaemonSet ds = only(render("pve-interop.yaml"), DaemonSet.class);
+    var pod = ds.getSpec().getTemplate().getSpec();
+    Container driver = container(pod.getContainers(), "driver");
+    Set<String> paths = driver.getVolumeMounts().stream().map(VolumeMount::getMountPath)
+        .collect(Collectors.toSet());
+    assertTrue(paths.contains("/var/lock/pve-manager"));
+    assertFalse(paths.contains("/run/lock/lvm"), "with nsenter lvm runs in the host's namespace");
+    assertTrue(driver.getArgs().contains("--pve-lock=true"));
+    assertTrue(driver.getArgs().contains("--command-prefix=nsenter --mount=/proc/1/ns/mnt --"));
+    assertTrue(driver.getArgs().contains("--storage-config=/etc/pve-storage-csi/host/storage.cfg"));
+    assertTrue(pod.getHostPID());
+    assertEquals("/etc/pve", pod.getVolumes().stream().filter(v -> v.getName().equals("storage-config"))
+        .findFirst().orElseThrow().getHostPath().getPath());
+    assertTrue(render("pve-interop.yaml").stream().noneMatch(ConfigMap.class::isInstance));
+    assertEquals("HostToContainer", driver.getVolumeMounts().stream()
+        .filter(m -> m.getName().equals("storage-config")).findFirst().orElseThrow().getMountPropagation());
+  }
+
+  @Test
+  void controllerHasResizerWithLeaderElectionAndNoHostAccess() {
+    List<HasMetadata> objects = render("");
+    Deployment d = only(objects, Deployment.class);
+    var pod = d.getSpec().getTemplate().getSpec();
+    assertTrue(container(pod.getContainers(), "driver").getArgs().contains("--mode=controller"));
+    Container resizer = container(pod.getContainers(), "csi-resizer");
+    assertTrue(resizer.getArgs().contains("--leader-election"));
+    assertTrue(resizer.getImage().contains("csi-resizer:v2."));
+    assertTrue(pod.getVolumes().stream().allMatch(v -> v.getHostPath() == null));
+    assertFalse(Boolean.TRUE.equals(pod.getHostPID()));
+    for (Container c : pod.getContainers()) {
+      assertFalse(Boolean.TRUE.equals(c.getSecurityContext().getPrivileged()));
+      assertEquals(List.of("ALL"), c.getSecurityContext().getCapabilities().getDrop());
+    }
+    assertEquals(1, objects.stream().filter(o -> o.getKind().equals("PodDisruptionBudget")).count());
+  }
+
+  @Test
+  void csiDriverFields() {
+    CSIDriver d = only(render(""), CSIDriver.class);
+    assertEquals("pve-storage.csi.io", d.getMetadata().getName());
+    assertFalse(d.getSpec().getAttachRequired());
+    assertFalse(d.getSpec().getPodInfoOnMount());
+    assertEquals("File", d.getSpec().getFsGroupPolicy());
+    assertTrue(d.getSpec().getStorageCapacity());
+    assertEquals(List.of("Persistent"), d.getSpec().getVolumeLifecycleModes());
+    assertFalse(d.getSpec().getSeLinuxMount());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "pve-interop.yaml", "zfspool.yaml"})
+  void rbacRulesAreOnlyTheApprovedOnes(String valuesFile) {
+    List<HasMetadata> objects = render(valuesFile);
+    Set<String> granted = new TreeSet<>();
+    for (HasMetadata o : objects) {
+      List<PolicyRule> rules = o instanceof ClusterRole cr ? cr.getRules()
+          : o instanceof Role r ? r.getRules() : null;
+      if (rules == null) {
+        continue;
+      }
+      String suffix = o.getMetadata().getName().substring(o.getMetadata().getName().lastIndexOf('-') + 1);
+      for (PolicyRule rule : rules) {
+        assertTrue(rule.getResourceNames() == null || rule.getResourceNames().isEmpty());
+        assertTrue(rule.getNonResourceURLs() == null || rule.getNonResourceURLs().isEmpty());
+        for (String group : rule.getApiGroups()) {
+          for (String resource : rule.getResources()) {
+            for (String verb : rule.getVerbs()) {
+              granted.add(o.getKind() + "/" + suffix + " " + group + " " + resource + " " + verb);
+            }
+          }
+        }
+      }
+    }
+    Set<String> unapproved = new TreeSet<>(granted);
+    unapproved.removeAll(APPROVED_RULES);
+    assertTrue(unapproved.isEmpty(), "rules not in the approved list: " + unapproved);
+    assertTrue(granted.stream().noneMatch(r -> r.contains("secrets") || r.contains("*")), granted::toString);
+    assertTrue(granted.contains("Role/node coordination.k8s.io leases update"));
+    assertEquals(2, objects.stream().filter(ServiceAccount.class::isInstance).count());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "lvmthin.yaml", "zfspool.yaml", "lvmthin-and-zfs.yaml"})
+  void configMapIsValidStorageCfg(String valuesFile) {
+    List<HasMetadata> objects = render(valuesFile);
+    ConfigMap cm = only(objects, ConfigMap.class);
+    String text = cm.getData().get("storage.cfg");
+    StorageConfig config = StorageConfigParser.parse(text, "storage.cfg");
+    List<String> ids = config.storages().stream().map(StorageDefinition::storeId).toList();
+    List<String> classes = objects.stream().filter(StorageClass.class::isInstance)
+        .map(o -> ((StorageClass) o).getParameters().get("storage")).toList();
+    assertFalse(ids.isEmpty());
+    assertEquals(text.lines().filter(l -> l.matches("^(lvmthin|zfspool): .*")).count(), ids.size(), text);
+    assertTrue(ids.containsAll(classes), ids + " must hold " + classes);
+    for (HasMetadata o : objects) {
+      if (o instanceof StorageClass sc) {
+        assertEquals("WaitForFirstConsumer", sc.getVolumeBindingMode());
+        assertTrue(sc.getAllowVolumeExpansion());
+        assertEquals("pve-storage.csi.io", sc.getProvisioner());
+      }
+    }
+  }
+
+  @Test
+  void storageClassReclaimPolicyAndSnapshotClassFromValues() {
+    StorageClass sc = only(render("lvmthin.yaml"), StorageClass.class);
+    assertEquals("Retain", sc.getReclaimPolicy());
+    assertEquals("xfs", sc.getParameters().get("csi.storage.k8s.io/fstype"));
+    assertTrue(render("zfspool.yaml").stream().anyMatch(o -> o.getKind().equals("VolumeSnapshotClass")));
+    assertTrue(render("").stream().noneMatch(o -> o.getKind().equals("VolumeSnapshotClass")));
+    assertTrue(render("").stream().noneMatch(o -> o.getKind().equals("CustomResourceDefinition")));
+  }
+
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({
+      "bad-type.yaml, controller.replicas",
+      "bad-storage-type.yaml, storageConfig.storages.0.type",
+      "bad-unknown-key.yaml, driverr"})
+  void schemaRejectsBadValues(String valuesFile, String where) {
+    Exception e = assertThrows(Exception.class, () -> render(valuesFile));
+    assertTrue(e.getMessage().contains("schema"), e.getMessage());
+    assertTrue(e.getMessage().replace('/', '.').contains(where), e.getMessage());
+  }
+
+  @Test
+  void existingConfigMapIsMountedAsStorageCfg() {
+    var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
+        .withKubeVersion("1.34.0").set("storageConfig.source", "configMap")
+        .set("storageConfig.existingConfigMap.name", "my-storage").set("storageClasses", "null");
+    List<HasMetadata> objects = parse(template.call());
+    assertTrue(objects.stream().noneMatch(ConfigMap.class::isInstance));
+    var volume = only(objects, DaemonSet.class).getSpec().getTemplate().getSpec().getVolumes().stream()
+        .filter(v -> v.getName().equals("storage-config")).findFirst().orElseThrow();
+    assertEquals("my-storage", volume.getConfigMap().getName());
+    assertEquals("storage.cfg", volume.getConfigMap().getItems().getFirst().getPath());
+    Exception e = assertThrows(Exception.class, () -> new Helm(CHART).template().withKubeVersion("1.34.0")
+        .set("storageConfig.source", "configMap").call());
+    assertTrue(e.getMessage().contains("existingConfigMap.name is required"), e.getMessage());
+  }
+
+  @Test
+  void storageClassNamingAnUndefinedStorageFails() {
+    Exception e = assertThrows(Exception.class, () -> render("bad-storage-ref.yaml"));
+    assertTrue(e.getMessage().contains("not-defined"), e.getMessage());
+  }
+
+  @Test
+  void localLockAndNoSnapshotterGrantLess() {
+    var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
+        .withKubeVersion("1.34.0").set("driver.lock", "local").set("sidecars.snapshotter.enabled", "false");
+    List<HasMetadata> objects = parse(template.call());
+    Role node = objects.stream().filter(o -> o instanceof Role && o.getMetadata().getName().endsWith("-node"))
+        .map(Role.class::cast).findFirst().orElseThrow();
+    assertTrue(node.getRules().stream().noneMatch(r -> r.getResources().contains("leases")));
+    ClusterRole cluster = objects.stream()
+        .filter(o -> o instanceof ClusterRole && o.getMetadata().getName().endsWith("-node"))
+        .map(ClusterRole.class::cast).findFirst().orElseThrow();
+    assertTrue(cluster.getRules().stream().filter(r -> r.getApiGroups().contains("snapshot.storage.k8s.io"))
+        .allMatch(r -> r.getVerbs().equals(List.of("get", "list"))));
+    assertTrue(only(objects, DaemonSet.class).getSpec().getTemplate().getSpec().getContainers().stream()
+        .noneMatch(c -> c.getName().equals("csi-snapshotter")));
+  }
+
+  @Test
+  void kubeletDirIsConfigurable() {
+    String dir = "/var/snap/microk8s/common/var/lib/kubelet";
+    var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
+        .withKubeVersion("1.34.0").set("kubeletDir", dir);
+    DaemonSet ds = only(parse(template.call()), DaemonSet.class);
+    var pod = ds.getSpec().getTemplate().getSpec();
+    assertTrue(container(pod.getContainers(), "node-driver-registrar").getArgs()
+        .contains("--kubelet-registration-path=" + dir + "/plugins/pve-storage.csi.io/csi.sock"));
+    assertEquals("Bidirectional", container(pod.getContainers(), "driver").getVolumeMounts().stream()
+        .filter(m -> m.getMountPath().equals(dir)).findFirst().orElseThrow().getMountPropagation());
+    assertTrue(pod.getVolumes().stream().noneMatch(v -> v.getHostPath() != null
+        && v.getHostPath().getPath().startsWith("/var/lib/kubelet")));
+  }
+
+  /** Every key in values.yaml has a "# --" comment right above it, and a place in the schema. */
+  @Test
+  void everyValueIsDocumentedAndInTheSchema() throws Exception {
+    List<String> lines = java.nio.file.Files.readAllLines(CHART.resolve("values.yaml"));
+    String schema = java.nio.file.Files.readString(CHART.resolve("values.schema.json"));
+    List<String> undocumented = new ArrayList<>();
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i);
+      var m = java.util.regex.Pattern.compile("^(\\s*)(- )?([A-Za-z][\\w-]*):").matcher(line);
+      if (!m.find() || line.trim().startsWith("#")) {
+        continue;
+      }
+      boolean insideFreeForm = m.group(1).length() > 0 && isUnderFreeFormKey(lines, i, m.group(1).length());
+      if (insideFreeForm) {
+        continue;
+      }
+      String above = i > 0 ? lines.get(i - 1).trim() : "";
+      if (!above.startsWith("# --") && !(m.group(2) == null && above.startsWith("- # --"))) {
+        undocumented.add((i + 1) + ": " + line);
+      }
+      if (!schema.contains("\"" + m.group(3) + "\"")) {
+        undocumented.add((i + 1) + ": not in values.schema.json: " + m.group(3));
+      }
+    }
+    assertTrue(undocumented.isEmpty(), String.join("\n", undocumented));
+  }
+
+  /** Keys below resources, storages, tolerations and updateStrategy are data, not values. */
+  private static boolean isUnderFreeFormKey(List<String> lines, int index, int indent) {
+    for (int j = index - 1; j >= 0; j--) {
+      String l = lines.get(j);
+      if (l.isBlank() || l.trim().startsWith("#")) {
+        continue;
+      }
+      int li = l.length() - l.stripLeading().length();
+      if (li < indent) {
+        String key = l.trim().replaceFirst("^- ", "").replaceFirst(":.*", "");
+        if (Set.of("resources", "keys", "tolerations", "updateStrategy", "storages").contains(key)) {
+          return true;
+        }
+        indent = li;
+      }
+    }
+    return false;
+  }
+
+  private static List<HasMetadata> render(String valuesFile) {
+    var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
+        .withKubeVersion("1.34.0");
+    if (!valuesFile.isEmpty()) {
+      template = template.withValuesFile(VALUES.resolve(valuesFile));
+    }
+    return parse(template.call());
+  }
+
+  private static List<HasMetadata> parse(String yaml) {
+    List<HasMetadata> objects = new ArrayList<>();
+    for (String doc : yaml.split("(?m)^---\\s*$")) {
+      if (doc.lines().allMatch(l -> l.isBlank() || l.startsWith("#"))) {
+        continue;
+      }
+      HasMetadata o = Serialization.unmarshal(doc);
+      assertNotNull(o, doc);
+      objects.add(o);
+    }
+    return objects;
+  }
+
+  private static <T> T only(List<HasMetadata> objects, Class<T> type) {
+    List<T> found = objects.stream().filter(type::isInstance).map(type::cast).toList();
+    assertEquals(1, found.size(), type.getSimpleName());
+    return found.getFirst();
+  }
+
+  private static Container container(List<Container> containers, String name) {
+    return containers.stream().filter(c -> c.getName().equals(name)).findFirst().orElseThrow();
+  }
+}
