@@ -1,0 +1,241 @@
+package io.csi.pvestorage.conformance;
+
+import com.google.protobuf.BoolValue;
+import csi.v1.IdentityGrpc;
+import csi.v1.ProbeRequest;
+import io.csi.pvestorage.exec.Command;
+import io.csi.pvestorage.exec.CommandResult;
+import io.csi.pvestorage.harness.GuestCommandRunner;
+import io.csi.pvestorage.harness.GuestProcess;
+import io.csi.pvestorage.harness.VmHarness;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The driver's {@code serve} process running in the harness guest (where the real lvm, zfs,
+ * mkfs and mount are), reached from the host over a forwarded TCP port. It serves Identity,
+ * Controller and Node ({@code --mode all}) for one node, with a storage.cfg written into a guest
+ * temp dir. With {@link LockMode#LEASE} a fabric8 mock API server (CRUD mode) runs on the host
+ * and the guest reaches it at {@value #HOST_FROM_GUEST}, slirp's alias of the host loopback.
+ */
+public final class GuestDriver implements AutoCloseable {
+
+  /** The host's loopback as the guest sees it (qemu user networking). */
+  public static final String HOST_FROM_GUEST = "10.0.2.2";
+  public static final String NODE_ID = "conformance-node";
+  /** A node that exists in the topology of nothing here: the "elsewhere" of topology cases. */
+  public static final String OTHER_NODE = "some-other-node";
+  public static final String LVM_STORAGE = "local-lvm";
+  public static final String ZFS_STORAGE = "local-zfs";
+  /** In storage.cfg, but restricted to {@link #OTHER_NODE}. */
+  public static final String FOREIGN_STORAGE = "elsewhere-lvm";
+
+  private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(60);
+
+  /** How the driver serialises storage changes. */
+  public enum LockMode {
+    LEASE,
+    LOCAL
+  }
+
+  private final GuestCommandRunner guest;
+  private final GuestProcess process;
+  private final ManagedChannel channel;
+  private final String workDir;
+  private final KubernetesMockServer apiServer;
+  private final LockMode lockMode;
+
+  private GuestDriver(GuestCommandRunner guest, GuestProcess process, ManagedChannel channel,
+      String workDir, KubernetesMockServer apiServer, LockMode lockMode) {
+    this.guest = guest;
+    this.process = process;
+    this.channel = channel;
+    this.workDir = workDir;
+    this.apiServer = apiServer;
+    this.lockMode = lockMode;
+  }
+
+  /**
+   * Writes storage.cfg in a fresh guest temp dir, starts {@code serve} there and waits until
+   * Probe says ready.
+   *
+   * @param guestPort the CSI port in the guest
+   */
+  public static GuestDriver start(VmHarness vm, int guestPort, LockMode lockMode)
+      throws InterruptedException {
+    GuestCommandRunner guest = vm.runner();
+    String workDir = must(guest, "mktemp", "-d", "/tmp/csi-conformance.XXXXXX").stdoutText().strip();
+    String storageCfg = workDir + "/storage.cfg";
+    writeGuestFile(guest, storageCfg, storageCfg());
+
+    KubernetesMockServer apiServer = null;
+    Map<String, String> env = new LinkedHashMap<>();
+    List<String> argv = new ArrayList<>(List.of(
+        VmHarness.GUEST_JDK + "/bin/java",
+        "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m",
+        "--enable-native-access=ALL-UNNAMED",
+        "-cp", VmHarness.GUEST_PROJECT + "/target/classes:" + VmHarness.GUEST_PROJECT + "/target/lib/*",
+        "io.csi.pvestorage.app.Main", "serve",
+        "--mode", "all",
+        "--endpoint", "tcp://0.0.0.0:" + guestPort,
+        "--node-id", NODE_ID,
+        "--storage-config", storageCfg,
+        "--metrics-address", "",
+        "--shutdown-grace", "5s",
+        "--lock", lockMode.name().toLowerCase(java.util.Locale.ROOT)));
+    if (lockMode == LockMode.LEASE) {
+      apiServer = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
+          new KubernetesCrudDispatcher(), false);
+      apiServer.init();
+      argv.addAll(List.of("--lease-namespace", "pve-storage-csi", "--pod-name", "conformance-driver"));
+      env.put("KUBERNETES_MASTER", "http://" + HOST_FROM_GUEST + ":" + apiServer.getPort());
+      env.put("KUBERNETES_AUTH_TRYKUBECONFIG", "false");
+      env.put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
+      env.put("KUBERNETES_NAMESPACE", "pve-storage-csi");
+    }
+    GuestProcess process = vm.startGuestProcess(argv, env, guestPort);
+    ManagedChannel channel = null;
+    try {
+      process.awaitListening(Duration.ofSeconds(120));
+      channel = NettyChannelBuilder.forAddress("127.0.0.1", process.hostPort())
+          .usePlaintext()
+          .maxInboundMessageSize(16 << 20)
+          .build();
+      GuestDriver driver = new GuestDriver(guest, process, channel, workDir, apiServer, lockMode);
+      driver.awaitReady(Duration.ofSeconds(120));
+      return driver;
+    } catch (RuntimeException | InterruptedException e) {
+      if (channel != null) {
+        channel.shutdownNow();
+      }
+      String log = process.log();
+      process.stop();
+      if (apiServer != null) {
+        apiServer.destroy();
+      }
+      throw new IllegalStateException("the driver did not come up in the guest: " + e.getMessage()
+          + "\n--- driver log ---\n" + log, e);
+    }
+  }
+
+  /** lvmthin and zfspool storages of the harness layout, and one meant for another node. */
+  static String storageCfg() {
+    return "lvmthin: " + LVM_STORAGE + "\n"
+        + "\tvgname " + VmHarness.VG + "\n"
+        + "\tthinpool " + VmHarness.THIN_POOL + "\n"
+        + "\tcontent images,rootdir\n"
+        + "\n"
+        + "zfspool: " + ZFS_STORAGE + "\n"
+        + "\tpool " + VmHarness.ZFS_DATASET + "\n"
+        + "\tsparse 1\n"
+        + "\tcontent images,rootdir\n"
+        + "\n"
+        + "lvmthin: " + FOREIGN_STORAGE + "\n"
+        + "\tvgname " + VmHarness.VG + "\n"
+        + "\tthinpool " + VmHarness.THIN_POOL + "\n"
+        + "\tcontent images,rootdir\n"
+        + "\tnodes " + OTHER_NODE + "\n";
+  }
+
+  private void awaitReady(Duration deadline) throws InterruptedException {
+    long end = System.nanoTime() + deadline.toNanos();
+    IdentityGrpc.IdentityBlockingStub identity = IdentityGrpc.newBlockingStub(channel);
+    String last = "no answer";
+    while (System.nanoTime() < end) {
+      try {
+        BoolValue ready = identity.withDeadlineAfter(10, TimeUnit.SECONDS)
+            .probe(ProbeRequest.getDefaultInstance()).getReady();
+        if (ready.getValue()) {
+          return;
+        }
+        last = "ready=false";
+      } catch (StatusRuntimeException e) {
+        last = e.getStatus().toString();
+      }
+      if (!process.isAlive()) {
+        throw new IllegalStateException("the driver exited");
+      }
+      Thread.sleep(200);
+    }
+    throw new IllegalStateException("Probe did not answer ready=true within "
+        + deadline.toSeconds() + " s (last: " + last + ")");
+  }
+
+  public ManagedChannel channel() {
+    return channel;
+  }
+
+  public GuestCommandRunner guest() {
+    return guest;
+  }
+
+  /** A guest directory owned by this driver run (removed on close). */
+  public String workDir() {
+    return workDir;
+  }
+
+  public LockMode lockMode() {
+    return lockMode;
+  }
+
+  /** The driver's stdout and stderr so far. */
+  public String log() {
+    return process.log();
+  }
+
+  public boolean isAlive() {
+    return process.isAlive();
+  }
+
+  /** Runs a command in the guest and requires exit 0. */
+  public CommandResult must(String... argv) {
+    return must(guest, argv);
+  }
+
+  /** Runs a command in the guest, whatever its exit code. */
+  public CommandResult run(String... argv) {
+    return guest.run(Command.of(COMMAND_TIMEOUT, argv));
+  }
+
+  static CommandResult must(GuestCommandRunner guest, String... argv) {
+    CommandResult result = guest.run(Command.of(COMMAND_TIMEOUT, argv));
+    if (result.exitCode() != 0) {
+      throw new AssertionError("in the guest: " + String.join(" ", argv) + " exited "
+          + result.exitCode() + ": " + result.stderrText().strip());
+    }
+    return result;
+  }
+
+  /** Writes a small text file in the guest; the text travels as an argument, not through a shell. */
+  static void writeGuestFile(GuestCommandRunner guest, String path, String text) {
+    must(guest, "python3", "-c", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])", path, text);
+  }
+
+  /** Stops the driver (SIGTERM), the mock API server, and removes the work dir. */
+  @Override
+  public void close() {
+    channel.shutdownNow();
+    try {
+      channel.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    process.stop();
+    if (apiServer != null) {
+      apiServer.destroy();
+    }
+    run("rm", "-rf", workDir);
+  }
+}
