@@ -2,9 +2,12 @@ package io.csi.pvestorage.app;
 
 import csi.v1.PluginCapability;
 import io.csi.pvestorage.csi.CallInterceptor;
+import io.csi.pvestorage.csi.CapabilitiesOnly;
+import io.csi.pvestorage.csi.ControllerService;
 import io.csi.pvestorage.csi.IdentityService;
+import io.csi.pvestorage.csi.InFlight;
+import io.csi.pvestorage.csi.NodeStorages;
 import io.csi.pvestorage.csi.Readiness;
-import io.csi.pvestorage.csi.RpcObserver;
 import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.metrics.DriverMetrics;
 import io.csi.pvestorage.metrics.MetricsServer;
@@ -12,6 +15,8 @@ import io.csi.pvestorage.storage.config.StorageConfig;
 import io.csi.pvestorage.storage.config.StorageConfigParser;
 import io.csi.pvestorage.storage.config.StorageDefinition;
 import io.grpc.BindableService;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.System.Logger.Level;
@@ -24,8 +29,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import sun.misc.Signal;
 
 /**
@@ -65,18 +68,35 @@ final class ServeCommand {
 
     // Meters are created after the first Probe can already be answered (they cost start-up
     // time); calls finished before that are not counted.
-    AtomicReference<DriverMetrics> metrics = new AtomicReference<>();
-    RpcObserver rpcObserver = (method, code, took) -> {
-      DriverMetrics m = metrics.get();
-      if (m != null) {
-        m.rpcFinished(method, code.name(), took);
+    MetricsObserver observer = new MetricsObserver();
+    AtomicReference<StorageWiring> wiring = new AtomicReference<>();
+    if (config.mode().hasStorage()) {
+      try {
+        wiring.set(wireStorage(config, observer));
+      } catch (StorageException e) {
+        LOG.log(Level.ERROR, e.getMessage());
+        return 1;
       }
-    };
+      NodeStorages storages = wiring.get().storages();
+      InFlight inFlight = new InFlight();
+      services.add(new ControllerService(storages, inFlight));
+      capabilities.add(IdentityService.service(PluginCapability.Service.Type.CONTROLLER_SERVICE));
+      capabilities.add(IdentityService.service(
+          PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS));
+      capabilities.add(IdentityService.expansion(PluginCapability.VolumeExpansion.Type.ONLINE));
+    } else {
+      // Next to csi-resizer: it reads the capabilities to learn that expansion happens on the
+      // node, and nothing here touches storage.
+      services.add(new CapabilitiesOnly.Controller());
+      services.add(new CapabilitiesOnly.Node());
+      capabilities.add(IdentityService.service(PluginCapability.Service.Type.CONTROLLER_SERVICE));
+      capabilities.add(IdentityService.expansion(PluginCapability.VolumeExpansion.Type.ONLINE));
+    }
 
     CsiServer server;
     try {
       server = CsiServer.start(config.endpoint(), config.socketMode(), services,
-          List.of(new CallInterceptor(rpcObserver)));
+          List.of(new CallInterceptor(observer)));
     } catch (IOException | IllegalStateException e) {
       LOG.log(Level.ERROR, "cannot serve on " + config.endpoint() + ": " + e.getMessage());
       return 1;
@@ -85,26 +105,10 @@ final class ServeCommand {
         + build.csiSpecVersion() + " on " + server.endpoint() + " as "
         + config.driverName() + " (mode " + config.mode().name().toLowerCase(Locale.ROOT) + ")");
 
-    if (config.mode().hasStorage()) {
-      try {
-        StorageConfig storage = loadStorageConfig(config.storageConfig().orElseThrow());
-        String node = config.nodeId().orElseThrow();
-        List<StorageDefinition> usable = storage.availableOn(node);
-        storage.skipped().forEach(s -> LOG.log(Level.INFO, "storage.cfg: skipping " + s
-            + " (only lvmthin and zfspool are served)"));
-        LOG.log(Level.INFO, "storages on node " + node + ": "
-            + (usable.isEmpty() ? "none" : String.join(", ",
-                usable.stream().map(s -> s.type() + ":" + s.storeId()).toList())));
-      } catch (StorageException e) {
-        LOG.log(Level.ERROR, e.getMessage());
-        server.stop(config.shutdownGrace());
-        return 1;
-      }
-    }
     readiness.markReady();
     AtomicReference<MetricsServer> metricsServer = new AtomicReference<>();
     config.metricsAddress().ifPresent(address -> Thread.ofVirtual().name("metrics-start").start(
-        () -> startMetrics(address, readiness, metrics, metricsServer)));
+        () -> startMetrics(address, readiness, observer, metricsServer)));
 
     try {
       stop.await();
@@ -119,14 +123,18 @@ final class ServeCommand {
     if (http != null) {
       http.close();
     }
+    StorageWiring storage = wiring.get();
+    if (storage != null) {
+      storage.close();
+    }
     LOG.log(Level.INFO, "stopped");
     return 0;
   }
 
   private static void startMetrics(java.net.InetSocketAddress address, Readiness readiness,
-      AtomicReference<DriverMetrics> metrics, AtomicReference<MetricsServer> server) {
+      MetricsObserver observer, AtomicReference<MetricsServer> server) {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    metrics.set(new DriverMetrics(registry).withJvmMeters());
+    observer.attach(new DriverMetrics(registry).withJvmMeters());
     try {
       MetricsServer http = MetricsServer.start(address, registry, readiness::isReady);
       server.set(http);
@@ -136,6 +144,20 @@ final class ServeCommand {
       LOG.log(Level.ERROR, "cannot serve metrics on " + address + ": " + e.getMessage()
           + " (CSI keeps running)");
     }
+  }
+
+  /** Loads storage.cfg and builds the plugins of the storages this node has, and the lock. */
+  private static StorageWiring wireStorage(DriverConfig config, MetricsObserver observer) {
+    StorageConfig storage = loadStorageConfig(config.storageConfig().orElseThrow());
+    String node = config.nodeId().orElseThrow();
+    List<StorageDefinition> usable = storage.availableOn(node);
+    storage.skipped().forEach(s -> LOG.log(Level.INFO, "storage.cfg: skipping " + s
+        + " (only lvmthin and zfspool are served)"));
+    LOG.log(Level.INFO, "storages on node " + node + ": "
+        + (usable.isEmpty() ? "none" : String.join(", ",
+            usable.stream().map(s -> s.type() + ":" + s.storeId()).toList()))
+        + "; lock " + config.lockMode().name().toLowerCase(Locale.ROOT));
+    return StorageWiring.build(config, usable, observer);
   }
 
   private static StorageConfig loadStorageConfig(Path path) {

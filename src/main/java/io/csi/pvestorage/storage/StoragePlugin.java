@@ -35,6 +35,28 @@ public interface StoragePlugin {
   /** The storage type as in storage.cfg: {@code lvmthin} or {@code zfspool}. */
   String type();
 
+  /**
+   * The owner ID new volumes get when the caller names none: the storage's {@code csi-owner}
+   * from storage.cfg.
+   */
+  long defaultOwner();
+
+  /**
+   * This storage with per-volume allocation overrides applied to the volumes it creates. Pure:
+   * no command runs, and this instance is unchanged.
+   *
+   * @throws io.csi.pvestorage.error.StorageException INVALID when the backend has no such
+   *     setting (LVM-thin has none of them)
+   */
+  default StoragePlugin withVolumeOptions(VolumeOptions options) {
+    if (!options.isEmpty()) {
+      throw new io.csi.pvestorage.error.StorageException(io.csi.pvestorage.error.ErrorKind.INVALID,
+          "volblocksize and sparse apply to zfspool storages only; storage '" + storeId()
+              + "' is " + type());
+    }
+    return this;
+  }
+
   /** The formats this storage can allocate ({@code raw}; ZFS also {@code subvol}). */
   List<ImageFormat> formats();
 

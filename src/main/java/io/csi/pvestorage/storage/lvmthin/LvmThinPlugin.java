@@ -104,6 +104,11 @@ public final class LvmThinPlugin implements StoragePlugin {
   }
 
   @Override
+  public long defaultOwner() {
+    return storage.common().owner();
+  }
+
+  @Override
   public String storeId() {
     return storage.storeId();
   }

@@ -16,6 +16,7 @@ import io.csi.pvestorage.storage.StoragePlugin;
 import io.csi.pvestorage.storage.VolumeId;
 import io.csi.pvestorage.storage.VolumeMetadata;
 import io.csi.pvestorage.storage.VolumeNames;
+import io.csi.pvestorage.storage.VolumeOptions;
 import io.csi.pvestorage.storage.Volname;
 import io.csi.pvestorage.storage.config.StorageDefinition.CapacityPolicy;
 import io.csi.pvestorage.storage.config.ZfsPoolStorage;
@@ -154,6 +155,23 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   /** Production wiring: default timing, the system clock, real sleeps. */
   public ZfsPoolPlugin(ZfsPoolStorage storage, CommandRunner runner) {
     this(storage, runner, Options.DEFAULT, Clock.systemUTC(), Sleeper.SYSTEM);
+  }
+
+  @Override
+  public long defaultOwner() {
+    return storage.common().owner();
+  }
+
+  @Override
+  public StoragePlugin withVolumeOptions(VolumeOptions overrides) {
+    if (overrides.isEmpty()) {
+      return this;
+    }
+    ZfsPoolStorage adjusted = new ZfsPoolStorage(storage.storeId(), storage.pool(),
+        overrides.volBlockSizeBytes().isPresent() ? overrides.volBlockSizeBytes()
+            : storage.blockSizeBytes(),
+        overrides.sparse().orElse(storage.sparse()), storage.mountpoint(), storage.common());
+    return new ZfsPoolPlugin(adjusted, runner, options, clock, sleeper);
   }
 
   @Override

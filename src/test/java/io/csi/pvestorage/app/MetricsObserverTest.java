@@ -19,14 +19,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The lock's observations end up as Prometheus meters labelled by storage only. */
-class LockMetricsTest {
+class MetricsObserverTest {
 
   @TempDir Path lockDir;
 
   @Test
   void aRealLockFeedsWaitHoldAndFailureMeters() {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    LockMetrics observer = new LockMetrics(new DriverMetrics(registry));
+    MetricsObserver observer = new MetricsObserver(new DriverMetrics(registry));
     Clock clock = Clock.systemUTC();
     try (LocalStorageLock lock = new LocalStorageLock(
         new PveFlock(lockDir, clock, ThreadLocalRandom.current(), Sleeper.SYSTEM), clock, observer)) {

@@ -1,0 +1,452 @@
+package io.csi.pvestorage.csi;
+
+import io.csi.pvestorage.error.ErrorKind;
+import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.storage.ImageFormat;
+import io.csi.pvestorage.storage.ImageInfo;
+import io.csi.pvestorage.storage.SnapshotId;
+import io.csi.pvestorage.storage.SnapshotInfo;
+import io.csi.pvestorage.storage.StoragePlugin;
+import io.csi.pvestorage.storage.VolumeId;
+import io.csi.pvestorage.storage.VolumeMetadata;
+import io.csi.pvestorage.storage.VolumeNames;
+import io.csi.pvestorage.storage.VolumeOptions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * The controller's work on the storage plugins, in storage terms: create (empty, from a snapshot,
+ * from a volume), delete, snapshot, list. No gRPC here; {@link ControllerService} validates the
+ * request, claims the name, calls one method and builds the response.
+ *
+ * <p><b>Idempotency.</b> The CSI name is recorded on the volume or snapshot in the command that
+ * creates it, so every create first looks the name up with one listing: found and compatible
+ * returns what exists (finishing an interrupted restore-and-grow), found and incompatible is
+ * ALREADY_EXISTS. Deletes of what is gone succeed.
+ *
+ * <p><b>Locking.</b> Each mutating plugin call runs under the storage lock through {@link
+ * NodeStorages#locked}; lookups do not take it.
+ */
+public final class VolumeOperations {
+
+  /** The size of a volume whose request names none (capacity range 0). */
+  public static final long DEFAULT_SIZE_BYTES = 1L << 30;
+
+  private final NodeStorages storages;
+
+  public VolumeOperations(NodeStorages storages) {
+    this.storages = Objects.requireNonNull(storages, "storages");
+  }
+
+  /** Where a new volume's data comes from. */
+  public sealed interface Source {
+    /** An empty volume. */
+    record Empty() implements Source {}
+
+    /** A restore of a snapshot. */
+    record FromSnapshot(SnapshotId snapshot) implements Source {}
+
+    /** A clone of a volume (a PVC clone). */
+    record FromVolume(VolumeId volume) implements Source {}
+  }
+
+  /**
+   * A validated CreateVolume.
+   *
+   * @param name the CSI name
+   * @param requiredBytes at least this many bytes (0: no minimum)
+   * @param limitBytes at most this many bytes (0: no maximum)
+   * @param parameters the StorageClass parameters
+   * @param access what the capabilities ask for
+   * @param source where the data comes from
+   */
+  public record CreateRequest(String name, long requiredBytes, long limitBytes,
+      VolumeParameters parameters, VolumeAccess access, Source source) {
+
+    public CreateRequest {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(parameters, "parameters");
+      Objects.requireNonNull(access, "access");
+      Objects.requireNonNull(source, "source");
+    }
+  }
+
+  /**
+   * A volume as the controller reports it.
+   *
+   * @param id the volume ID
+   * @param sizeBytes provisioned size in bytes
+   * @param format raw or subvol
+   */
+  public record Volume(VolumeId id, long sizeBytes, ImageFormat format) {}
+
+  /**
+   * Creates the volume of {@code request}, or returns the one created for the same name before.
+   *
+   * @throws StorageException EXHAUSTED (storage not on this node, no room), NOT_FOUND (source
+   *     missing), OUT_OF_RANGE (smaller than the source, or the rounded size exceeds the limit),
+   *     ALREADY_EXISTS (the name belongs to an incompatible volume), INVALID
+   */
+  public Volume create(CreateRequest request) {
+    VolumeParameters parameters = request.parameters();
+    StoragePlugin plugin = storages.find(parameters.storage())
+        .orElseThrow(() -> new StorageException(ErrorKind.EXHAUSTED, "storage '"
+            + parameters.storage() + "' is not available on node " + storages.nodeId()
+            + "; the volume must be provisioned on a node that has it"))
+        .withVolumeOptions(new VolumeOptions(parameters.volBlockSize(), parameters.sparse()));
+    VolumeMetadata metadata = new VolumeMetadata(request.name(), parameters.pvcNamespace(),
+        parameters.pvcName(), parameters.pvName());
+
+    Optional<ImageInfo> existing = findVolume(plugin, request.name());
+    if (existing.isPresent()) {
+      return adopt(plugin, request, existing.get());
+    }
+    long owner = parameters.owner().orElse(plugin.defaultOwner());
+    String volname = VolumeNames.volnameFor(request.name(), owner, request.access().format());
+    try {
+      Volume created = switch (request.source()) {
+        case Source.Empty empty -> allocate(plugin, request, owner, volname, metadata);
+        case Source.FromSnapshot s -> restore(plugin, request, owner, volname, metadata, s);
+        case Source.FromVolume v -> cloneVolume(plugin, request, owner, volname, metadata, v);
+      };
+      return withinLimit(plugin, request, created);
+    } catch (StorageException e) {
+      if (e.kind() != ErrorKind.ALREADY_EXISTS) {
+        throw e;
+      }
+      // Someone else (another process under the lock) created the name meanwhile, or a
+      // different volume holds the derived volume name.
+      return findVolume(plugin, request.name())
+          .map(image -> adopt(plugin, request, image))
+          .orElseThrow(() -> new StorageException(ErrorKind.ALREADY_EXISTS, "volume name "
+              + volname + " on storage " + plugin.storeId() + " is taken by a volume that "
+              + "does not belong to CSI name '" + request.name() + "'", e));
+    }
+  }
+
+  private Volume allocate(StoragePlugin plugin, CreateRequest request, long owner,
+      String volname, VolumeMetadata metadata) {
+    long size = chooseSize(request, 0);
+    String made = storages.locked(plugin, "alloc", volname, () -> plugin.allocImage(owner,
+        request.access().format(), Optional.of(volname), size, Optional.of(metadata)));
+    return sized(plugin, made);
+  }
+
+  private Volume restore(StoragePlugin plugin, CreateRequest request, long owner,
+      String volname, VolumeMetadata metadata, Source.FromSnapshot source) {
+    SnapshotId snapshotId = source.snapshot();
+    sameStorage(plugin, snapshotId.volume(), "snapshot " + snapshotId);
+    SnapshotInfo snapshot = listSnapshotsOf(plugin, snapshotId.volume()).stream().filter(s -> s.id().equals(snapshotId)).findFirst()
+        .orElseThrow(() -> notFound("snapshot " + snapshotId + " does not exist on node "
+            + storages.nodeId()));
+    ImageFormat format = plugin.parseVolname(snapshotId.volume().volname()).format();
+    sameFormat(request, format, "snapshot " + snapshotId);
+    long size = chooseSize(request, snapshot.sizeBytes());
+    String made = storages.locked(plugin, "clone", volname, () -> plugin.cloneImage(
+        snapshotId.volume().volname(), owner, Optional.of(snapshotId.snapName()),
+        Optional.of(volname), Optional.of(metadata)));
+    return grow(plugin, made, size);
+  }
+
+  private Volume cloneVolume(StoragePlugin plugin, CreateRequest request, long owner,
+      String volname, VolumeMetadata metadata, Source.FromVolume source) {
+    VolumeId sourceId = source.volume();
+    sameStorage(plugin, sourceId, "volume " + sourceId);
+    ImageInfo sourceImage = plugin.listImages(OptionalLong.empty(),
+            Optional.of(List.of(sourceId))).stream().findFirst()
+        .orElseThrow(() -> notFound("source volume " + sourceId + " does not exist on node "
+            + storages.nodeId()));
+    sameFormat(request, sourceImage.format(), "volume " + sourceId);
+    long size = chooseSize(request, sourceImage.sizeBytes());
+    // A clone of a volume is a clone of a snapshot taken for it. The snapshot is named after the
+    // new volume, so a retry after a crash reuses it, and it carries no CSI name, so it is never
+    // listed as a VolumeSnapshot. LVM-thin deletes it at once; ZFS keeps it as a tombstone for
+    // as long as the clone needs its origin.
+    String snapName = VolumeNames.snapNameFor("clone-of-" + volname);
+    String made = storages.locked(plugin, "clone", volname, () -> {
+      try {
+        plugin.volumeSnapshot(sourceId.volname(), snapName, Optional.empty());
+      } catch (StorageException e) {
+        if (e.kind() != ErrorKind.ALREADY_EXISTS) {
+          throw e;
+        }
+      }
+      String clone = plugin.cloneImage(sourceId.volname(), owner, Optional.of(snapName),
+          Optional.of(volname), Optional.of(metadata));
+      plugin.volumeSnapshotDelete(sourceId.volname(), snapName);
+      return clone;
+    });
+    return grow(plugin, made, size);
+  }
+
+  /** A volume found under the request's name: returned when compatible, else ALREADY_EXISTS. */
+  private Volume adopt(StoragePlugin plugin, CreateRequest request, ImageInfo image) {
+    String what = "volume " + image.volid() + " (CSI name '" + request.name() + "')";
+    if (image.format() != request.access().format()) {
+      throw new StorageException(ErrorKind.ALREADY_EXISTS, what + " exists as a "
+          + image.format().pveName() + " volume; this request needs "
+          + request.access().format().pveName());
+    }
+    long size = image.sizeBytes();
+    if (request.limitBytes() > 0 && size > request.limitBytes()) {
+      throw new StorageException(ErrorKind.ALREADY_EXISTS, what + " exists with " + size
+          + " bytes, more than this request's limit of " + request.limitBytes());
+    }
+    if (size < request.requiredBytes()) {
+      if (request.source() instanceof Source.Empty) {
+        throw new StorageException(ErrorKind.ALREADY_EXISTS, what + " exists with " + size
+            + " bytes, less than the " + request.requiredBytes() + " bytes this request needs");
+      }
+      // A restore or clone that was interrupted between the clone and the grow.
+      return grow(plugin, image.volid().volname(), request.requiredBytes());
+    }
+    return new Volume(image.volid(), size, image.format());
+  }
+
+  /** The size to create: the request's minimum, else the source's size, else the default. */
+  private static long chooseSize(CreateRequest request, long sourceBytes) {
+    if (sourceBytes > 0) {
+      if (request.limitBytes() > 0 && request.limitBytes() < sourceBytes) {
+        throw new StorageException(ErrorKind.OUT_OF_RANGE, "the source holds " + sourceBytes
+            + " bytes; a volume made from it cannot be limited to " + request.limitBytes()
+            + " bytes (ask for at least " + sourceBytes + ")");
+      }
+      return Math.max(request.requiredBytes(), sourceBytes);
+    }
+    if (request.requiredBytes() > 0) {
+      return request.requiredBytes();
+    }
+    return request.limitBytes() > 0
+        ? Math.min(request.limitBytes(), DEFAULT_SIZE_BYTES) : DEFAULT_SIZE_BYTES;
+  }
+
+  private Volume grow(StoragePlugin plugin, String volname, long size) {
+    Volume made = sized(plugin, volname);
+    if (made.sizeBytes() >= size) {
+      return made;
+    }
+    long grown = storages.locked(plugin, "resize", volname,
+        () -> plugin.volumeResize(volname, size));
+    return new Volume(made.id(), grown, made.format());
+  }
+
+  /**
+   * The backends round sizes up (LVM extents, ZFS blocks); a result above the request's limit
+   * is removed again and refused, so no volume outside the range is ever handed out.
+   */
+  private Volume withinLimit(StoragePlugin plugin, CreateRequest request, Volume volume) {
+    if (request.limitBytes() == 0 || volume.sizeBytes() <= request.limitBytes()) {
+      return volume;
+    }
+    storages.locked(plugin, "free", volume.id().volname(), () -> {
+      plugin.freeImage(volume.id().volname());
+      return null;
+    });
+    throw new StorageException(ErrorKind.OUT_OF_RANGE, "storage " + plugin.storeId()
+        + " rounds this volume up to " + volume.sizeBytes() + " bytes, above the limit of "
+        + request.limitBytes() + " bytes; raise the limit or ask for a size that is a multiple "
+        + "of the allocation unit");
+  }
+
+  private static Volume sized(StoragePlugin plugin, String volname) {
+    var info = plugin.volumeSizeInfo(volname);
+    return new Volume(new VolumeId(plugin.storeId(), volname), info.sizeBytes(), info.format());
+  }
+
+  /**
+   * Deletes a volume this driver created. Gone (or on a storage this node does not serve) is
+   * success.
+   *
+   * @throws StorageException PRECONDITION when the volume carries no CSI name (a volume this
+   *     driver did not create, e.g. a Proxmox VE guest disk, is never deleted) or is in use
+   */
+  public void delete(VolumeId id) {
+    Optional<StoragePlugin> plugin = storages.find(id.storeId());
+    if (plugin.isEmpty()) {
+      return;
+    }
+    StoragePlugin p = plugin.get();
+    List<ImageInfo> found = p.listImages(OptionalLong.empty(), Optional.of(List.of(id)));
+    if (found.isEmpty()) {
+      return;
+    }
+    if (found.getFirst().metadata().isEmpty()) {
+      throw new StorageException(ErrorKind.PRECONDITION, "volume " + id + " was not created by "
+          + "this driver (it records no CSI name); it is not deleted. Remove it with the "
+          + "storage's own tools if it really is unused");
+    }
+    storages.locked(p, "free", id.volname(), () -> {
+      p.freeImage(id.volname());
+      return null;
+    });
+  }
+
+  /** Whether a volume exists, with its facts. */
+  public Optional<ImageInfo> find(VolumeId id) {
+    return storages.find(id.storeId()).flatMap(p -> p.listImages(OptionalLong.empty(),
+        Optional.of(List.of(id))).stream().findFirst());
+  }
+
+  /** Every volume this driver created on this node's storages, sorted by ID. */
+  public List<ImageInfo> listVolumes() {
+    List<ImageInfo> all = new ArrayList<>();
+    for (StoragePlugin plugin : storages.all()) {
+      plugin.listImages(OptionalLong.empty(), Optional.empty()).stream()
+          .filter(i -> i.metadata().isPresent()).forEach(all::add);
+    }
+    all.sort(Comparator.comparing(i -> i.volid().toString()));
+    return all;
+  }
+
+  /**
+   * Takes a snapshot named after a CSI name, or returns the one taken for that name before.
+   *
+   * @throws StorageException NOT_FOUND (source missing), ALREADY_EXISTS (the name belongs to a
+   *     snapshot of another volume)
+   */
+  public SnapshotInfo snapshot(String name, VolumeId source) {
+    StoragePlugin plugin = storages.find(source.storeId()).orElseThrow(() -> notFound(
+        "source volume " + source + ": storage '" + source.storeId() + "' is not on node "
+            + storages.nodeId()));
+    try {
+      plugin.parseVolname(source.volname());
+    } catch (StorageException e) {
+      throw notFound("source volume " + source + " is not a volume of storage "
+          + source.storeId() + ": " + e.getMessage());
+    }
+    Optional<SnapshotInfo> existing = findSnapshot(plugin, name);
+    if (existing.isPresent()) {
+      return sameSource(existing.get(), name, source);
+    }
+    String snapName = VolumeNames.snapNameFor(name);
+    try {
+      storages.locked(plugin, "snapshot", source.volname() + "@" + snapName, () -> {
+        plugin.volumeSnapshot(source.volname(), snapName, Optional.of(VolumeMetadata.of(name)));
+        return null;
+      });
+    } catch (StorageException e) {
+      if (e.kind() != ErrorKind.ALREADY_EXISTS) {
+        throw e;
+      }
+      return findSnapshot(plugin, name).map(s -> sameSource(s, name, source))
+          .orElseThrow(() -> new StorageException(ErrorKind.ALREADY_EXISTS, "snapshot "
+              + source + "@" + snapName + " exists and does not belong to CSI name '" + name
+              + "'", e));
+    }
+    SnapshotId id = new SnapshotId(source, snapName);
+    return plugin.listSnapshots(Optional.of(source.volname())).stream()
+        .filter(s -> s.id().equals(id)).findFirst()
+        .orElseThrow(() -> new StorageException(ErrorKind.INTERNAL, "snapshot " + id
+            + " was created but is not listed"));
+  }
+
+  private static SnapshotInfo sameSource(SnapshotInfo snapshot, String name, VolumeId source) {
+    if (!snapshot.id().volume().equals(source)) {
+      throw new StorageException(ErrorKind.ALREADY_EXISTS, "snapshot name '" + name
+          + "' is already used by snapshot " + snapshot.id() + " of another volume");
+    }
+    return snapshot;
+  }
+
+  /**
+   * Deletes a snapshot this driver took. Gone is success.
+   *
+   * @throws StorageException PRECONDITION when the snapshot carries no CSI name
+   */
+  public void deleteSnapshot(SnapshotId id) {
+    Optional<StoragePlugin> plugin = storages.find(id.volume().storeId());
+    if (plugin.isEmpty()) {
+      return;
+    }
+    StoragePlugin p = plugin.get();
+    Optional<SnapshotInfo> found = listSnapshotsOf(p, id.volume()).stream()
+        .filter(s -> s.id().equals(id)).findFirst();
+    if (found.isEmpty()) {
+      return;
+    }
+    if (found.get().metadata().isEmpty()) {
+      throw new StorageException(ErrorKind.PRECONDITION, "snapshot " + id + " was not taken by "
+          + "this driver (it records no CSI name); it is not deleted");
+    }
+    storages.locked(p, "delsnapshot", id.volume().volname() + "@" + id.snapName(), () -> {
+      p.volumeSnapshotDelete(id.volume().volname(), id.snapName());
+      return null;
+    });
+  }
+
+  /** One snapshot by ID, whoever took it (a pre-provisioned VolumeSnapshotContent may name any). */
+  public List<SnapshotInfo> snapshotById(SnapshotId id) {
+    return storages.find(id.volume().storeId())
+        .map(p -> listSnapshotsOf(p, id.volume()).stream().filter(s -> s.id().equals(id))
+            .toList())
+        .orElse(List.of());
+  }
+
+  /** The CSI snapshots of one volume, sorted by ID; none when the volume is unknown. */
+  public List<SnapshotInfo> snapshotsOf(VolumeId volume) {
+    return storages.find(volume.storeId())
+        .map(p -> listSnapshotsOf(p, volume).stream().filter(s -> s.metadata().isPresent())
+            .sorted(Comparator.comparing(s -> s.id().toString())).toList())
+        .orElse(List.of());
+  }
+
+  /** Every CSI snapshot on this node's storages, sorted by ID. */
+  public List<SnapshotInfo> allSnapshots() {
+    List<SnapshotInfo> all = new ArrayList<>();
+    for (StoragePlugin plugin : storages.all()) {
+      plugin.listSnapshots(Optional.empty()).stream()
+          .filter(s -> s.metadata().isPresent()).forEach(all::add);
+    }
+    all.sort(Comparator.comparing(s -> s.id().toString()));
+    return all;
+  }
+
+  private static List<SnapshotInfo> listSnapshotsOf(StoragePlugin plugin, VolumeId volume) {
+    try {
+      plugin.parseVolname(volume.volname());
+      return plugin.listSnapshots(Optional.of(volume.volname()));
+    } catch (StorageException e) {
+      if (e.kind() == ErrorKind.NOT_FOUND || e.kind() == ErrorKind.INVALID) {
+        return List.of();
+      }
+      throw e;
+    }
+  }
+
+  private static Optional<ImageInfo> findVolume(StoragePlugin plugin, String name) {
+    return plugin.listImages(OptionalLong.empty(), Optional.empty()).stream()
+        .filter(i -> i.metadata().map(m -> m.csiName().equals(name)).orElse(false))
+        .findFirst();
+  }
+
+  private static Optional<SnapshotInfo> findSnapshot(StoragePlugin plugin, String name) {
+    return plugin.listSnapshots(Optional.empty()).stream()
+        .filter(s -> s.metadata().map(m -> m.csiName().equals(name)).orElse(false))
+        .findFirst();
+  }
+
+  private static void sameStorage(StoragePlugin plugin, VolumeId source, String what) {
+    if (!source.storeId().equals(plugin.storeId())) {
+      throw new StorageException(ErrorKind.INVALID, what + " is on storage '" + source.storeId()
+          + "' but the StorageClass names '" + plugin.storeId() + "'; clones and restores stay "
+          + "in the pool of their source, so use a StorageClass with storage: "
+          + source.storeId());
+    }
+  }
+
+  private static void sameFormat(CreateRequest request, ImageFormat format, String what) {
+    if (format != request.access().format()) {
+      throw new StorageException(ErrorKind.INVALID, what + " is a " + format.pveName()
+          + " volume; a " + request.access().format().pveName() + " volume cannot be made from "
+          + "it (fsType zfs goes with datasets, block/ext4/xfs with raw volumes)");
+    }
+  }
+
+  private static StorageException notFound(String message) {
+    return new StorageException(ErrorKind.NOT_FOUND, message);
+  }
+}
