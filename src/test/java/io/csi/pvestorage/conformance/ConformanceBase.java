@@ -199,13 +199,17 @@ abstract class ConformanceBase {
   }
 
   /** CreateSnapshot; the snapshot is deleted after the case (before its source). */
-  CreateSnapshotResponse createSnapshot(String name, String sourceVolumeId) {
-    CreateSnapshotResponse response = controller().createSnapshot(CreateSnapshotRequest.newBuilder()
-        .setName(name).setSourceVolumeId(sourceVolumeId).build());
+  CreateSnapshotResponse createSnapshot(CreateSnapshotRequest request) {
+    CreateSnapshotResponse response = controller().createSnapshot(request);
     String id = response.getSnapshot().getSnapshotId();
     afterCase("DeleteSnapshot " + id, () -> controller()
         .deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId(id).build()));
     return response;
+  }
+
+  CreateSnapshotResponse createSnapshot(String name, String sourceVolumeId) {
+    return createSnapshot(CreateSnapshotRequest.newBuilder()
+        .setName(name).setSourceVolumeId(sourceVolumeId).build());
   }
 
   /** Registers an action for after the case; the last registered runs first. */

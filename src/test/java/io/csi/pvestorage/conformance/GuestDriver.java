@@ -22,6 +22,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * The driver's {@code serve} process running in the harness guest (where the real lvm, zfs,
@@ -43,6 +45,8 @@ public final class GuestDriver implements AutoCloseable {
   public static final String FOREIGN_STORAGE = "elsewhere-lvm";
 
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(60);
+  /** The mock API server logs every request at INFO; the Lease renewals would drown the output. */
+  private static final Logger MOCK_SERVER_LOG = Logger.getLogger("io.fabric8.mockwebserver");
 
   /** How the driver serialises storage changes. */
   public enum LockMode {
@@ -96,6 +100,7 @@ public final class GuestDriver implements AutoCloseable {
         "--shutdown-grace", "5s",
         "--lock", lockMode.name().toLowerCase(java.util.Locale.ROOT)));
     if (lockMode == LockMode.LEASE) {
+      MOCK_SERVER_LOG.setLevel(Level.WARNING);
       apiServer = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
           new KubernetesCrudDispatcher(), false);
       apiServer.init();

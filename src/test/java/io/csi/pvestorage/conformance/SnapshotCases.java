@@ -1,0 +1,314 @@
+package io.csi.pvestorage.conformance;
+
+import static io.grpc.Status.Code.ABORTED;
+import static io.grpc.Status.Code.ALREADY_EXISTS;
+import static io.grpc.Status.Code.INVALID_ARGUMENT;
+import static io.grpc.Status.Code.NOT_FOUND;
+import static io.grpc.Status.Code.OUT_OF_RANGE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.util.Timestamps;
+import csi.v1.CreateSnapshotRequest;
+import csi.v1.CreateVolumeRequest;
+import csi.v1.DeleteSnapshotRequest;
+import csi.v1.ListSnapshotsRequest;
+import csi.v1.ListSnapshotsResponse;
+import csi.v1.Snapshot;
+import csi.v1.Volume;
+import csi.v1.VolumeContentSource;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Snapshots: CreateSnapshot, DeleteSnapshot, ListSnapshots, and volumes made from a snapshot
+ * (restore) or from another volume (clone).
+ */
+abstract class SnapshotCases extends ControllerCases {
+
+  // ---- CreateSnapshot ---------------------------------------------------------------------
+
+  @Test
+  void snapshot_createWithoutNameIsInvalid() {
+    Volume volume = createMountVolume();
+    assertCode(INVALID_ARGUMENT, () -> createSnapshot(CreateSnapshotRequest.newBuilder()
+        .setSourceVolumeId(volume.getVolumeId()).build()));
+  }
+
+  @Test
+  void snapshot_createWithoutSourceIsInvalid() {
+    assertCode(INVALID_ARGUMENT, () -> createSnapshot(CreateSnapshotRequest.newBuilder()
+        .setName(uniqueName("snapshot")).build()));
+  }
+
+  @Test
+  void snapshot_createOfAMissingVolumeIsNotFound() {
+    assertCode(NOT_FOUND, () -> createSnapshot(CreateSnapshotRequest.newBuilder()
+        .setName(uniqueName("snapshot")).setSourceVolumeId(backend().missingVolumeId()).build()));
+  }
+
+  @Test
+  void snapshot_createAnswersSizeReadinessTimeAndSource() {
+    Volume volume = createMountVolume();
+    Instant before = Instant.now();
+    Snapshot snapshot = createSnapshot(uniqueName("snapshot"), volume.getVolumeId()).getSnapshot();
+    assertTrue(snapshot.getSnapshotId().startsWith(volume.getVolumeId() + "@"),
+        "snapshot ID <storeid>:<volname>@<snapname>: " + snapshot.getSnapshotId());
+    assertTrue(snapshot.getSnapshotId().getBytes(StandardCharsets.UTF_8).length <= 128);
+    assertEquals(volume.getVolumeId(), snapshot.getSourceVolumeId());
+    assertEquals(volume.getCapacityBytes(), snapshot.getSizeBytes(),
+        "size_bytes is what a restore needs: the source's size");
+    assertTrue(snapshot.getReadyToUse(), "thin snapshots are ready at once");
+    assertTrue(snapshot.hasCreationTime(), "creation_time is required");
+    Instant created = Instant.ofEpochSecond(snapshot.getCreationTime().getSeconds());
+    // The guest's clock comes from qemu's RTC; allow for it to drift from the host's.
+    assertTrue(Duration.between(before, created).abs().compareTo(Duration.ofMinutes(10)) < 0,
+        "creation_time is about now: " + Timestamps.toString(snapshot.getCreationTime()));
+  }
+
+  @Test
+  void snapshot_createIsIdempotent() {
+    Volume volume = createMountVolume();
+    String name = uniqueName("snapshot");
+    Snapshot first = createSnapshot(name, volume.getVolumeId()).getSnapshot();
+    Snapshot again = createSnapshot(name, volume.getVolumeId()).getSnapshot();
+    assertEquals(first, again, "same name and source: the same snapshot, creation_time included");
+  }
+
+  @Test
+  void snapshot_createWithSameNameAndOtherSourceIsAlreadyExists() {
+    Volume a = createMountVolume();
+    Volume b = createMountVolume();
+    String name = uniqueName("snapshot");
+    createSnapshot(name, a.getVolumeId());
+    assertCode(ALREADY_EXISTS, () -> createSnapshot(CreateSnapshotRequest.newBuilder()
+        .setName(name).setSourceVolumeId(b.getVolumeId()).build()));
+  }
+
+  @Test
+  void snapshot_createWithMaximumLengthNames() {
+    Volume volume = createMountVolume();
+    String stem = uniqueName("snapshot");
+    String nameA = stem + "a".repeat(128 - stem.length());
+    String nameB = stem + "a".repeat(127 - stem.length()) + "b";
+    Snapshot a = createSnapshot(nameA, volume.getVolumeId()).getSnapshot();
+    Snapshot again = createSnapshot(nameA, volume.getVolumeId()).getSnapshot();
+    Snapshot b = createSnapshot(nameB, volume.getVolumeId()).getSnapshot();
+    assertEquals(a.getSnapshotId(), again.getSnapshotId());
+    assertTrue(!a.getSnapshotId().equals(b.getSnapshotId()),
+        "names that differ only at the end are different snapshots");
+  }
+
+  // ---- ListSnapshots ----------------------------------------------------------------------
+
+  @Test
+  void snapshot_listShowsNewSnapshots() {
+    Volume volume = createMountVolume();
+    Snapshot snapshot = createSnapshot(uniqueName("snapshot"), volume.getVolumeId()).getSnapshot();
+    ListSnapshotsResponse all = controller().listSnapshots(ListSnapshotsRequest.getDefaultInstance());
+    assertEquals("", all.getNextToken());
+    assertTrue(all.getEntriesList().stream().anyMatch(e -> e.getSnapshot().equals(snapshot)),
+        "listed as CreateSnapshot answered it: " + all);
+  }
+
+  @Test
+  void snapshot_listBySnapshotId() {
+    Volume volume = createMountVolume();
+    Snapshot snapshot = createSnapshot(uniqueName("snapshot"), volume.getVolumeId()).getSnapshot();
+    createSnapshot(uniqueName("snapshot"), volume.getVolumeId());
+    List<Snapshot> listed = listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSnapshotId(snapshot.getSnapshotId()).build());
+    assertEquals(List.of(snapshot), listed);
+  }
+
+  @Test
+  void snapshot_listByAnUnknownSnapshotIdIsEmpty() {
+    Volume volume = createMountVolume();
+    assertEquals(List.of(), listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSnapshotId(volume.getVolumeId() + "@nosuch").build()));
+    assertEquals(List.of(), listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSnapshotId(backend().missingSnapshotId()).build()));
+  }
+
+  @Test
+  void snapshot_listBySourceVolume() {
+    Volume a = createMountVolume();
+    Volume b = createMountVolume();
+    Snapshot a1 = createSnapshot(uniqueName("snapshot"), a.getVolumeId()).getSnapshot();
+    Snapshot a2 = createSnapshot(uniqueName("snapshot"), a.getVolumeId()).getSnapshot();
+    createSnapshot(uniqueName("snapshot"), b.getVolumeId());
+    Set<Snapshot> listed = new HashSet<>(listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSourceVolumeId(a.getVolumeId()).build()));
+    assertEquals(Set.of(a1, a2), listed, "exactly the snapshots of that volume");
+  }
+
+  @Test
+  void snapshot_listByAnUnknownSourceIsEmpty() {
+    assertEquals(List.of(), listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSourceVolumeId(backend().missingVolumeId()).build()));
+  }
+
+  @Test
+  void snapshot_listPagesCoverEverythingOnce() {
+    Volume volume = createMountVolume();
+    for (int i = 0; i < 3; i++) {
+      createSnapshot(uniqueName("snapshot"), volume.getVolumeId());
+    }
+    Set<String> all = new HashSet<>();
+    listSnapshots(ListSnapshotsRequest.getDefaultInstance()).forEach(s -> all.add(s.getSnapshotId()));
+    assertTrue(all.size() >= 3);
+    List<String> walked = walk((max, token) -> {
+      ListSnapshotsResponse page = controller().listSnapshots(ListSnapshotsRequest.newBuilder()
+          .setMaxEntries(max).setStartingToken(token).build());
+      return new Page(page.getEntriesList().stream().map(e -> e.getSnapshot().getSnapshotId()).toList(),
+          page.getNextToken());
+    }, 1);
+    assertEquals(walked.size(), new HashSet<>(walked).size(), "no snapshot twice: " + walked);
+    assertEquals(all, new HashSet<>(walked));
+  }
+
+  @Test
+  void snapshot_listWithABadStartingTokenIsAborted() {
+    assertCode(ABORTED, () -> controller().listSnapshots(
+        ListSnapshotsRequest.newBuilder().setStartingToken("no-such-token").build()));
+  }
+
+  // ---- DeleteSnapshot ---------------------------------------------------------------------
+
+  @Test
+  void snapshot_deleteWithoutIdIsInvalid() {
+    assertCode(INVALID_ARGUMENT,
+        () -> controller().deleteSnapshot(DeleteSnapshotRequest.getDefaultInstance()));
+  }
+
+  @Test
+  void snapshot_deleteOfAMissingSnapshotSucceeds() {
+    controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder()
+        .setSnapshotId(backend().missingSnapshotId()).build());
+  }
+
+  @Test
+  void snapshot_deleteIsIdempotentAndTheSnapshotIsGone() {
+    Volume volume = createMountVolume();
+    Snapshot snapshot = createSnapshot(uniqueName("snapshot"), volume.getVolumeId()).getSnapshot();
+    DeleteSnapshotRequest delete =
+        DeleteSnapshotRequest.newBuilder().setSnapshotId(snapshot.getSnapshotId()).build();
+    controller().deleteSnapshot(delete);
+    controller().deleteSnapshot(delete);
+    assertEquals(List.of(), listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSnapshotId(snapshot.getSnapshotId()).build()));
+  }
+
+  // ---- restore and clone ------------------------------------------------------------------
+
+  @Test
+  void snapshot_restoreWithTheSnapshotsSize() {
+    Snapshot snapshot = snapshotOfNewVolume();
+    Volume restored = createVolume(restoreRequest(uniqueName("pvc"), snapshot, snapshot.getSizeBytes()));
+    assertEquals(snapshot.getSizeBytes(), restored.getCapacityBytes());
+    assertEquals(snapshotSource(snapshot), restored.getContentSource());
+  }
+
+  @Test
+  void snapshot_restoreWithoutCapacityIsAtLeastTheSnapshotsSize() {
+    Snapshot snapshot = snapshotOfNewVolume();
+    Volume restored = createVolume(restoreRequest(uniqueName("pvc"), snapshot, 0));
+    assertTrue(restored.getCapacityBytes() >= snapshot.getSizeBytes(),
+        "never smaller than size_bytes: " + restored.getCapacityBytes());
+  }
+
+  @Test
+  void snapshot_restoreLargerThanTheSnapshot() {
+    Snapshot snapshot = snapshotOfNewVolume();
+    long larger = snapshot.getSizeBytes() + VOLUME_BYTES;
+    Volume restored = createVolume(restoreRequest(uniqueName("pvc"), snapshot, larger));
+    assertTrue(restored.getCapacityBytes() >= larger, "the larger size: " + restored.getCapacityBytes());
+  }
+
+  @Test
+  void snapshot_restoreSmallerThanTheSnapshotIsOutOfRange() {
+    Snapshot snapshot = snapshotOfNewVolume();
+    CreateVolumeRequest.Builder request = restoreRequest(uniqueName("pvc"), snapshot,
+        snapshot.getSizeBytes() / 2).toBuilder();
+    // A limit below the snapshot's size: no volume can hold the data and respect the range.
+    request.getCapacityRangeBuilder().setLimitBytes(snapshot.getSizeBytes() / 2);
+    assertCode(OUT_OF_RANGE, () -> createVolume(request.build()));
+  }
+
+  @Test
+  void snapshot_restoreIsIdempotent() {
+    Snapshot snapshot = snapshotOfNewVolume();
+    CreateVolumeRequest request = restoreRequest(uniqueName("pvc"), snapshot, snapshot.getSizeBytes());
+    Volume first = createVolume(request);
+    Volume again = createVolume(request);
+    assertEquals(first, again);
+  }
+
+  @Test
+  void snapshot_restoreFromAMissingSnapshotIsNotFound() {
+    CreateVolumeRequest.Builder request = volumeRequest(uniqueName("pvc"), VOLUME_BYTES, mountCapability());
+    request.getVolumeContentSourceBuilder().getSnapshotBuilder()
+        .setSnapshotId(backend().missingSnapshotId());
+    assertCode(NOT_FOUND, () -> createVolume(request.build()));
+  }
+
+  @Test
+  void snapshot_cloneOfAVolume() {
+    Volume source = createMountVolume();
+    CreateVolumeRequest.Builder request =
+        volumeRequest(uniqueName("pvc"), source.getCapacityBytes(), mountCapability());
+    request.getVolumeContentSourceBuilder().getVolumeBuilder().setVolumeId(source.getVolumeId());
+    Volume clone = createVolume(request.build());
+    assertTrue(!clone.getVolumeId().equals(source.getVolumeId()), "a new volume");
+    assertEquals(source.getCapacityBytes(), clone.getCapacityBytes());
+    assertEquals(source.getVolumeId(), clone.getContentSource().getVolume().getVolumeId());
+  }
+
+  @Test
+  void snapshot_cloneSmallerThanTheSourceIsOutOfRange() {
+    Volume source = createMountVolume();
+    CreateVolumeRequest.Builder request =
+        volumeRequest(uniqueName("pvc"), source.getCapacityBytes() / 2, mountCapability());
+    request.getCapacityRangeBuilder().setLimitBytes(source.getCapacityBytes() / 2);
+    request.getVolumeContentSourceBuilder().getVolumeBuilder().setVolumeId(source.getVolumeId());
+    assertCode(OUT_OF_RANGE, () -> createVolume(request.build()));
+  }
+
+  @Test
+  void snapshot_cloneOfAMissingVolumeIsNotFound() {
+    CreateVolumeRequest.Builder request = volumeRequest(uniqueName("pvc"), VOLUME_BYTES, mountCapability());
+    request.getVolumeContentSourceBuilder().getVolumeBuilder().setVolumeId(backend().missingVolumeId());
+    assertCode(NOT_FOUND, () -> createVolume(request.build()));
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------
+
+  Snapshot snapshotOfNewVolume() {
+    Volume volume = createMountVolume();
+    return createSnapshot(uniqueName("snapshot"), volume.getVolumeId()).getSnapshot();
+  }
+
+  static VolumeContentSource snapshotSource(Snapshot snapshot) {
+    return VolumeContentSource.newBuilder()
+        .setSnapshot(VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId(snapshot.getSnapshotId()))
+        .build();
+  }
+
+  CreateVolumeRequest restoreRequest(String name, Snapshot snapshot, long bytes) {
+    return volumeRequest(name, bytes, mountCapability())
+        .setVolumeContentSource(snapshotSource(snapshot))
+        .build();
+  }
+
+  /** The listing without pagination. */
+  List<Snapshot> listSnapshots(ListSnapshotsRequest request) {
+    ListSnapshotsResponse response = controller().listSnapshots(request);
+    assertEquals("", response.getNextToken(), "without max_entries everything fits one answer");
+    return response.getEntriesList().stream().map(ListSnapshotsResponse.Entry::getSnapshot).toList();
+  }
+}
