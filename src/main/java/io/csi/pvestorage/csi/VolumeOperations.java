@@ -210,10 +210,11 @@ public final class VolumeOperations {
   /** The size to create: the request's minimum, else the source's size, else the default. */
   private static long chooseSize(CreateRequest request, long sourceBytes) {
     if (sourceBytes > 0) {
-      if (request.limitBytes() > 0 && request.limitBytes() < sourceBytes) {
+      long asked = request.requiredBytes() > 0 ? request.requiredBytes() : request.limitBytes();
+      if (asked > 0 && asked < sourceBytes) {
         throw new StorageException(ErrorKind.OUT_OF_RANGE, "the source holds " + sourceBytes
-            + " bytes; a volume made from it cannot be limited to " + request.limitBytes()
-            + " bytes (ask for at least " + sourceBytes + ")");
+            + " bytes; a volume made from it cannot have " + asked + " bytes (ask for at least "
+            + sourceBytes + ")");
       }
       return Math.max(request.requiredBytes(), sourceBytes);
     }
