@@ -93,7 +93,8 @@ public interface StoragePlugin {
    *     may round up (extents, volblocksize), see {@link #volumeSizeInfo}
    * @return the new volume name
    * @throws io.csi.pvestorage.error.StorageException INVALID (bad name or format),
-   *     ALREADY_EXISTS, EXHAUSTED (no room), NOT_FOUND (VG or pool missing)
+   *     ALREADY_EXISTS (the name exists, or another volume already carries the metadata's CSI
+   *     name), EXHAUSTED (no room), NOT_FOUND (VG or pool missing)
    */
   String allocImage(
       long owner, ImageFormat format, Optional<String> name, long sizeBytes,
@@ -120,7 +121,8 @@ public interface StoragePlugin {
    * @param snapshot the snapshot to clone; when empty the source must be a base
    * @return the new volume name
    * @throws io.csi.pvestorage.error.StorageException NOT_FOUND (source or snapshot missing),
-   *     PRECONDITION (not a base and no snapshot), ALREADY_EXISTS, EXHAUSTED
+   *     PRECONDITION (not a base and no snapshot), ALREADY_EXISTS (the name exists, or another
+   *     volume already carries the metadata's CSI name), EXHAUSTED
    */
   String cloneImage(
       String volname, long owner, Optional<String> snapshot, Optional<String> name,

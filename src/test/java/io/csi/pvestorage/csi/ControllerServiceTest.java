@@ -178,11 +178,16 @@ class ControllerServiceTest {
   }
 
   @Test
-  void aRepeatedCreateReturnsTheSameVolumeWithoutDoingAnything() {
+  void aRepeatedCreateReturnsTheSameVolumeAndCreatesNothing() {
     Volume first = controller.createVolume(create("pvc-2", 3 * GIB, LVM).build()).getVolume();
     Volume again = controller.createVolume(create("pvc-2", 3 * GIB, LVM).build()).getVolume();
     assertEquals(first, again);
-    assertEquals(1, lvm.calls().size(), lvm.calls().toString());
+    assertEquals(1, lvm.listImages(java.util.OptionalLong.empty(), Optional.empty()).size());
+    // A second volume for the same CSI name under another volume name is refused too.
+    Volume viaOwner = controller.createVolume(create("pvc-2", 3 * GIB, Map.of(
+        "storage", "local-lvm", "owner", "7")).build()).getVolume();
+    assertEquals(first, viaOwner);
+    assertFalse(lvm.has("vm-7-pvc-2"));
   }
 
   @Test

@@ -173,12 +173,21 @@ final class MemoryStoragePlugin implements StoragePlugin {
     if (volumes.containsKey(volname)) {
       throw new StorageException(ErrorKind.ALREADY_EXISTS, volname + " exists");
     }
+    csiNameFree(metadata);
     long size = round(sizeBytes);
     if (size > allocatable) {
       throw new StorageException(ErrorKind.EXHAUSTED, "no room for " + size);
     }
     volumes.put(volname, new Vol(format, size, metadata));
     return volname;
+  }
+
+  private void csiNameFree(Optional<VolumeMetadata> metadata) {
+    String name = metadata.map(VolumeMetadata::csiName).orElse(null);
+    if (name != null && volumes.values().stream()
+        .anyMatch(v -> v.metadata.map(m -> m.csiName().equals(name)).orElse(false))) {
+      throw new StorageException(ErrorKind.ALREADY_EXISTS, "CSI name " + name + " taken");
+    }
   }
 
   private static long round(long bytes) {
@@ -203,6 +212,7 @@ final class MemoryStoragePlugin implements StoragePlugin {
     if (volumes.containsKey(target)) {
       throw new StorageException(ErrorKind.ALREADY_EXISTS, target + " exists");
     }
+    csiNameFree(metadata);
     long size = snapshot.map(s -> source.snapshots.get(s).size()).orElse(source.size);
     volumes.put(target, new Vol(source.format, size, metadata));
     return target;

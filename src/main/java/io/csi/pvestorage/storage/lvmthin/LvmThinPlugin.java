@@ -258,6 +258,18 @@ public final class LvmThinPlugin implements StoragePlugin {
     }
   }
 
+  /** ALREADY_EXISTS when a volume of this pool already carries the CSI name. */
+  private void requireCsiNameFree(Listing listing, VolumeMetadata metadata) {
+    for (LogicalVolume lv : listing.volumes()) {
+      if (lv.isThinVolumeIn(thinPool()) && snapshotRef(lv).isEmpty()
+          && LvTags.decode(lv.tags()).map(m -> m.csiName().equals(metadata.csiName()))
+              .orElse(false)) {
+        throw new StorageException(ErrorKind.ALREADY_EXISTS, "CSI name '" + metadata.csiName()
+            + "' already belongs to volume '" + lv.name() + "' of storage '" + storeId() + "'");
+      }
+    }
+  }
+
   /** EXHAUSTED unless the policy allows {@code moreBytes} of new virtual size. */
   private void requireRoom(Listing listing, long moreBytes, String what) {
     LogicalVolume pool = requirePool(listing);
@@ -384,6 +396,7 @@ public final class LvmThinPlugin implements StoragePlugin {
     List<String> tags = metadata.map(LvTags::encode).orElse(List.of());
     Listing listing = list();
     LogicalVolume pool = requirePool(listing);
+    metadata.ifPresent(m -> requireCsiNameFree(listing, m));
     String volname = name.orElseGet(() ->
         VolumeNames.findFreeDiskname(listing.names(), owner, ImageFormat.RAW, false, storeId()));
     requireAbsent(listing, volname);
@@ -448,6 +461,7 @@ public final class LvmThinPlugin implements StoragePlugin {
     }
     Listing listing = list();
     requirePool(listing);
+    metadata.ifPresent(m -> requireCsiNameFree(listing, m));
     LogicalVolume sourceVolume = listing.find(sourceLv)
         .filter(lv -> lv.isThinVolumeIn(thinPool()))
         .orElseThrow(() -> new StorageException(ErrorKind.NOT_FOUND, snapshot

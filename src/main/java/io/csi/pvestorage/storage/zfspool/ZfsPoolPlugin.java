@@ -427,6 +427,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
       }
     }
     Listing listing = list(1, false);
+    metadata.ifPresent(m -> requireCsiNameFree(listing, m));
     requireRoom(listing, size, "a new volume");
     String volname = name.isPresent() ? name.get() : freeName(listing, owner, format);
     String ds = dataset(volname);
@@ -482,6 +483,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     }
     List<String> props = metadataOptions(metadata, false);
     Listing listing = list(2, true);
+    metadata.ifPresent(m -> requireCsiNameFree(listing, m));
     String sourceDs = dataset(source.name());
     ZfsDataset sourceRow = listing.get(sourceDs).orElseThrow(() -> new StorageException(
         ErrorKind.NOT_FOUND, "volume " + volname + " does not exist in storage " + storeId()));
@@ -927,6 +929,17 @@ public final class ZfsPoolPlugin implements StoragePlugin {
 
   private static long provisioned(ZfsDataset d) {
     return d.isVolume() ? d.volsize().orElse(0) : d.refquota().orElse(0);
+  }
+
+  /** ALREADY_EXISTS when a volume of this storage already carries the CSI name. */
+  private void requireCsiNameFree(Listing listing, VolumeMetadata metadata) {
+    for (ZfsDataset d : listing.rows()) {
+      if (!d.name().contains("@") && d.csiName().filter(metadata.csiName()::equals).isPresent()) {
+        throw new StorageException(ErrorKind.ALREADY_EXISTS, "CSI name '" + metadata.csiName()
+            + "' already belongs to volume '" + relative(d.name()) + "' of storage '"
+            + storeId() + "'");
+      }
+    }
   }
 
   private static Optional<VolumeMetadata> metadata(ZfsDataset d) {

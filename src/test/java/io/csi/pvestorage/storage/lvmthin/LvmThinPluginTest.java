@@ -227,6 +227,31 @@ class LvmThinPluginTest {
   }
 
   @Test
+  void aCsiNameThatAVolumeAlreadyCarriesIsRefusedBeforeLvcreate() {
+    listing();
+    StorageException e = fails(ErrorKind.ALREADY_EXISTS, () -> plugin.allocImage(400,
+        ImageFormat.RAW, Optional.of("vm-400-another"), GIB,
+        Optional.of(VolumeMetadata.of("pvc-0b7e2c1a-5d4f-4e8a-9c3b-1f2e3d4c5b6a"))));
+    assertTrue(e.getMessage().contains("'vm-400-disk-0'"), e.getMessage());
+    listing();
+    fails(ErrorKind.ALREADY_EXISTS, () -> plugin.cloneImage("vm-400-disk-0", 400,
+        Optional.of("before-upgrade"), Optional.of("vm-400-copy"),
+        Optional.of(VolumeMetadata.of("pvc-restored-1"))));
+  }
+
+  @Test
+  void aSnapshotsCsiNameDoesNotBlockAVolumeOfTheSameName() {
+    listing();
+    lvm.expect("lvcreate", "-aly", "-V", "1048576k", "--name", "vm-400-same",
+        "--thinpool", "pve/data", "--addtag",
+        "pve-storage.csi.io/name=snapshot-7d1c9f0e-2b3a-4c5d-8e6f-0a1b2c3d4e5f").thenSucceed();
+    lvm.expect(argv(LvmCommands.disableAutoactivation("pve", "vm-400-same"))).thenSucceed();
+    assertEquals("vm-400-same", plugin.allocImage(400, ImageFormat.RAW,
+        Optional.of("vm-400-same"), GIB,
+        Optional.of(VolumeMetadata.of("snapshot-7d1c9f0e-2b3a-4c5d-8e6f-0a1b2c3d4e5f"))));
+  }
+
+  @Test
   void allocWithoutNameTakesTheNextFreeNumberOverTheWholeVg() {
     listing();
     lvm.expect("lvcreate", "-aly", "-V", "5k", "--name", "vm-400-disk-2", "--thinpool", "pve/data")

@@ -112,6 +112,17 @@ class ZfsPoolPluginTest {
     }
 
     @Test
+    void aCsiNameThatAVolumeAlreadyCarriesIsRefusedBeforeCreate() {
+      zfs.expect(LIST_1).thenSucceed(io.csi.pvestorage.fixtures.Fixture.load("zfs", "2.1.11",
+          "zfs-plugin-list-volumes").stdoutText());
+      StorageException e = assertThrows(StorageException.class, () -> plugin().allocImage(0,
+          ImageFormat.SUBVOL, Optional.of("subvol-0-again"), 1 << 20,
+          Optional.of(VolumeMetadata.of("pvc-3"))));
+      assertEquals(ErrorKind.ALREADY_EXISTS, e.kind(), e.describe());
+      assertTrue(e.getMessage().contains("'vm-0-pvc-3'"), e.getMessage());
+    }
+
+    @Test
     void rawThickWithoutMetadataRoundsUpToOneMib() {
       zfs.expect(LIST_1).thenSucceed(ROOMY)
           .expect("zfs", "create", "-b", "16384", "-V", "1024k", "rpool/data/vm-7-disk-3")
