@@ -6,11 +6,13 @@ import io.csi.pvestorage.csi.CapabilitiesOnly;
 import io.csi.pvestorage.csi.ControllerService;
 import io.csi.pvestorage.csi.IdentityService;
 import io.csi.pvestorage.csi.InFlight;
+import io.csi.pvestorage.csi.NodeService;
 import io.csi.pvestorage.csi.NodeStorages;
 import io.csi.pvestorage.csi.Readiness;
 import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.metrics.DriverMetrics;
 import io.csi.pvestorage.metrics.MetricsServer;
+import io.csi.pvestorage.node.Mounter;
 import io.csi.pvestorage.storage.config.StorageConfig;
 import io.csi.pvestorage.storage.config.StorageConfigParser;
 import io.csi.pvestorage.storage.config.StorageDefinition;
@@ -23,6 +25,7 @@ import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -39,6 +42,12 @@ import sun.misc.Signal;
 final class ServeCommand {
 
   private static final System.Logger LOG = System.getLogger(ServeCommand.class.getName());
+
+  /** mount, umount, findmnt, blkid, stat: quick unless the host is in trouble. */
+  private static final Duration NODE_COMMAND_TIMEOUT = Duration.ofSeconds(60);
+
+  /** mkfs and filesystem growth, which scale with the device. */
+  private static final Duration FILESYSTEM_TIMEOUT = Duration.ofMinutes(10);
 
   private ServeCommand() {}
 
@@ -80,6 +89,9 @@ final class ServeCommand {
       NodeStorages storages = wiring.get().storages();
       InFlight inFlight = new InFlight();
       services.add(new ControllerService(storages, inFlight));
+      services.add(new NodeService(storages, inFlight,
+          new Mounter(wiring.get().commands(), NODE_COMMAND_TIMEOUT, FILESYSTEM_TIMEOUT),
+          config.maxVolumesPerNode()));
       capabilities.add(IdentityService.service(PluginCapability.Service.Type.CONTROLLER_SERVICE));
       capabilities.add(IdentityService.service(
           PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS));

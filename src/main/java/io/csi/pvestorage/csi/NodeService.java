@@ -11,7 +11,6 @@ import csi.v1.NodeGetVolumeStatsResponse;
 import csi.v1.NodeGrpc;
 import csi.v1.NodePublishVolumeRequest;
 import csi.v1.NodePublishVolumeResponse;
-import csi.v1.NodeServiceCapability;
 import csi.v1.NodeStageVolumeRequest;
 import csi.v1.NodeStageVolumeResponse;
 import csi.v1.NodeUnpublishVolumeRequest;
@@ -60,15 +59,6 @@ import java.util.Optional;
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
 
-  /** The topology key of every volume and node of this driver. */
-  public static final String TOPOLOGY_KEY = "pve-storage.csi.io/node";
-
-  private static final List<NodeServiceCapability.RPC.Type> CAPABILITIES = List.of(
-      NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME,
-      NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
-      NodeServiceCapability.RPC.Type.EXPAND_VOLUME,
-      NodeServiceCapability.RPC.Type.VOLUME_CONDITION);
-
   private final NodeStorages storages;
   private final InFlight inFlight;
   private final Mounter mounter;
@@ -97,19 +87,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     reply(response, NodeGetInfoResponse.newBuilder()
         .setNodeId(storages.nodeId())
         .setMaxVolumesPerNode(maxVolumesPerNode)
-        .setAccessibleTopology(Topology.newBuilder().putSegments(TOPOLOGY_KEY, storages.nodeId()))
+        .setAccessibleTopology(Topology.newBuilder()
+            .putSegments(ControllerService.TOPOLOGY_KEY, storages.nodeId()))
         .build());
   }
 
   @Override
   public void nodeGetCapabilities(NodeGetCapabilitiesRequest request,
       StreamObserver<NodeGetCapabilitiesResponse> response) {
-    NodeGetCapabilitiesResponse.Builder caps = NodeGetCapabilitiesResponse.newBuilder();
-    for (NodeServiceCapability.RPC.Type type : CAPABILITIES) {
-      caps.addCapabilities(NodeServiceCapability.newBuilder()
-          .setRpc(NodeServiceCapability.RPC.newBuilder().setType(type)));
-    }
-    reply(response, caps.build());
+    reply(response, CapabilitiesOnly.nodeCapabilities());
   }
 
   @Override

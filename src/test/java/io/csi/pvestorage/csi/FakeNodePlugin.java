@@ -45,6 +45,11 @@ final class FakeNodePlugin implements StoragePlugin {
   }
 
   @Override
+  public long defaultOwner() {
+    return 0;
+  }
+
+  @Override
   public String storeId() {
     return storeId;
   }
