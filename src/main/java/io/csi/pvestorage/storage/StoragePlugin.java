@@ -193,6 +193,19 @@ public interface StoragePlugin {
   PoolStatus status();
 
   /**
+   * The pool's status, how many volumes and snapshots it holds, and its health where the
+   * backend has one. Meant for the pool metrics, which refresh it on an interval; never
+   * locked. Unlike {@link #status} (which GetCapacity calls per request and which stays one
+   * cheap listing), this may list more: LVM-thin runs the same single {@code lvs} as
+   * {@link #status}; ZFS runs <b>two</b> commands, a listing that includes snapshots and
+   * {@code zpool list} for the health, because no single zfs or zpool command reports both.
+   *
+   * @throws io.csi.pvestorage.error.StorageException as {@link #status}; for ZFS also
+   *     UNAVAILABLE when the zpool is not imported
+   */
+  PoolInventory inventory();
+
+  /**
    * Makes an image (or one of its snapshots) usable as a block device or mounted dataset:
    * {@code lvchange -ay -K} for thin LVs, wait for the {@code /dev/zvol} link for zvols, mount
    * for datasets. Idempotent.

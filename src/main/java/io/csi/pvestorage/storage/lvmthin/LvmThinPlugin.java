@@ -8,6 +8,7 @@ import io.csi.pvestorage.exec.CommandRunner;
 import io.csi.pvestorage.lock.Sleeper;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.ImageInfo;
+import io.csi.pvestorage.storage.PoolInventory;
 import io.csi.pvestorage.storage.PoolStatus;
 import io.csi.pvestorage.storage.SizeInfo;
 import io.csi.pvestorage.storage.SnapshotId;
@@ -272,8 +273,7 @@ public final class LvmThinPlugin implements StoragePlugin {
 
   /** EXHAUSTED unless the policy allows {@code moreBytes} of new virtual size. */
   private void requireRoom(Listing listing, long moreBytes, String what) {
-    LogicalVolume pool = requirePool(listing);
-    PoolStatus status = ThinCapacity.of(pool, listing.volumes(), storage.common().capacity());
+    PoolStatus status = statusOf(listing);
     if (moreBytes > status.allocatableBytes()) {
       var policy = storage.common().capacity();
       throw new StorageException(ErrorKind.EXHAUSTED, "thin pool '" + vg() + "/" + thinPool()
@@ -357,14 +357,11 @@ public final class LvmThinPlugin implements StoragePlugin {
     Set<VolumeId> wanted = volumes.map(HashSet::new).orElse(null);
     List<ImageInfo> images = new ArrayList<>();
     for (LogicalVolume lv : list().volumes()) {
-      if (!lv.isThinVolumeIn(thinPool())) {
+      OptionalLong imageOwner = imageOwner(lv);
+      if (imageOwner.isEmpty()) {
         continue;
       }
-      Matcher m = IMAGE_PREFIX.matcher(lv.name());
-      if (!m.find() || m.group(2).length() > 18) {
-        continue;
-      }
-      long lvOwner = Long.parseLong(m.group(2));
+      long lvOwner = imageOwner.getAsLong();
       VolumeId volid = new VolumeId(storeId(), lv.name());
       if (wanted != null ? !wanted.contains(volid)
           : owner.isPresent() && owner.getAsLong() != lvOwner) {
@@ -375,6 +372,18 @@ public final class LvmThinPlugin implements StoragePlugin {
     }
     images.sort(Comparator.comparing(i -> i.volid().toString(), String.CASE_INSENSITIVE_ORDER));
     return images;
+  }
+
+  /** The owner ID of an LV that {@link #listImages} lists; empty for any other LV. */
+  private OptionalLong imageOwner(LogicalVolume lv) {
+    if (!lv.isThinVolumeIn(thinPool())) {
+      return OptionalLong.empty();
+    }
+    Matcher m = IMAGE_PREFIX.matcher(lv.name());
+    if (!m.find() || m.group(2).length() > 18) {
+      return OptionalLong.empty();
+    }
+    return OptionalLong.of(Long.parseLong(m.group(2)));
   }
 
   /**
@@ -562,10 +571,7 @@ public final class LvmThinPlugin implements StoragePlugin {
     volname.ifPresent(this::parseVolname);
     List<SnapshotInfo> snapshots = new ArrayList<>();
     for (LogicalVolume lv : list().volumes()) {
-      if (!lv.isThinVolumeIn(thinPool())) {
-        continue;
-      }
-      Optional<SnapshotRef> ref = snapshotRef(lv);
+      Optional<SnapshotRef> ref = poolSnapshot(lv);
       if (ref.isEmpty() || volname.map(v -> !v.equals(ref.get().volname())).orElse(false)) {
         continue;
       }
@@ -579,6 +585,11 @@ public final class LvmThinPlugin implements StoragePlugin {
 
   /** A snapshot LV's volume and snapshot name. */
   private record SnapshotRef(String volname, String snapshot) {}
+
+  /** The snapshot an LV is, if {@link #listSnapshots} lists it (a thin LV of this pool). */
+  private Optional<SnapshotRef> poolSnapshot(LogicalVolume lv) {
+    return lv.isThinVolumeIn(thinPool()) ? snapshotRef(lv) : Optional.empty();
+  }
 
   private Optional<SnapshotRef> snapshotRef(LogicalVolume lv) {
     if (!lv.name().startsWith("snap_")) {
@@ -653,8 +664,33 @@ public final class LvmThinPlugin implements StoragePlugin {
    */
   @Override
   public PoolStatus status() {
-    Listing listing = list();
+    return statusOf(list());
+  }
+
+  private PoolStatus statusOf(Listing listing) {
     return ThinCapacity.of(requirePool(listing), listing.volumes(), storage.common().capacity());
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The same single {@code lvs} call as {@link #status}: its rows also tell the volumes and
+   * the snapshot LVs apart. No health (LVM-thin has no pool-level state beyond active).
+   */
+  @Override
+  public PoolInventory inventory() {
+    Listing listing = list();
+    PoolStatus status = statusOf(listing);
+    int volumes = 0;
+    int snapshots = 0;
+    for (LogicalVolume lv : listing.volumes()) {
+      if (imageOwner(lv).isPresent()) {
+        volumes++;
+      } else if (poolSnapshot(lv).isPresent()) {
+        snapshots++;
+      }
+    }
+    return new PoolInventory(status, volumes, snapshots, Optional.empty());
   }
 
   /**

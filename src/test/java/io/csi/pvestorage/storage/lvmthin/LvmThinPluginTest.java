@@ -12,6 +12,7 @@ import io.csi.pvestorage.exec.FakeCommandRunner;
 import io.csi.pvestorage.fixtures.Fixture;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.ImageInfo;
+import io.csi.pvestorage.storage.PoolInventory;
 import io.csi.pvestorage.storage.PoolStatus;
 import io.csi.pvestorage.storage.SizeInfo;
 import io.csi.pvestorage.storage.SnapshotInfo;
@@ -654,6 +655,35 @@ class LvmThinPluginTest {
     long provisioned = 3 * GIB + 3 * 64 * MIB + 8 * MIB;
     assertEquals(new PoolStatus(4 * GIB, 0, 4 * GIB, provisioned, OptionalLong.of(4 * MIB),
         OptionalLong.of(487378), 8 * GIB - provisioned, true), status);
+  }
+
+  @Test
+  void inventoryCountsVolumesAndSnapshotsFromTheSameSingleListing() {
+    listing();
+    PoolInventory inventory = plugin.inventory();
+    assertEquals(1, lvm.commands().size(), "one lvs, as status()");
+    // every image listImages lists (bases and the inactive one included), the one snapshot LV
+    // listSnapshots lists; the pool LV itself is neither
+    assertEquals(6, inventory.volumes());
+    assertEquals(1, inventory.snapshots());
+    assertEquals(Optional.empty(), inventory.health());
+    listing();
+    assertEquals(plugin.status(), inventory.status());
+    listing();
+    listing();
+    assertEquals(plugin.listImages(OptionalLong.empty(), Optional.empty()).size(),
+        inventory.volumes());
+    assertEquals(plugin.listSnapshots(Optional.empty()).size(), inventory.snapshots());
+  }
+
+  @Test
+  void inventoryOfAnEmptyPoolAndOfAMissingVg() {
+    replay("plugin-lvs-empty-pool");
+    PoolInventory empty = plugin.inventory();
+    assertEquals(0, empty.volumes());
+    assertEquals(0, empty.snapshots());
+    replay(LVS, "plugin-lvs-missing-vg");
+    fails(ErrorKind.NOT_FOUND, () -> plugin.inventory());
   }
 
   @Test
