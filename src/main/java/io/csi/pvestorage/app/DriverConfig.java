@@ -40,6 +40,7 @@ import java.util.regex.Pattern;
  * @param maxVolumesPerNode reported by NodeGetInfo; 0 lets the CO decide
  * @param leaseDuration how long a Lease stays valid without renewal
  * @param lockWait the longest an operation waits for the storage lock
+ * @param poolRefresh how often the pool gauges re-read each storage
  */
 public record DriverConfig(
     Mode mode,
@@ -59,7 +60,8 @@ public record DriverConfig(
     boolean pveLock,
     long maxVolumesPerNode,
     Duration leaseDuration,
-    Duration lockWait) {
+    Duration lockWait,
+    Duration poolRefresh) {
 
   /** Which CSI services a process serves. */
   public enum Mode {
@@ -137,6 +139,8 @@ public record DriverConfig(
       new Spec("lease-duration", null, false, "15s", "validity of a storage-lock Lease"),
       new Spec("lock-wait", null, false, "60s",
           "longest wait for the storage lock before an RPC answers ABORTED"),
+      new Spec("pool-refresh", null, false, "30s",
+          "how often the pool gauges re-read each storage (never on scrape)"),
       new Spec("help", null, true, "false", "print this help"));
 
   /** The flag table, for {@code serve --help}. */
@@ -216,10 +220,12 @@ public record DriverConfig(
     Duration leaseDuration =
         duration(flags, "lease-duration", Duration.ofSeconds(5), Duration.ofMinutes(10));
     Duration lockWait = duration(flags, "lock-wait", Duration.ofSeconds(1), Duration.ofHours(1));
+    Duration poolRefresh =
+        duration(flags, "pool-refresh", Duration.ofSeconds(1), Duration.ofHours(1));
 
     return new DriverConfig(mode, endpoint, nodeId, storageConfig, driverName, metrics,
         namespace, podName, List.copyOf(prefix), logLevel, logFormat, socketMode, grace,
-        lockMode, pveLock, maxVolumes, leaseDuration, lockWait);
+        lockMode, pveLock, maxVolumes, leaseDuration, lockWait, poolRefresh);
   }
 
   /** Whether {@code --help} was asked for (checked before validation). */

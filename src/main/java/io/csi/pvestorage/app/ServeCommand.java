@@ -6,11 +6,15 @@ import io.csi.pvestorage.csi.CapabilitiesOnly;
 import io.csi.pvestorage.csi.ControllerService;
 import io.csi.pvestorage.csi.IdentityService;
 import io.csi.pvestorage.csi.InFlight;
+import io.csi.pvestorage.csi.NodeService;
 import io.csi.pvestorage.csi.NodeStorages;
 import io.csi.pvestorage.csi.Readiness;
 import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.metrics.DriverMetrics;
 import io.csi.pvestorage.metrics.MetricsServer;
+import io.csi.pvestorage.metrics.PoolMetrics;
+import io.csi.pvestorage.node.Mounter;
+import io.csi.pvestorage.storage.StoragePlugin;
 import io.csi.pvestorage.storage.config.StorageConfig;
 import io.csi.pvestorage.storage.config.StorageConfigParser;
 import io.csi.pvestorage.storage.config.StorageDefinition;
@@ -23,11 +27,16 @@ import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
 import sun.misc.Signal;
 
@@ -39,6 +48,12 @@ import sun.misc.Signal;
 final class ServeCommand {
 
   private static final System.Logger LOG = System.getLogger(ServeCommand.class.getName());
+
+  /** mount, umount, findmnt, blkid, stat: quick unless the host is in trouble. */
+  private static final Duration NODE_COMMAND_TIMEOUT = Duration.ofSeconds(60);
+
+  /** mkfs and filesystem growth, which scale with the device. */
+  private static final Duration FILESYSTEM_TIMEOUT = Duration.ofMinutes(10);
 
   private ServeCommand() {}
 
@@ -80,6 +95,9 @@ final class ServeCommand {
       NodeStorages storages = wiring.get().storages();
       InFlight inFlight = new InFlight();
       services.add(new ControllerService(storages, inFlight));
+      services.add(new NodeService(storages, inFlight,
+          new Mounter(wiring.get().commands(), NODE_COMMAND_TIMEOUT, FILESYSTEM_TIMEOUT),
+          config.maxVolumesPerNode()));
       capabilities.add(IdentityService.service(PluginCapability.Service.Type.CONTROLLER_SERVICE));
       capabilities.add(IdentityService.service(
           PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS));
@@ -106,9 +124,11 @@ final class ServeCommand {
         + config.driverName() + " (mode " + config.mode().name().toLowerCase(Locale.ROOT) + ")");
 
     readiness.markReady();
-    AtomicReference<MetricsServer> metricsServer = new AtomicReference<>();
+    List<StoragePlugin> pools = wiring.get() == null ? List.of() : wiring.get().storages().all();
+    List<AutoCloseable> metricsParts = new CopyOnWriteArrayList<>();
     config.metricsAddress().ifPresent(address -> Thread.ofVirtual().name("metrics-start").start(
-        () -> startMetrics(address, readiness, observer, metricsServer)));
+        () -> startMetrics(address, readiness, observer, pools, config.poolRefresh(),
+            metricsParts)));
 
     try {
       stop.await();
@@ -119,9 +139,12 @@ final class ServeCommand {
         + config.shutdownGrace().toMillis() + " ms");
     readiness.markNotReady("shutting down");
     server.stop(config.shutdownGrace());
-    MetricsServer http = metricsServer.get();
-    if (http != null) {
-      http.close();
+    for (AutoCloseable part : metricsParts.reversed()) {
+      try {
+        part.close();
+      } catch (Exception e) {
+        LOG.log(Level.WARNING, "stopping metrics: " + e);
+      }
     }
     StorageWiring storage = wiring.get();
     if (storage != null) {
@@ -131,13 +154,26 @@ final class ServeCommand {
     return 0;
   }
 
+  /**
+   * Creates the meters, starts the pool gauges' refresh and serves /metrics; each part that
+   * started is added to {@code parts} so that shutdown closes it.
+   */
   private static void startMetrics(java.net.InetSocketAddress address, Readiness readiness,
-      MetricsObserver observer, AtomicReference<MetricsServer> server) {
+      MetricsObserver observer, List<StoragePlugin> pools, Duration poolRefresh,
+      List<AutoCloseable> parts) {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     observer.attach(new DriverMetrics(registry).withJvmMeters());
+    if (!pools.isEmpty()) {
+      // Its own thread: a pool read runs lvm/zfs commands that may take seconds.
+      ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().daemon().name("pool-metrics").factory());
+      parts.add(scheduler::shutdownNow);
+      parts.add(PoolMetrics.start(registry, PoolSources.of(pools), poolRefresh, scheduler,
+          Clock.systemUTC()));
+    }
     try {
       MetricsServer http = MetricsServer.start(address, registry, readiness::isReady);
-      server.set(http);
+      parts.add(http);
       LOG.log(Level.INFO, "metrics on http://" + address.getHostString() + ":" + http.port()
           + "/metrics");
     } catch (java.io.IOException | RuntimeException e) {

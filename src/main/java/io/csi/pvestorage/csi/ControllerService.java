@@ -203,8 +203,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
   @Override
   public void listVolumes(ListVolumesRequest request,
       StreamObserver<ListVolumesResponse> response) {
-    Page<ImageInfo> page = Page.of(operations.listVolumes(), i -> i.volid().toString(),
-        request.getStartingToken(), request.getMaxEntries());
+    Page.Request pageRequest = Page.Request.of(request.getStartingToken(),
+        request.getMaxEntries());
+    Page<ImageInfo> page = pageRequest.cut(operations.listVolumes(), i -> i.volid().toString());
     Map<String, PoolStatus> pools = new java.util.HashMap<>();
     ListVolumesResponse.Builder out = ListVolumesResponse.newBuilder();
     for (ImageInfo image : page.items()) {
@@ -323,6 +324,8 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
   @Override
   public void listSnapshots(ListSnapshotsRequest request,
       StreamObserver<ListSnapshotsResponse> response) {
+    Page.Request pageRequest = Page.Request.of(request.getStartingToken(),
+        request.getMaxEntries());
     List<SnapshotInfo> all;
     if (!request.getSnapshotId().isEmpty()) {
       all = parseOrEmpty(request.getSnapshotId(), SnapshotId::parse)
@@ -335,8 +338,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     } else {
       all = operations.allSnapshots();
     }
-    Page<SnapshotInfo> page = Page.of(all, s -> s.id().toString(), request.getStartingToken(),
-        request.getMaxEntries());
+    Page<SnapshotInfo> page = pageRequest.cut(all, s -> s.id().toString());
     ListSnapshotsResponse.Builder out = ListSnapshotsResponse.newBuilder();
     page.items().forEach(s -> out.addEntries(
         ListSnapshotsResponse.Entry.newBuilder().setSnapshot(snapshot(s))));

@@ -21,30 +21,41 @@ record Page<T>(List<T> items, Optional<String> nextToken) {
   private static final String PREFIX = "after:";
 
   /**
-   * Cuts a page out of {@code sorted} (sorted by {@code key}, ascending).
+   * A validated page request, checked before anything is listed.
    *
-   * @param startingToken empty for the first page, else a token of an earlier page
+   * @param after the key of the last entry of the previous page, if any
    * @param maxEntries at most this many entries; 0 means all
-   * @throws StorageException INVALID for a negative {@code maxEntries}, ABORTED for a token this
-   *     driver did not issue (the spec's code for an invalid starting_token)
    */
-  static <T> Page<T> of(List<T> sorted, Function<T, String> key, String startingToken,
-      int maxEntries) {
-    if (maxEntries < 0) {
-      throw new StorageException(ErrorKind.INVALID, "max_entries must not be negative");
-    }
-    int start = 0;
-    if (!startingToken.isEmpty()) {
-      String after = decode(startingToken);
-      while (start < sorted.size() && key.apply(sorted.get(start)).compareTo(after) <= 0) {
-        start++;
+  record Request(Optional<String> after, int maxEntries) {
+
+    /**
+     * Checks {@code starting_token} and {@code max_entries}.
+     *
+     * @throws StorageException INVALID for a negative {@code maxEntries}, ABORTED for a token
+     *     this driver did not issue (the spec's code for an invalid starting_token)
+     */
+    static Request of(String startingToken, int maxEntries) {
+      if (maxEntries < 0) {
+        throw new StorageException(ErrorKind.INVALID, "max_entries must not be negative");
       }
+      return new Request(startingToken.isEmpty() ? Optional.empty()
+          : Optional.of(decode(startingToken)), maxEntries);
     }
-    int end = maxEntries == 0 ? sorted.size() : Math.min(sorted.size(), start + maxEntries);
-    List<T> items = List.copyOf(sorted.subList(start, end));
-    Optional<String> next = end < sorted.size() && !items.isEmpty()
-        ? Optional.of(encode(key.apply(items.getLast()))) : Optional.empty();
-    return new Page<>(items, next);
+
+    /** Cuts this page out of {@code sorted} (sorted by {@code key}, ascending). */
+    <T> Page<T> cut(List<T> sorted, Function<T, String> key) {
+      int start = 0;
+      if (after.isPresent()) {
+        while (start < sorted.size() && key.apply(sorted.get(start)).compareTo(after.get()) <= 0) {
+          start++;
+        }
+      }
+      int end = maxEntries == 0 ? sorted.size() : Math.min(sorted.size(), start + maxEntries);
+      List<T> items = List.copyOf(sorted.subList(start, end));
+      Optional<String> next = end < sorted.size() && !items.isEmpty()
+          ? Optional.of(encode(key.apply(items.getLast()))) : Optional.empty();
+      return new Page<>(items, next);
+    }
   }
 
   private static String encode(String key) {

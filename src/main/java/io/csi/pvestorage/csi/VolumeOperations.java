@@ -24,9 +24,9 @@ import java.util.OptionalLong;
  * request, claims the name, calls one method and builds the response.
  *
  * <p><b>Idempotency.</b> The CSI name is recorded on the volume or snapshot in the command that
- * creates it, so every create first looks the name up with one listing: found and compatible
- * returns what exists (finishing an interrupted restore-and-grow), found and incompatible is
- * ALREADY_EXISTS. Deletes of what is gone succeed.
+ * creates it, and the plugins refuse a second volume with the same CSI name. A create whose name
+ * exists looks it up: found and compatible returns what exists (finishing an interrupted
+ * restore-and-grow), found and incompatible is ALREADY_EXISTS. Deletes of what is gone succeed.
  *
  * <p><b>Locking.</b> Each mutating plugin call runs under the storage lock through {@link
  * NodeStorages#locked}; lookups do not take it.
@@ -101,9 +101,15 @@ public final class VolumeOperations {
     VolumeMetadata metadata = new VolumeMetadata(request.name(), parameters.pvcNamespace(),
         parameters.pvcName(), parameters.pvName());
 
-    Optional<ImageInfo> existing = findVolume(plugin, request.name());
-    if (existing.isPresent()) {
-      return adopt(plugin, request, existing.get());
+    // An empty volume is created straight away: the plugin's own listing (made under the lock)
+    // refuses a CSI name that exists, and only then is the volume looked up. That saves a listing
+    // on every first attempt. Restores and clones look up first, so that a retry after success
+    // is answered even when the source has gone since.
+    if (!(request.source() instanceof Source.Empty)) {
+      Optional<ImageInfo> existing = findVolume(plugin, request.name());
+      if (existing.isPresent()) {
+        return adopt(plugin, request, existing.get());
+      }
     }
     long owner = parameters.owner().orElse(plugin.defaultOwner());
     String volname = VolumeNames.volnameFor(request.name(), owner, request.access().format());
@@ -118,8 +124,8 @@ public final class VolumeOperations {
       if (e.kind() != ErrorKind.ALREADY_EXISTS) {
         throw e;
       }
-      // Someone else (another process under the lock) created the name meanwhile, or a
-      // different volume holds the derived volume name.
+      // Created before (a retry), by another process meanwhile, or a different volume holds
+      // the derived volume name.
       return findVolume(plugin, request.name())
           .map(image -> adopt(plugin, request, image))
           .orElseThrow(() -> new StorageException(ErrorKind.ALREADY_EXISTS, "volume name "
@@ -210,10 +216,11 @@ public final class VolumeOperations {
   /** The size to create: the request's minimum, else the source's size, else the default. */
   private static long chooseSize(CreateRequest request, long sourceBytes) {
     if (sourceBytes > 0) {
-      if (request.limitBytes() > 0 && request.limitBytes() < sourceBytes) {
+      long asked = request.requiredBytes() > 0 ? request.requiredBytes() : request.limitBytes();
+      if (asked > 0 && asked < sourceBytes) {
         throw new StorageException(ErrorKind.OUT_OF_RANGE, "the source holds " + sourceBytes
-            + " bytes; a volume made from it cannot be limited to " + request.limitBytes()
-            + " bytes (ask for at least " + sourceBytes + ")");
+            + " bytes; a volume made from it cannot have " + asked + " bytes (ask for at least "
+            + sourceBytes + ")");
       }
       return Math.max(request.requiredBytes(), sourceBytes);
     }

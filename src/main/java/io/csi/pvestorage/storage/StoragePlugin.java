@@ -93,7 +93,8 @@ public interface StoragePlugin {
    *     may round up (extents, volblocksize), see {@link #volumeSizeInfo}
    * @return the new volume name
    * @throws io.csi.pvestorage.error.StorageException INVALID (bad name or format),
-   *     ALREADY_EXISTS, EXHAUSTED (no room), NOT_FOUND (VG or pool missing)
+   *     ALREADY_EXISTS (the name exists, or another volume already carries the metadata's CSI
+   *     name), EXHAUSTED (no room), NOT_FOUND (VG or pool missing)
    */
   String allocImage(
       long owner, ImageFormat format, Optional<String> name, long sizeBytes,
@@ -120,7 +121,8 @@ public interface StoragePlugin {
    * @param snapshot the snapshot to clone; when empty the source must be a base
    * @return the new volume name
    * @throws io.csi.pvestorage.error.StorageException NOT_FOUND (source or snapshot missing),
-   *     PRECONDITION (not a base and no snapshot), ALREADY_EXISTS, EXHAUSTED
+   *     PRECONDITION (not a base and no snapshot), ALREADY_EXISTS (the name exists, or another
+   *     volume already carries the metadata's CSI name), EXHAUSTED
    */
   String cloneImage(
       String volname, long owner, Optional<String> snapshot, Optional<String> name,
@@ -189,6 +191,19 @@ public interface StoragePlugin {
    *     dataset does not exist
    */
   PoolStatus status();
+
+  /**
+   * The pool's status, how many volumes and snapshots it holds, and its health where the
+   * backend has one. Meant for the pool metrics, which refresh it on an interval; never
+   * locked. Unlike {@link #status} (which GetCapacity calls per request and which stays one
+   * cheap listing), this may list more: LVM-thin runs the same single {@code lvs} as
+   * {@link #status}; ZFS runs <b>two</b> commands, a listing that includes snapshots and
+   * {@code zpool list} for the health, because no single zfs or zpool command reports both.
+   *
+   * @throws io.csi.pvestorage.error.StorageException as {@link #status}; for ZFS also
+   *     UNAVAILABLE when the zpool is not imported
+   */
+  PoolInventory inventory();
 
   /**
    * Makes an image (or one of its snapshots) usable as a block device or mounted dataset:

@@ -37,6 +37,7 @@ class DriverConfigTest {
     assertEquals(Duration.ofSeconds(30), c.shutdownGrace());
     assertEquals(LockMode.LEASE, c.lockMode());
     assertEquals(List.of(), c.commandPrefix());
+    assertEquals(Duration.ofSeconds(30), c.poolRefresh());
   }
 
   @Test
@@ -64,7 +65,8 @@ class DriverConfigTest {
     DriverConfig c = parse(Map.of(), "--node-id=n1", "--command-prefix",
         "nsenter --mount=/proc/1/ns/mnt --", "--pve-lock", "--lock=local", "--log-format=json",
         "--socket-mode=0600", "--shutdown-grace=500ms", "--metrics-address=",
-        "--max-volumes-per-node=64", "--lease-duration=20s", "--lock-wait=2m");
+        "--max-volumes-per-node=64", "--lease-duration=20s", "--lock-wait=2m",
+        "--pool-refresh=5m");
     assertEquals(List.of("nsenter", "--mount=/proc/1/ns/mnt", "--"), c.commandPrefix());
     assertTrue(c.pveLock());
     assertEquals(LockMode.LOCAL, c.lockMode());
@@ -75,6 +77,7 @@ class DriverConfigTest {
     assertEquals(64, c.maxVolumesPerNode());
     assertEquals(Duration.ofSeconds(20), c.leaseDuration());
     assertEquals(Duration.ofMinutes(2), c.lockWait());
+    assertEquals(Duration.ofMinutes(5), c.poolRefresh());
   }
 
   @ParameterizedTest(name = "{0}")
@@ -90,6 +93,8 @@ class DriverConfigTest {
       unreadable socket mode   | --node-id=n1 --socket-mode=0066 | --socket-mode: '0066' must let the owner read and write
       bad duration             | --node-id=n1 --shutdown-grace=soon | --shutdown-grace: 'soon' must be a duration like 500ms, 30s or 2m, from 0s to 3600s
       short lease              | --node-id=n1 --lease-duration=1s | --lease-duration: '1s' must be a duration like 500ms, 30s or 2m, from 5s to 600s
+      pool refresh too often   | --node-id=n1 --pool-refresh=500ms | --pool-refresh: '500ms' must be a duration like 500ms, 30s or 2m, from 1s to 3600s
+      pool refresh too rare    | --node-id=n1 --pool-refresh=2h   | --pool-refresh: '2h' must be a duration like 500ms, 30s or 2m, from 1s to 3600s
       bad lock                 | --node-id=n1 --lock=etcd        | --lock: 'etcd' is not one of lease, local
       bad log level            | --node-id=n1 --log-level=trace  | --log-level: 'trace' is not one of error, warn, info, debug
       bad max volumes          | --node-id=n1 --max-volumes-per-node=-1 | --max-volumes-per-node: '-1' must be an integer from 0 to 1000000

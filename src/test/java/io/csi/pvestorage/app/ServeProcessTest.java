@@ -119,6 +119,25 @@ class ServeProcessTest {
   }
 
   @Test
+  void controllerModeAnswersCapabilitiesAndNothingElse() throws Exception {
+    Process driver = launch(dir.resolve("controller.log"), "serve", "--mode=controller",
+        "--endpoint=unix://" + socket(), "--metrics-address=");
+    try {
+      awaitFile(socket(), true);
+      String info = run("client", "--endpoint=unix://" + socket(), "info");
+      assertTrue(info.startsWith("0 "), info);
+      assertTrue(info.contains("CONTROLLER_SERVICE") && info.contains("CREATE_DELETE_VOLUME")
+          && info.contains("EXPAND_VOLUME"), "csi-resizer learns that the node expands: " + info);
+      String create = run("client", "--endpoint=unix://" + socket(), "create-volume", "v",
+          "--size", "1Gi", "--storage", "local-lvm");
+      assertTrue(!create.startsWith("0 ") && create.contains("UNIMPLEMENTED"), create);
+    } finally {
+      driver.destroy();
+      driver.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void sigtermStopsGracefullyWithExitZeroAndASecondInstanceIsRefused() throws Exception {
     Path log = dir.resolve("first.log");
     Process first = serve(log, "--metrics-address=");

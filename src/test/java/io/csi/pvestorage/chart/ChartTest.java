@@ -188,7 +188,8 @@ class ChartTest {
     assertEquals("spec.nodeName", driver.getEnv().stream().filter(e -> e.getName().equals("NODE_ID"))
         .findFirst().orElseThrow().getValueFrom().getFieldRef().getFieldPath());
     assertTrue(driver.getArgs().containsAll(List.of("serve", "--mode=node",
-        "--storage-config=/etc/pve-storage-csi/storage.cfg")));
+        "--storage-config=/etc/pve-storage-csi/storage.cfg", "--pool-refresh=30s",
+        "--lock-wait=60s")), driver.getArgs().toString());
   }
 
   @Test
@@ -309,7 +310,8 @@ class ChartTest {
   @org.junit.jupiter.params.provider.CsvSource({
       "bad-type.yaml, controller.replicas",
       "bad-storage-type.yaml, storageConfig.storages.0.type",
-      "bad-unknown-key.yaml, driverr"})
+      "bad-unknown-key.yaml, driverr",
+      "bad-duration.yaml, driver.poolRefresh"})
   void schemaRejectsBadValues(String valuesFile, String where) {
     Exception e = assertThrows(Exception.class, () -> render(valuesFile));
     assertTrue(e.getMessage().contains("schema"), e.getMessage());

@@ -20,13 +20,15 @@ import org.junit.jupiter.params.provider.CsvSource;
 /** StorageClass parameters and volume capabilities, checked before anything runs. */
 class VolumeRequestValidationTest {
 
-  private static VolumeCapability mount(String fs, Mode mode) {
+  /** A mount capability (shared with NodeServiceTest). */
+  static VolumeCapability mount(String fs, Mode mode) {
     return VolumeCapability.newBuilder()
         .setMount(VolumeCapability.MountVolume.newBuilder().setFsType(fs))
         .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(mode)).build();
   }
 
-  private static VolumeCapability block(Mode mode) {
+  /** A block capability (shared with NodeServiceTest). */
+  static VolumeCapability block(Mode mode) {
     return VolumeCapability.newBuilder()
         .setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
         .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(mode)).build();

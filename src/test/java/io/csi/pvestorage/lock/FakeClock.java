@@ -8,15 +8,15 @@ import java.time.ZoneOffset;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** A clock that moves only when told to; shared by the "processes" of a test. */
-final class FakeClock extends Clock {
+public final class FakeClock extends Clock {
 
   private final AtomicReference<Instant> now;
 
-  FakeClock(Instant start) {
+  public FakeClock(Instant start) {
     this.now = new AtomicReference<>(start);
   }
 
-  void advance(Duration duration) {
+  public void advance(Duration duration) {
     now.updateAndGet(t -> t.plus(duration));
   }
 

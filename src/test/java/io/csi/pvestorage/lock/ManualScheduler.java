@@ -17,17 +17,17 @@ import java.util.concurrent.TimeUnit;
  * when the {@link FakeClock} has reached them. Only one-shot {@code schedule(Runnable, ...)} is
  * supported: it is all the lock uses.
  */
-final class ManualScheduler extends AbstractExecutorService implements ScheduledExecutorService {
+public final class ManualScheduler extends AbstractExecutorService implements ScheduledExecutorService {
 
   private final FakeClock clock;
   private final List<Task> tasks = new ArrayList<>();
 
-  ManualScheduler(FakeClock clock) {
+  public ManualScheduler(FakeClock clock) {
     this.clock = clock;
   }
 
   /** Runs every task that is due, including those that due tasks schedule; returns how many. */
-  int runDue() {
+  public int runDue() {
     int ran = 0;
     while (true) {
       Task next;
@@ -50,7 +50,7 @@ final class ManualScheduler extends AbstractExecutorService implements Scheduled
   }
 
   /** Tasks waiting and not cancelled. */
-  int pending() {
+  public int pending() {
     synchronized (tasks) {
       return (int) tasks.stream().filter(t -> !t.isCancelled() && !t.done).count();
     }

@@ -59,6 +59,11 @@ public abstract class StoragePluginContract {
     return 0;
   }
 
+  /** The health {@link StoragePlugin#inventory()} reports for the harness's healthy pool. */
+  protected Optional<String> healthyPool() {
+    return Optional.empty();
+  }
+
   /**
    * Stores {@code content} in the volume so that {@link #readData} returns it, making a
    * filesystem first when the volume has none; leaves the volume unmounted. This default is for
@@ -284,12 +289,18 @@ public abstract class StoragePluginContract {
         (format() == ImageFormat.SUBVOL ? "subvol-" : "vm-") + owner + "-nosuch", 48 * MIB));
   }
 
+  /** A new 8 MiB volume of {@code owner} with one snapshot. */
+  private String volumeWithSnapshot(long owner, String snapshot) {
+    String volume = plugin().allocImage(owner, format(), Optional.empty(), 8 * MIB,
+        Optional.empty());
+    plugin().volumeSnapshot(volume, snapshot, Optional.empty());
+    return volume;
+  }
+
   @Test
   void freeWithSnapshotsPresentAndTwice() {
     long owner = newOwner();
-    String volume = plugin().allocImage(owner, format(), Optional.empty(), 8 * MIB,
-        Optional.empty());
-    plugin().volumeSnapshot(volume, "s1", Optional.empty());
+    String volume = volumeWithSnapshot(owner, "s1");
     plugin().volumeSnapshot(volume, "s-with-dash", Optional.empty());
     assertEquals(2, plugin().listSnapshots(Optional.of(volume)).size());
 
@@ -303,9 +314,7 @@ public abstract class StoragePluginContract {
   @Test
   void snapshotDeleteIsIdempotent() {
     long owner = newOwner();
-    String volume = plugin().allocImage(owner, format(), Optional.empty(), 8 * MIB,
-        Optional.empty());
-    plugin().volumeSnapshot(volume, "s1", Optional.empty());
+    String volume = volumeWithSnapshot(owner, "s1");
     plugin().volumeSnapshotDelete(volume, "s1");
     plugin().volumeSnapshotDelete(volume, "s1");
     assertEquals(List.of(), plugin().listSnapshots(Optional.of(volume)));
@@ -326,5 +335,17 @@ public abstract class StoragePluginContract {
     assertTrue(after.allocatableBytes() <= before.allocatableBytes());
     assertTrue(after.active());
     assertFalse(after.totalBytes() <= 0);
+  }
+
+  @Test
+  void inventoryAgreesWithStatusAndTheListings() {
+    volumeWithSnapshot(newOwner(), "s1");
+    PoolInventory inventory = plugin().inventory();
+    assertEquals(plugin().status().provisionedBytes(), inventory.status().provisionedBytes());
+    assertEquals(plugin().listImages(OptionalLong.empty(), Optional.empty()).size(),
+        inventory.volumes());
+    assertEquals(plugin().listSnapshots(Optional.empty()).size(), inventory.snapshots());
+    assertTrue(inventory.snapshots() >= 1);
+    assertEquals(healthyPool(), inventory.health());
   }
 }

@@ -8,6 +8,7 @@ import io.csi.pvestorage.exec.CommandRunner;
 import io.csi.pvestorage.lock.Sleeper;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.ImageInfo;
+import io.csi.pvestorage.storage.PoolInventory;
 import io.csi.pvestorage.storage.PoolStatus;
 import io.csi.pvestorage.storage.SizeInfo;
 import io.csi.pvestorage.storage.SnapshotId;
@@ -258,10 +259,21 @@ public final class LvmThinPlugin implements StoragePlugin {
     }
   }
 
+  /** ALREADY_EXISTS when a volume of this pool already carries the CSI name. */
+  private void requireCsiNameFree(Listing listing, VolumeMetadata metadata) {
+    for (LogicalVolume lv : listing.volumes()) {
+      if (lv.isThinVolumeIn(thinPool()) && snapshotRef(lv).isEmpty()
+          && LvTags.decode(lv.tags()).map(m -> m.csiName().equals(metadata.csiName()))
+              .orElse(false)) {
+        throw new StorageException(ErrorKind.ALREADY_EXISTS, "CSI name '" + metadata.csiName()
+            + "' already belongs to volume '" + lv.name() + "' of storage '" + storeId() + "'");
+      }
+    }
+  }
+
   /** EXHAUSTED unless the policy allows {@code moreBytes} of new virtual size. */
   private void requireRoom(Listing listing, long moreBytes, String what) {
-    LogicalVolume pool = requirePool(listing);
-    PoolStatus status = ThinCapacity.of(pool, listing.volumes(), storage.common().capacity());
+    PoolStatus status = statusOf(listing);
     if (moreBytes > status.allocatableBytes()) {
       var policy = storage.common().capacity();
       throw new StorageException(ErrorKind.EXHAUSTED, "thin pool '" + vg() + "/" + thinPool()
@@ -345,14 +357,11 @@ public final class LvmThinPlugin implements StoragePlugin {
     Set<VolumeId> wanted = volumes.map(HashSet::new).orElse(null);
     List<ImageInfo> images = new ArrayList<>();
     for (LogicalVolume lv : list().volumes()) {
-      if (!lv.isThinVolumeIn(thinPool())) {
+      OptionalLong imageOwner = imageOwner(lv);
+      if (imageOwner.isEmpty()) {
         continue;
       }
-      Matcher m = IMAGE_PREFIX.matcher(lv.name());
-      if (!m.find() || m.group(2).length() > 18) {
-        continue;
-      }
-      long lvOwner = Long.parseLong(m.group(2));
+      long lvOwner = imageOwner.getAsLong();
       VolumeId volid = new VolumeId(storeId(), lv.name());
       if (wanted != null ? !wanted.contains(volid)
           : owner.isPresent() && owner.getAsLong() != lvOwner) {
@@ -363,6 +372,18 @@ public final class LvmThinPlugin implements StoragePlugin {
     }
     images.sort(Comparator.comparing(i -> i.volid().toString(), String.CASE_INSENSITIVE_ORDER));
     return images;
+  }
+
+  /** The owner ID of an LV that {@link #listImages} lists; empty for any other LV. */
+  private OptionalLong imageOwner(LogicalVolume lv) {
+    if (!lv.isThinVolumeIn(thinPool())) {
+      return OptionalLong.empty();
+    }
+    Matcher m = IMAGE_PREFIX.matcher(lv.name());
+    if (!m.find() || m.group(2).length() > 18) {
+      return OptionalLong.empty();
+    }
+    return OptionalLong.of(Long.parseLong(m.group(2)));
   }
 
   /**
@@ -384,6 +405,7 @@ public final class LvmThinPlugin implements StoragePlugin {
     List<String> tags = metadata.map(LvTags::encode).orElse(List.of());
     Listing listing = list();
     LogicalVolume pool = requirePool(listing);
+    metadata.ifPresent(m -> requireCsiNameFree(listing, m));
     String volname = name.orElseGet(() ->
         VolumeNames.findFreeDiskname(listing.names(), owner, ImageFormat.RAW, false, storeId()));
     requireAbsent(listing, volname);
@@ -448,6 +470,7 @@ public final class LvmThinPlugin implements StoragePlugin {
     }
     Listing listing = list();
     requirePool(listing);
+    metadata.ifPresent(m -> requireCsiNameFree(listing, m));
     LogicalVolume sourceVolume = listing.find(sourceLv)
         .filter(lv -> lv.isThinVolumeIn(thinPool()))
         .orElseThrow(() -> new StorageException(ErrorKind.NOT_FOUND, snapshot
@@ -548,10 +571,7 @@ public final class LvmThinPlugin implements StoragePlugin {
     volname.ifPresent(this::parseVolname);
     List<SnapshotInfo> snapshots = new ArrayList<>();
     for (LogicalVolume lv : list().volumes()) {
-      if (!lv.isThinVolumeIn(thinPool())) {
-        continue;
-      }
-      Optional<SnapshotRef> ref = snapshotRef(lv);
+      Optional<SnapshotRef> ref = poolSnapshot(lv);
       if (ref.isEmpty() || volname.map(v -> !v.equals(ref.get().volname())).orElse(false)) {
         continue;
       }
@@ -565,6 +585,11 @@ public final class LvmThinPlugin implements StoragePlugin {
 
   /** A snapshot LV's volume and snapshot name. */
   private record SnapshotRef(String volname, String snapshot) {}
+
+  /** The snapshot an LV is, if {@link #listSnapshots} lists it (a thin LV of this pool). */
+  private Optional<SnapshotRef> poolSnapshot(LogicalVolume lv) {
+    return lv.isThinVolumeIn(thinPool()) ? snapshotRef(lv) : Optional.empty();
+  }
 
   private Optional<SnapshotRef> snapshotRef(LogicalVolume lv) {
     if (!lv.name().startsWith("snap_")) {
@@ -639,8 +664,33 @@ public final class LvmThinPlugin implements StoragePlugin {
    */
   @Override
   public PoolStatus status() {
-    Listing listing = list();
+    return statusOf(list());
+  }
+
+  private PoolStatus statusOf(Listing listing) {
     return ThinCapacity.of(requirePool(listing), listing.volumes(), storage.common().capacity());
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The same single {@code lvs} call as {@link #status}: its rows also tell the volumes and
+   * the snapshot LVs apart. No health (LVM-thin has no pool-level state beyond active).
+   */
+  @Override
+  public PoolInventory inventory() {
+    Listing listing = list();
+    PoolStatus status = statusOf(listing);
+    int volumes = 0;
+    int snapshots = 0;
+    for (LogicalVolume lv : listing.volumes()) {
+      if (imageOwner(lv).isPresent()) {
+        volumes++;
+      } else if (poolSnapshot(lv).isPresent()) {
+        snapshots++;
+      }
+    }
+    return new PoolInventory(status, volumes, snapshots, Optional.empty());
   }
 
   /**

@@ -8,6 +8,7 @@ import io.csi.pvestorage.exec.CommandRunner;
 import io.csi.pvestorage.lock.Sleeper;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.ImageInfo;
+import io.csi.pvestorage.storage.PoolInventory;
 import io.csi.pvestorage.storage.PoolStatus;
 import io.csi.pvestorage.storage.SizeInfo;
 import io.csi.pvestorage.storage.SnapshotId;
@@ -95,6 +96,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   static final String BASE_SNAPSHOT = "__base__";
   static final String TOMBSTONE_PREFIX = "__deleted_";
   private static final Pattern TOMBSTONE = Pattern.compile("__deleted_[0-9]+");
+  private static final Pattern HEALTH = Pattern.compile("[A-Z]+");
 
   /** The volume name part of PVE's regex, with the \S+ tail restricted to what ZFS allows. */
   private static final String TAIL = "[A-Za-z0-9_.:-]+";
@@ -284,11 +286,8 @@ public final class ZfsPoolPlugin implements StoragePlugin {
       if (only.isPresent() && !only.get().equals(volume.name())) {
         continue;
       }
-      for (ZfsDataset snap : listing.snapshotsOf(volume.name())) {
+      for (ZfsDataset snap : visibleSnapshots(listing, volume)) {
         String snapName = snap.snapName().orElseThrow();
-        if (!SnapshotId.SNAP_NAME.matcher(snapName).matches()) {
-          continue; // __base__, tombstones, names PVE would not accept
-        }
         SnapshotId id = new SnapshotId(new VolumeId(storeId(), volidName(volume)), snapName);
         result.add(new SnapshotInfo(id, snapshotSize(snap, volume),
             Instant.ofEpochSecond(snap.creation()),
@@ -296,6 +295,13 @@ public final class ZfsPoolPlugin implements StoragePlugin {
       }
     }
     return result;
+  }
+
+  /** The snapshots of a volume that are listed: not __base__, tombstones, or names PVE rejects. */
+  private static List<ZfsDataset> visibleSnapshots(Listing listing, ZfsDataset volume) {
+    return listing.snapshotsOf(volume.name()).stream()
+        .filter(s -> SnapshotId.SNAP_NAME.matcher(s.snapName().orElseThrow()).matches())
+        .toList();
   }
 
   /**
@@ -350,6 +356,40 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   @Override
   public PoolStatus status() {
     return statusOf(list(1, false));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Two commands: {@code zfs list ... -t filesystem,volume,snapshot -r -d 2 <pool>} (the
+   * listing of {@link #listSnapshots}; its first two levels give the status exactly as
+   * {@link #status} computes it, and the counts), then {@code zpool list -H -o health <zpool>}
+   * for the zpool the dataset lives in. Neither tool reports datasets and pool health in one
+   * call.
+   */
+  @Override
+  public PoolInventory inventory() {
+    Listing listing = list(2, true);
+    PoolStatus status = statusOf(listing);
+    List<ZfsDataset> volumes = listing.children();
+    int snapshots = 0;
+    for (ZfsDataset volume : volumes) {
+      snapshots += visibleSnapshots(listing, volume).size();
+    }
+    return new PoolInventory(status, volumes.size(), snapshots, Optional.of(health()));
+  }
+
+  /** The zpool's health word ({@code ONLINE}, {@code DEGRADED}, ...). */
+  private String health() {
+    String zpool = pool.split("/", 2)[0];
+    CommandResult result = mustRun(List.of("zpool", "list", "-H", "-o", "health", zpool),
+        "cannot read the health of zpool " + zpool + " (storage " + storeId() + ")");
+    String health = result.stdoutText().strip();
+    if (!HEALTH.matcher(health).matches()) {
+      throw new StorageException(ErrorKind.INTERNAL, "zpool list -o health " + zpool
+          + " answered '" + health + "', not one health word");
+    }
+    return health;
   }
 
   private PoolStatus statusOf(Listing listing) {
@@ -427,6 +467,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
       }
     }
     Listing listing = list(1, false);
+    metadata.ifPresent(m -> requireCsiNameFree(listing, m));
     requireRoom(listing, size, "a new volume");
     String volname = name.isPresent() ? name.get() : freeName(listing, owner, format);
     String ds = dataset(volname);
@@ -482,6 +523,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     }
     List<String> props = metadataOptions(metadata, false);
     Listing listing = list(2, true);
+    metadata.ifPresent(m -> requireCsiNameFree(listing, m));
     String sourceDs = dataset(source.name());
     ZfsDataset sourceRow = listing.get(sourceDs).orElseThrow(() -> new StorageException(
         ErrorKind.NOT_FOUND, "volume " + volname + " does not exist in storage " + storeId()));
@@ -927,6 +969,17 @@ public final class ZfsPoolPlugin implements StoragePlugin {
 
   private static long provisioned(ZfsDataset d) {
     return d.isVolume() ? d.volsize().orElse(0) : d.refquota().orElse(0);
+  }
+
+  /** ALREADY_EXISTS when a volume of this storage already carries the CSI name. */
+  private void requireCsiNameFree(Listing listing, VolumeMetadata metadata) {
+    for (ZfsDataset d : listing.rows()) {
+      if (!d.name().contains("@") && d.csiName().filter(metadata.csiName()::equals).isPresent()) {
+        throw new StorageException(ErrorKind.ALREADY_EXISTS, "CSI name '" + metadata.csiName()
+            + "' already belongs to volume '" + relative(d.name()) + "' of storage '"
+            + storeId() + "'");
+      }
+    }
   }
 
   private static Optional<VolumeMetadata> metadata(ZfsDataset d) {

@@ -12,6 +12,7 @@ import io.csi.pvestorage.exec.FakeCommandRunner;
 import io.csi.pvestorage.fixtures.Fixture;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.ImageInfo;
+import io.csi.pvestorage.storage.PoolInventory;
 import io.csi.pvestorage.storage.PoolStatus;
 import io.csi.pvestorage.storage.SizeInfo;
 import io.csi.pvestorage.storage.SnapshotInfo;
@@ -224,6 +225,31 @@ class LvmThinPluginTest {
         "plugin-lvchange-setautoactivation");
     assertEquals("vm-400-pvc-1", plugin.allocImage(400, ImageFormat.RAW,
         Optional.of("vm-400-pvc-1"), GIB, Optional.of(CLAIM)));
+  }
+
+  @Test
+  void aCsiNameThatAVolumeAlreadyCarriesIsRefusedBeforeLvcreate() {
+    listing();
+    StorageException e = fails(ErrorKind.ALREADY_EXISTS, () -> plugin.allocImage(400,
+        ImageFormat.RAW, Optional.of("vm-400-another"), GIB,
+        Optional.of(VolumeMetadata.of("pvc-0b7e2c1a-5d4f-4e8a-9c3b-1f2e3d4c5b6a"))));
+    assertTrue(e.getMessage().contains("'vm-400-disk-0'"), e.getMessage());
+    listing();
+    fails(ErrorKind.ALREADY_EXISTS, () -> plugin.cloneImage("vm-400-disk-0", 400,
+        Optional.of("before-upgrade"), Optional.of("vm-400-copy"),
+        Optional.of(VolumeMetadata.of("pvc-restored-1"))));
+  }
+
+  @Test
+  void aSnapshotsCsiNameDoesNotBlockAVolumeOfTheSameName() {
+    listing();
+    lvm.expect("lvcreate", "-aly", "-V", "1048576k", "--name", "vm-400-same",
+        "--thinpool", "pve/data", "--addtag",
+        "pve-storage.csi.io/name=snapshot-7d1c9f0e-2b3a-4c5d-8e6f-0a1b2c3d4e5f").thenSucceed();
+    lvm.expect(argv(LvmCommands.disableAutoactivation("pve", "vm-400-same"))).thenSucceed();
+    assertEquals("vm-400-same", plugin.allocImage(400, ImageFormat.RAW,
+        Optional.of("vm-400-same"), GIB,
+        Optional.of(VolumeMetadata.of("snapshot-7d1c9f0e-2b3a-4c5d-8e6f-0a1b2c3d4e5f"))));
   }
 
   @Test
@@ -629,6 +655,35 @@ class LvmThinPluginTest {
     long provisioned = 3 * GIB + 3 * 64 * MIB + 8 * MIB;
     assertEquals(new PoolStatus(4 * GIB, 0, 4 * GIB, provisioned, OptionalLong.of(4 * MIB),
         OptionalLong.of(487378), 8 * GIB - provisioned, true), status);
+  }
+
+  @Test
+  void inventoryCountsVolumesAndSnapshotsFromTheSameSingleListing() {
+    listing();
+    PoolInventory inventory = plugin.inventory();
+    assertEquals(1, lvm.commands().size(), "one lvs, as status()");
+    // every image listImages lists (bases and the inactive one included), the one snapshot LV
+    // listSnapshots lists; the pool LV itself is neither
+    assertEquals(6, inventory.volumes());
+    assertEquals(1, inventory.snapshots());
+    assertEquals(Optional.empty(), inventory.health());
+    listing();
+    assertEquals(plugin.status(), inventory.status());
+    listing();
+    listing();
+    assertEquals(plugin.listImages(OptionalLong.empty(), Optional.empty()).size(),
+        inventory.volumes());
+    assertEquals(plugin.listSnapshots(Optional.empty()).size(), inventory.snapshots());
+  }
+
+  @Test
+  void inventoryOfAnEmptyPoolAndOfAMissingVg() {
+    replay("plugin-lvs-empty-pool");
+    PoolInventory empty = plugin.inventory();
+    assertEquals(0, empty.volumes());
+    assertEquals(0, empty.snapshots());
+    replay(LVS, "plugin-lvs-missing-vg");
+    fails(ErrorKind.NOT_FOUND, () -> plugin.inventory());
   }
 
   @Test

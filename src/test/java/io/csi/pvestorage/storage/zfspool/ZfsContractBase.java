@@ -55,6 +55,11 @@ abstract class ZfsContractBase extends StoragePluginContract {
   }
 
   @Override
+  protected Optional<String> healthyPool() {
+    return Optional.of("ONLINE");
+  }
+
+  @Override
   protected long totalBytesDrift() {
     return MIB;
   }

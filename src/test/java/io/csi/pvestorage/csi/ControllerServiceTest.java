@@ -1,0 +1,617 @@
+package io.csi.pvestorage.csi;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import csi.v1.CapacityRange;
+import csi.v1.ControllerGetCapabilitiesRequest;
+import csi.v1.ControllerGrpc;
+import csi.v1.ControllerServiceCapability;
+import csi.v1.CreateSnapshotRequest;
+import csi.v1.CreateVolumeRequest;
+import csi.v1.DeleteSnapshotRequest;
+import csi.v1.DeleteVolumeRequest;
+import csi.v1.GetCapacityRequest;
+import csi.v1.GetCapacityResponse;
+import csi.v1.ListSnapshotsRequest;
+import csi.v1.ListSnapshotsResponse;
+import csi.v1.ListVolumesRequest;
+import csi.v1.ListVolumesResponse;
+import csi.v1.Snapshot;
+import csi.v1.Topology;
+import csi.v1.TopologyRequirement;
+import csi.v1.ValidateVolumeCapabilitiesRequest;
+import csi.v1.ValidateVolumeCapabilitiesResponse;
+import csi.v1.Volume;
+import csi.v1.VolumeCapability;
+import csi.v1.VolumeCapability.AccessMode.Mode;
+import csi.v1.VolumeContentSource;
+import io.csi.pvestorage.lock.LocalStorageLock;
+import io.csi.pvestorage.lock.LockObserver;
+import io.csi.pvestorage.lock.PveFlock;
+import io.csi.pvestorage.lock.Sleeper;
+import io.csi.pvestorage.storage.ImageFormat;
+import io.csi.pvestorage.storage.VolumeMetadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Controller service over in-memory storages, through gRPC in-process with the real
+ * interceptor: each RPC's validation (status code pinned, nothing done to storage), idempotency,
+ * restores and clones, pagination, capacity. Every mutating storage call asserts that the
+ * storage lock is held.
+ */
+class ControllerServiceTest {
+
+  private static final long GIB = 1L << 30;
+  private static final Map<String, String> LVM = Map.of("storage", "local-lvm");
+  private static final Map<String, String> ZFS = Map.of("storage", "local-zfs");
+
+  @TempDir Path lockDir;
+
+  private final MemoryStoragePlugin lvm = new MemoryStoragePlugin("local-lvm", "lvmthin");
+  private final MemoryStoragePlugin zfs = new MemoryStoragePlugin("local-zfs", "zfspool");
+  private final InFlight inFlight = new InFlight();
+  private LocalStorageLock lock;
+  private InProcessCsi csi;
+  private ControllerGrpc.ControllerBlockingStub controller;
+
+  @BeforeEach
+  void start() throws Exception {
+    Clock clock = Clock.systemUTC();
+    lock = new LocalStorageLock(new PveFlock(lockDir, clock, ThreadLocalRandom.current(),
+        Sleeper.SYSTEM), clock, new LockObserver() {});
+    lvm.lockCheck(() -> lock.currentHandle("local-lvm").isPresent());
+    zfs.lockCheck(() -> lock.currentHandle("local-zfs").isPresent());
+    NodeStorages storages = new NodeStorages("node-a", List.of(lvm, zfs), lock,
+        Duration.ofSeconds(5), clock);
+    csi = new InProcessCsi((method, code, took) -> { },
+        List.of(new ControllerService(storages, inFlight)));
+    controller = ControllerGrpc.newBlockingStub(csi.channel());
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    csi.close();
+    lock.close();
+  }
+
+  // ---- request builders ----------------------------------------------------------------------
+
+  private static VolumeCapability mount(String fs, Mode mode) {
+    return VolumeCapability.newBuilder()
+        .setMount(VolumeCapability.MountVolume.newBuilder().setFsType(fs))
+        .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(mode)).build();
+  }
+
+  private static VolumeCapability mount() {
+    return mount("", Mode.SINGLE_NODE_WRITER);
+  }
+
+  private static VolumeCapability block() {
+    return VolumeCapability.newBuilder()
+        .setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+        .setAccessMode(VolumeCapability.AccessMode.newBuilder()
+            .setMode(Mode.SINGLE_NODE_WRITER)).build();
+  }
+
+  private static CreateVolumeRequest.Builder create(String name, long required,
+      Map<String, String> parameters) {
+    return CreateVolumeRequest.newBuilder().setName(name)
+        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(required))
+        .addVolumeCapabilities(mount()).putAllParameters(parameters);
+  }
+
+  private static VolumeContentSource fromSnapshot(String id) {
+    return VolumeContentSource.newBuilder().setSnapshot(
+        VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId(id)).build();
+  }
+
+  private static VolumeContentSource fromVolume(String id) {
+    return VolumeContentSource.newBuilder().setVolume(
+        VolumeContentSource.VolumeSource.newBuilder().setVolumeId(id)).build();
+  }
+
+  private Snapshot snapshot(String name, String source) {
+    return controller.createSnapshot(CreateSnapshotRequest.newBuilder().setName(name)
+        .setSourceVolumeId(source).build()).getSnapshot();
+  }
+
+  private static StatusRuntimeException fails(Status.Code code, Supplier<?> call) {
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::get);
+    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
+    return e;
+  }
+
+  private void nothingDone() {
+    assertEquals(List.of(), lvm.calls());
+    assertEquals(List.of(), zfs.calls());
+  }
+
+  // ---- CreateVolume --------------------------------------------------------------------------
+
+  @Test
+  void createVolumeMakesANamedVolumeOnThisNodeWithTheDefaultSize() {
+    Volume v = controller.createVolume(CreateVolumeRequest.newBuilder().setName("pvc-1")
+        .addVolumeCapabilities(mount("xfs", Mode.SINGLE_NODE_WRITER))
+        .putAllParameters(LVM)
+        .putParameters("csi.storage.k8s.io/pvc/name", "data")
+        .putParameters("csi.storage.k8s.io/pvc/namespace", "db").build()).getVolume();
+    assertEquals("local-lvm:vm-0-pvc-1", v.getVolumeId());
+    assertEquals(GIB, v.getCapacityBytes());
+    assertEquals(Map.of("storage", "local-lvm", "format", "raw", "fsType", "xfs"),
+        v.getVolumeContextMap());
+    assertEquals(List.of(Topology.newBuilder()
+        .putSegments(ControllerService.TOPOLOGY_KEY, "node-a").build()),
+        v.getAccessibleTopologyList());
+    assertEquals(List.of("alloc vm-0-pvc-1 " + GIB), lvm.calls());
+  }
+
+  @Test
+  void sizesAreRoundedUpAndTheRangeIsHonoured() {
+    Volume v = controller.createVolume(create("pvc-r", 5_000_000, LVM)
+        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(5_000_000)
+            .setLimitBytes(10_000_000)).build()).getVolume();
+    assertEquals(2 * MemoryStoragePlugin.UNIT, v.getCapacityBytes());
+
+    StatusRuntimeException e = fails(Status.Code.OUT_OF_RANGE, () -> controller.createVolume(
+        create("pvc-tight", 5_000_000, LVM).setCapacityRange(CapacityRange.newBuilder()
+            .setRequiredBytes(5_000_000).setLimitBytes(6_000_000)).build()));
+    assertTrue(e.getMessage().contains("above the limit"), e.getMessage());
+    assertFalse(lvm.has("vm-0-pvc-tight"), "a volume outside the range is removed again");
+  }
+
+  @Test
+  void aRepeatedCreateReturnsTheSameVolumeAndCreatesNothing() {
+    Volume first = controller.createVolume(create("pvc-2", 3 * GIB, LVM).build()).getVolume();
+    Volume again = controller.createVolume(create("pvc-2", 3 * GIB, LVM).build()).getVolume();
+    assertEquals(first, again);
+    assertEquals(1, lvm.listImages(java.util.OptionalLong.empty(), Optional.empty()).size());
+    // A second volume for the same CSI name under another volume name is refused too.
+    Volume viaOwner = controller.createVolume(create("pvc-2", 3 * GIB, Map.of(
+        "storage", "local-lvm", "owner", "7")).build()).getVolume();
+    assertEquals(first, viaOwner);
+    assertFalse(lvm.has("vm-7-pvc-2"));
+  }
+
+  @Test
+  void theSameNameWithAnIncompatibleRequestIsAlreadyExists() {
+    controller.createVolume(create("pvc-3", GIB, ZFS).build());
+    fails(Status.Code.ALREADY_EXISTS,
+        () -> controller.createVolume(create("pvc-3", 2 * GIB, ZFS).build()));
+    fails(Status.Code.ALREADY_EXISTS, () -> controller.createVolume(create("pvc-3", GIB, ZFS)
+        .clearVolumeCapabilities().addVolumeCapabilities(mount("zfs", Mode.SINGLE_NODE_WRITER))
+        .build()));
+    fails(Status.Code.ALREADY_EXISTS, () -> controller.createVolume(create("pvc-3", GIB, ZFS)
+        .setCapacityRange(CapacityRange.newBuilder().setLimitBytes(GIB / 2)).build()));
+  }
+
+  @Test
+  void aForeignVolumeHoldingTheDerivedNameIsAlreadyExists() {
+    lvm.put("vm-0-pvc-4", ImageFormat.RAW, GIB, Optional.empty());
+    StatusRuntimeException e = fails(Status.Code.ALREADY_EXISTS,
+        () -> controller.createVolume(create("pvc-4", GIB, LVM).build()));
+    assertTrue(e.getMessage().contains("taken by a volume"), e.getMessage());
+  }
+
+  @Test
+  void badCreateRequestsAreRefusedBeforeAnythingRuns() {
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.createVolume(create("", 0, LVM).build()));
+    fails(Status.Code.INVALID_ARGUMENT,
+        () -> controller.createVolume(create("x".repeat(129), 0, LVM).build()));
+    fails(Status.Code.INVALID_ARGUMENT,
+        () -> controller.createVolume(create("a\nb", 0, LVM).build()));
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.createVolume(
+        create("v", 0, LVM).clearVolumeCapabilities().build()));
+    StatusRuntimeException multi = fails(Status.Code.INVALID_ARGUMENT,
+        () -> controller.createVolume(create("v", 0, LVM).clearVolumeCapabilities()
+            .addVolumeCapabilities(mount("", Mode.MULTI_NODE_MULTI_WRITER)).build()));
+    assertTrue(multi.getMessage().contains("MULTI_NODE_MULTI_WRITER"), multi.getMessage());
+    StatusRuntimeException unknown = fails(Status.Code.INVALID_ARGUMENT,
+        () -> controller.createVolume(create("v", 0, Map.of("storage", "local-lvm",
+            "thinpool", "other")).build()));
+    assertTrue(unknown.getMessage().contains("'thinpool'"), unknown.getMessage());
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.createVolume(create("v", 0, Map.of())
+        .build()));
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.createVolume(create("v", 0, LVM)
+        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(-1)).build()));
+    fails(Status.Code.OUT_OF_RANGE, () -> controller.createVolume(create("v", 0, LVM)
+        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(2 * GIB)
+            .setLimitBytes(GIB)).build()));
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.createVolume(create("v", 0, LVM)
+        .addMutableParameters(CreateVolumeRequest.MutableParametersEntry.newBuilder()
+            .setKey("iops").setValue("100")).build()));
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.createVolume(create("v", 0, LVM)
+        .clearVolumeCapabilities().addVolumeCapabilities(mount("zfs", Mode.SINGLE_NODE_WRITER))
+        .build()));
+    StatusRuntimeException zfsOnly = fails(Status.Code.INVALID_ARGUMENT,
+        () -> controller.createVolume(create("v", 0, Map.of("storage", "local-lvm",
+            "volblocksize", "16k")).build()));
+    assertTrue(zfsOnly.getMessage().contains("zfspool storages only"), zfsOnly.getMessage());
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.createVolume(create("v", 0, LVM)
+        .setVolumeContentSource(VolumeContentSource.getDefaultInstance()).build()));
+    nothingDone();
+  }
+
+  @Test
+  void aStorageOrTopologyThisNodeCannotServeIsResourceExhausted() {
+    StatusRuntimeException missing = fails(Status.Code.RESOURCE_EXHAUSTED,
+        () -> controller.createVolume(create("v", 0, Map.of("storage", "ceph")).build()));
+    assertTrue(missing.getMessage().contains("local-lvm, local-zfs"), missing.getMessage());
+    fails(Status.Code.RESOURCE_EXHAUSTED, () -> controller.createVolume(create("v", 0, LVM)
+        .setAccessibilityRequirements(TopologyRequirement.newBuilder().addRequisite(
+            Topology.newBuilder().putSegments(ControllerService.TOPOLOGY_KEY, "node-b")))
+        .build()));
+    nothingDone();
+    controller.createVolume(create("v", 0, LVM).setAccessibilityRequirements(
+        TopologyRequirement.newBuilder()
+            .addRequisite(Topology.newBuilder().putSegments(ControllerService.TOPOLOGY_KEY,
+                "node-b"))
+            .addRequisite(Topology.newBuilder().putSegments(ControllerService.TOPOLOGY_KEY,
+                "node-a"))).build());
+    lvm.allocatable(GIB);
+    fails(Status.Code.RESOURCE_EXHAUSTED,
+        () -> controller.createVolume(create("big", 2 * GIB, LVM).build()));
+  }
+
+  @Test
+  void aSecondConcurrentCallOnTheSameNameIsAborted() {
+    try (InFlight.Claim claim = inFlight.enter("volume name", "pvc-busy")) {
+      fails(Status.Code.ABORTED,
+          () -> controller.createVolume(create("pvc-busy", 0, LVM).build()));
+    }
+    controller.createVolume(create("pvc-busy", 0, LVM).build());
+    try (InFlight.Claim claim = inFlight.enter("snapshot name", "snap-busy")) {
+      fails(Status.Code.ABORTED, () -> snapshot("snap-busy", "local-lvm:vm-0-pvc-busy"));
+    }
+    assertEquals(0, inFlight.size(), "claims are released");
+  }
+
+  @Test
+  void zfsDatasetsAndBlockVolumes() {
+    Volume dataset = controller.createVolume(create("pvc-ds", GIB, ZFS)
+        .clearVolumeCapabilities().addVolumeCapabilities(mount("zfs", Mode.SINGLE_NODE_WRITER))
+        .putParameters("sparse", "true").build()).getVolume();
+    assertEquals("local-zfs:subvol-0-pvc-ds", dataset.getVolumeId());
+    assertEquals("subvol", dataset.getVolumeContextOrThrow("format"));
+    Volume raw = controller.createVolume(create("pvc-blk", GIB, ZFS)
+        .clearVolumeCapabilities().addVolumeCapabilities(block()).build()).getVolume();
+    assertEquals("local-zfs:vm-0-pvc-blk", raw.getVolumeId());
+    assertFalse(raw.getVolumeContextMap().containsKey("fsType"));
+  }
+
+  // ---- restores and clones -------------------------------------------------------------------
+
+  @Test
+  void restoreToTheSameAndToALargerSizeAndNotToASmallerOne() {
+    controller.createVolume(create("src", 2 * GIB, LVM).build());
+    Snapshot snap = snapshot("snap-1", "local-lvm:vm-0-src");
+    assertEquals(2 * GIB, snap.getSizeBytes());
+
+    Volume same = controller.createVolume(create("r-same", 0, LVM)
+        .setVolumeContentSource(fromSnapshot(snap.getSnapshotId())).build()).getVolume();
+    assertEquals(2 * GIB, same.getCapacityBytes());
+    assertEquals(fromSnapshot(snap.getSnapshotId()), same.getContentSource());
+
+    Volume larger = controller.createVolume(create("r-large", 3 * GIB, LVM)
+        .setVolumeContentSource(fromSnapshot(snap.getSnapshotId())).build()).getVolume();
+    assertEquals(3 * GIB, larger.getCapacityBytes());
+    assertTrue(lvm.calls().contains("clone vm-0-src@snap-1 vm-0-r-large"), lvm.calls().toString());
+    assertTrue(lvm.calls().contains("resize vm-0-r-large " + 3 * GIB), lvm.calls().toString());
+
+    fails(Status.Code.OUT_OF_RANGE, () -> controller.createVolume(create("r-small", GIB, LVM)
+        .setVolumeContentSource(fromSnapshot(snap.getSnapshotId())).build()));
+    fails(Status.Code.OUT_OF_RANGE, () -> controller.createVolume(create("r-small", 0, LVM)
+        .setCapacityRange(CapacityRange.newBuilder().setLimitBytes(GIB))
+        .setVolumeContentSource(fromSnapshot(snap.getSnapshotId())).build()));
+    assertFalse(lvm.has("vm-0-r-small"));
+  }
+
+  @Test
+  void anInterruptedRestoreIsFinishedByTheRetry() {
+    controller.createVolume(create("src", GIB, LVM).build());
+    Snapshot snap = snapshot("snap-2", "local-lvm:vm-0-src");
+    // The clone exists with the CSI name, but the crash came before the grow.
+    lvm.put("vm-0-r-crash", ImageFormat.RAW, GIB, Optional.of(VolumeMetadata.of("r-crash")));
+    Volume v = controller.createVolume(create("r-crash", 2 * GIB, LVM)
+        .setVolumeContentSource(fromSnapshot(snap.getSnapshotId())).build()).getVolume();
+    assertEquals(2 * GIB, v.getCapacityBytes());
+    assertEquals(2 * GIB, lvm.sizeOf("vm-0-r-crash"));
+  }
+
+  @Test
+  void restoreSourcesThatAreMissingOrElsewhere() {
+    fails(Status.Code.NOT_FOUND, () -> controller.createVolume(create("r", 0, LVM)
+        .setVolumeContentSource(fromSnapshot("local-lvm:vm-0-gone@s1")).build()));
+    fails(Status.Code.NOT_FOUND, () -> controller.createVolume(create("r", 0, LVM)
+        .setVolumeContentSource(fromSnapshot("not-a-snapshot-id")).build()));
+    fails(Status.Code.NOT_FOUND, () -> controller.createVolume(create("r", 0, LVM)
+        .setVolumeContentSource(fromVolume("local-lvm:vm-0-gone")).build()));
+    controller.createVolume(create("z", GIB, ZFS).build());
+    Snapshot zsnap = snapshot("zs", "local-zfs:vm-0-z");
+    StatusRuntimeException other = fails(Status.Code.INVALID_ARGUMENT,
+        () -> controller.createVolume(create("r", 0, LVM)
+            .setVolumeContentSource(fromSnapshot(zsnap.getSnapshotId())).build()));
+    assertTrue(other.getMessage().contains("storage: local-zfs"), other.getMessage());
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.createVolume(create("r", 0, ZFS)
+        .clearVolumeCapabilities().addVolumeCapabilities(mount("zfs", Mode.SINGLE_NODE_WRITER))
+        .setVolumeContentSource(fromSnapshot(zsnap.getSnapshotId())).build()));
+    assertEquals(List.of("alloc vm-0-z " + GIB, "snapshot vm-0-z@zs"), zfs.calls());
+  }
+
+  @Test
+  void aVolumeCloneUsesATemporarySnapshotThatIsRemovedAgain() {
+    controller.createVolume(create("src", 2 * GIB, LVM).build());
+    Volume clone = controller.createVolume(create("pvc-clone", 0, LVM)
+        .setVolumeContentSource(fromVolume("local-lvm:vm-0-src")).build()).getVolume();
+    assertEquals(2 * GIB, clone.getCapacityBytes());
+    assertEquals(fromVolume("local-lvm:vm-0-src"), clone.getContentSource());
+    List<String> calls = lvm.calls();
+    assertEquals(4, calls.size(), calls.toString());
+    assertTrue(calls.get(1).startsWith("snapshot vm-0-src@"), calls.toString());
+    String temp = calls.get(1).substring(calls.get(1).indexOf('@') + 1);
+    assertEquals("clone vm-0-src@" + temp + " vm-0-pvc-clone", calls.get(2));
+    assertEquals("delsnapshot vm-0-src@" + temp, calls.get(3));
+    assertFalse(lvm.hasSnapshot("vm-0-src", temp));
+    assertEquals(0, controller.listSnapshots(ListSnapshotsRequest.getDefaultInstance())
+        .getEntriesCount(), "the temporary snapshot is never a CSI snapshot");
+  }
+
+  // ---- DeleteVolume --------------------------------------------------------------------------
+
+  @Test
+  void deleteVolumeIsIdempotentAndNeverTouchesForeignVolumes() {
+    controller.createVolume(create("pvc-d", GIB, LVM).build());
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("local-lvm:vm-0-pvc-d")
+        .build());
+    assertFalse(lvm.has("vm-0-pvc-d"));
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("local-lvm:vm-0-pvc-d")
+        .build());
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("garbage").build());
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("other:vm-1-x").build());
+    fails(Status.Code.INVALID_ARGUMENT,
+        () -> controller.deleteVolume(DeleteVolumeRequest.getDefaultInstance()));
+
+    lvm.put("vm-100-disk-0", ImageFormat.RAW, GIB, Optional.empty());
+    StatusRuntimeException e = fails(Status.Code.FAILED_PRECONDITION,
+        () -> controller.deleteVolume(DeleteVolumeRequest.newBuilder()
+            .setVolumeId("local-lvm:vm-100-disk-0").build()));
+    assertTrue(e.getMessage().contains("not created by this driver"), e.getMessage());
+    assertTrue(lvm.has("vm-100-disk-0"));
+    assertEquals(List.of("alloc vm-0-pvc-d " + GIB, "free vm-0-pvc-d"), lvm.calls());
+  }
+
+  // ---- snapshots -----------------------------------------------------------------------------
+
+  @Test
+  void createSnapshotIsIdempotentAndReportsTheSourceSize() {
+    controller.createVolume(create("src", 3 * GIB, LVM).build());
+    Snapshot first = snapshot("snapshot-0b5f2a43-5d45-4a1e-9c57-e7e5d5e2c001",
+        "local-lvm:vm-0-src");
+    assertEquals(3 * GIB, first.getSizeBytes());
+    assertTrue(first.getReadyToUse());
+    assertTrue(first.getCreationTime().getSeconds() > 0);
+    assertEquals("local-lvm:vm-0-src", first.getSourceVolumeId());
+    assertTrue(first.getSnapshotId().length() <= 128);
+    assertEquals(first, snapshot("snapshot-0b5f2a43-5d45-4a1e-9c57-e7e5d5e2c001",
+        "local-lvm:vm-0-src"));
+    assertEquals(2, lvm.calls().size(), lvm.calls().toString());
+
+    controller.createVolume(create("other", GIB, LVM).build());
+    fails(Status.Code.ALREADY_EXISTS,
+        () -> snapshot("snapshot-0b5f2a43-5d45-4a1e-9c57-e7e5d5e2c001", "local-lvm:vm-0-other"));
+  }
+
+  @Test
+  void badSnapshotRequests() {
+    fails(Status.Code.INVALID_ARGUMENT, () -> snapshot("", "local-lvm:vm-0-x"));
+    fails(Status.Code.INVALID_ARGUMENT, () -> snapshot("s", ""));
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.createSnapshot(
+        CreateSnapshotRequest.newBuilder().setName("s").setSourceVolumeId("local-lvm:vm-0-x")
+            .putParameters("compression", "on").build()));
+    fails(Status.Code.NOT_FOUND, () -> snapshot("s", "local-lvm:vm-0-missing"));
+    fails(Status.Code.NOT_FOUND, () -> snapshot("s", "nonsense"));
+    fails(Status.Code.NOT_FOUND, () -> snapshot("s", "ceph:vm-0-x"));
+    fails(Status.Code.NOT_FOUND, () -> snapshot("s", "local-lvm:not_a_volume"));
+    fails(Status.Code.INVALID_ARGUMENT,
+        () -> controller.deleteSnapshot(DeleteSnapshotRequest.getDefaultInstance()));
+    List<String> calls = lvm.calls();
+    assertEquals(1, calls.size(), calls.toString());
+    assertTrue(calls.getFirst().startsWith("snapshot vm-0-missing@s-"),
+        "only the missing volume reached the storage, which reported it missing: " + calls);
+  }
+
+  @Test
+  void deleteSnapshotIsIdempotentAndLeavesForeignSnapshots() {
+    controller.createVolume(create("src", GIB, LVM).build());
+    Snapshot s = snapshot("snap-d", "local-lvm:vm-0-src");
+    DeleteSnapshotRequest delete = DeleteSnapshotRequest.newBuilder()
+        .setSnapshotId(s.getSnapshotId()).build();
+    controller.deleteSnapshot(delete);
+    controller.deleteSnapshot(delete);
+    controller.deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId("junk").build());
+    assertFalse(lvm.hasSnapshot("vm-0-src", "snap-d"));
+
+    lvm.putSnapshot("vm-0-src", "vzdump", Optional.empty());
+    fails(Status.Code.FAILED_PRECONDITION, () -> controller.deleteSnapshot(
+        DeleteSnapshotRequest.newBuilder().setSnapshotId("local-lvm:vm-0-src@vzdump").build()));
+    assertTrue(lvm.hasSnapshot("vm-0-src", "vzdump"));
+  }
+
+  @Test
+  void listSnapshotsByIdBySourceAndInPages() {
+    controller.createVolume(create("a", GIB, LVM).build());
+    controller.createVolume(create("b", GIB, ZFS).build());
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      ids.add(snapshot("sa" + i, "local-lvm:vm-0-a").getSnapshotId());
+    }
+    ids.add(snapshot("sb", "local-zfs:vm-0-b").getSnapshotId());
+    lvm.putSnapshot("vm-0-a", "foreign", Optional.empty());
+
+    assertEquals(ids, walkSnapshots(ListSnapshotsRequest.newBuilder(), 4));
+    assertEquals(ids, walkSnapshots(ListSnapshotsRequest.newBuilder(), 1));
+    assertEquals(ids.subList(0, 5), walkSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSourceVolumeId("local-lvm:vm-0-a"), 2));
+    assertEquals(List.of(ids.get(5)), walkSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSnapshotId(ids.get(5)), 0));
+    assertEquals(List.of("local-lvm:vm-0-a@foreign"), walkSnapshots(ListSnapshotsRequest
+        .newBuilder().setSnapshotId("local-lvm:vm-0-a@foreign"), 0),
+        "a pre-provisioned snapshot is found by its ID");
+    for (String unknown : List.of("local-lvm:vm-0-a@nope", "local-lvm:vm-0-gone@s", "junk",
+        "ceph:vm-0-a@s")) {
+      assertEquals(List.of(), walkSnapshots(ListSnapshotsRequest.newBuilder()
+          .setSnapshotId(unknown), 0), unknown);
+    }
+    assertEquals(List.of(), walkSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSourceVolumeId("local-lvm:vm-0-gone"), 0));
+    fails(Status.Code.ABORTED, () -> controller.listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setStartingToken("not-a-token").build()));
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.listSnapshots(
+        ListSnapshotsRequest.newBuilder().setMaxEntries(-1).build()));
+  }
+
+  private List<String> walkSnapshots(ListSnapshotsRequest.Builder request, int pageSize) {
+    List<String> seen = new ArrayList<>();
+    String token = "";
+    do {
+      ListSnapshotsResponse page = controller.listSnapshots(request.setMaxEntries(pageSize)
+          .setStartingToken(token).build());
+      assertTrue(pageSize == 0 || page.getEntriesCount() <= pageSize);
+      page.getEntriesList().forEach(e -> {
+        assertTrue(e.getSnapshot().getSizeBytes() > 0);
+        seen.add(e.getSnapshot().getSnapshotId());
+      });
+      token = page.getNextToken();
+    } while (!token.isEmpty());
+    return seen;
+  }
+
+  // ---- ListVolumes, GetCapacity, ValidateVolumeCapabilities, capabilities ----------------------
+
+  @Test
+  void listVolumesPagesOverOurVolumesOnly() {
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      ids.add(controller.createVolume(create("pvc-l" + i, GIB, i % 2 == 0 ? LVM : ZFS).build())
+          .getVolume().getVolumeId());
+    }
+    lvm.put("vm-100-disk-0", ImageFormat.RAW, GIB, Optional.empty());
+    ids.sort(null);
+    List<String> seen = new ArrayList<>();
+    String token = "";
+    int pages = 0;
+    do {
+      ListVolumesResponse page = controller.listVolumes(ListVolumesRequest.newBuilder()
+          .setMaxEntries(2).setStartingToken(token).build());
+      pages++;
+      for (ListVolumesResponse.Entry e : page.getEntriesList()) {
+        seen.add(e.getVolume().getVolumeId());
+        assertTrue(e.getStatus().hasVolumeCondition());
+        assertFalse(e.getStatus().getVolumeCondition().getAbnormal());
+      }
+      token = page.getNextToken();
+      // A volume deleted between two pages does not shift the next page.
+      if (pages == 1) {
+        controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(seen.get(0))
+            .build());
+      }
+    } while (!token.isEmpty());
+    assertEquals(ids, seen);
+    assertEquals(3, pages);
+    fails(Status.Code.ABORTED, () -> controller.listVolumes(ListVolumesRequest.newBuilder()
+        .setStartingToken("zzz").build()));
+  }
+
+  @Test
+  void getCapacityIsPerStorageAndTopology() {
+    lvm.allocatable(7 * GIB);
+    zfs.allocatable(5 * GIB);
+    GetCapacityResponse one = controller.getCapacity(GetCapacityRequest.newBuilder()
+        .putAllParameters(LVM).addVolumeCapabilities(mount()).build());
+    assertEquals(7 * GIB, one.getAvailableCapacity());
+    assertEquals(7 * GIB, one.getMaximumVolumeSize().getValue());
+    GetCapacityResponse all = controller.getCapacity(GetCapacityRequest.getDefaultInstance());
+    assertEquals(12 * GIB, all.getAvailableCapacity());
+    assertEquals(7 * GIB, all.getMaximumVolumeSize().getValue());
+    assertEquals(0, controller.getCapacity(GetCapacityRequest.newBuilder().putAllParameters(LVM)
+        .setAccessibleTopology(Topology.newBuilder()
+            .putSegments(ControllerService.TOPOLOGY_KEY, "node-b")).build())
+        .getAvailableCapacity());
+    assertEquals(7 * GIB, controller.getCapacity(GetCapacityRequest.newBuilder()
+        .putAllParameters(LVM).setAccessibleTopology(Topology.newBuilder()
+            .putSegments(ControllerService.TOPOLOGY_KEY, "node-a")).build())
+        .getAvailableCapacity());
+    assertEquals(0, controller.getCapacity(GetCapacityRequest.newBuilder()
+        .putParameters("storage", "ceph").build()).getAvailableCapacity());
+    assertEquals(0, controller.getCapacity(GetCapacityRequest.newBuilder().putAllParameters(LVM)
+        .addVolumeCapabilities(mount("zfs", Mode.SINGLE_NODE_WRITER)).build())
+        .getAvailableCapacity());
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.getCapacity(GetCapacityRequest
+        .newBuilder().putParameters("storage", "local-lvm").putParameters("bogus", "1")
+        .build()));
+  }
+
+  @Test
+  void validateVolumeCapabilitiesConfirmsWhatTheVolumeCanDo() {
+    String raw = controller.createVolume(create("pvc-v", GIB, ZFS).build()).getVolume()
+        .getVolumeId();
+    String dataset = controller.createVolume(create("pvc-vd", GIB, ZFS).clearVolumeCapabilities()
+        .addVolumeCapabilities(mount("zfs", Mode.SINGLE_NODE_WRITER)).build()).getVolume()
+        .getVolumeId();
+    ValidateVolumeCapabilitiesResponse ok = controller.validateVolumeCapabilities(
+        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId(raw)
+            .addVolumeCapabilities(block()).addVolumeCapabilities(mount()).build());
+    assertTrue(ok.hasConfirmed());
+    assertEquals(List.of(block(), mount()), ok.getConfirmed().getVolumeCapabilitiesList());
+
+    for (VolumeCapability wrong : List.of(block(), mount("ext4", Mode.SINGLE_NODE_WRITER))) {
+      ValidateVolumeCapabilitiesResponse no = controller.validateVolumeCapabilities(
+          ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId(dataset)
+              .putVolumeContext("fsType", "zfs").addVolumeCapabilities(wrong).build());
+      assertFalse(no.hasConfirmed(), wrong.toString());
+      assertFalse(no.getMessage().isEmpty());
+    }
+    ValidateVolumeCapabilitiesResponse multi = controller.validateVolumeCapabilities(
+        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId(raw)
+            .addVolumeCapabilities(mount("", Mode.MULTI_NODE_READER_ONLY)).build());
+    assertFalse(multi.hasConfirmed());
+
+    fails(Status.Code.NOT_FOUND, () -> controller.validateVolumeCapabilities(
+        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId("local-zfs:vm-0-none")
+            .addVolumeCapabilities(mount()).build()));
+    fails(Status.Code.NOT_FOUND, () -> controller.validateVolumeCapabilities(
+        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId("junk")
+            .addVolumeCapabilities(mount()).build()));
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.validateVolumeCapabilities(
+        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId(raw).build()));
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.validateVolumeCapabilities(
+        ValidateVolumeCapabilitiesRequest.newBuilder().addVolumeCapabilities(mount()).build()));
+  }
+
+  @Test
+  void capabilitiesLeaveExpansionToTheNode() {
+    List<ControllerServiceCapability.RPC.Type> types = controller.controllerGetCapabilities(
+        ControllerGetCapabilitiesRequest.getDefaultInstance()).getCapabilitiesList().stream()
+        .map(c -> c.getRpc().getType()).toList();
+    assertEquals(ControllerService.CAPABILITIES, types);
+    assertFalse(types.contains(ControllerServiceCapability.RPC.Type.EXPAND_VOLUME));
+    assertNotEquals(0, types.size());
+  }
+}

@@ -1,0 +1,307 @@
+package io.csi.pvestorage.csi;
+
+import io.csi.pvestorage.error.ErrorKind;
+import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.storage.ImageFormat;
+import io.csi.pvestorage.storage.ImageInfo;
+import io.csi.pvestorage.storage.PoolStatus;
+import io.csi.pvestorage.storage.SizeInfo;
+import io.csi.pvestorage.storage.SnapshotId;
+import io.csi.pvestorage.storage.SnapshotInfo;
+import io.csi.pvestorage.storage.StoragePlugin;
+import io.csi.pvestorage.storage.VolumeId;
+import io.csi.pvestorage.storage.VolumeMetadata;
+import io.csi.pvestorage.storage.VolumeNames;
+import io.csi.pvestorage.storage.VolumeOptions;
+import io.csi.pvestorage.storage.Volname;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A storage held in memory, with the plugin contract's observable behaviour (names, rounding to
+ * 4 MiB like LVM extents, idempotent deletes, ALREADY_EXISTS, EXHAUSTED), for testing the
+ * controller's logic. Every mutating call records itself and checks that the storage lock is
+ * held, so a test sees exactly what was done and that nothing ran unlocked.
+ */
+final class MemoryStoragePlugin implements StoragePlugin {
+
+  static final long UNIT = 4L << 20;
+  private static final Pattern NAME = Pattern.compile("(vm|subvol|base)-([0-9]+)-(.+)");
+
+  private record Snap(long size, Instant ctime, Optional<VolumeMetadata> metadata) {}
+
+  private static final class Vol {
+    final ImageFormat format;
+    long size;
+    final Optional<VolumeMetadata> metadata;
+    final Map<String, Snap> snapshots = new TreeMap<>();
+
+    Vol(ImageFormat format, long size, Optional<VolumeMetadata> metadata) {
+      this.format = format;
+      this.size = size;
+      this.metadata = metadata;
+    }
+  }
+
+  private final String storeId;
+  private final String type;
+  private final Map<String, Vol> volumes = new TreeMap<>();
+  private final List<String> calls = new CopyOnWriteArrayList<>();
+  private volatile long allocatable = 100L << 30;
+  private volatile BooleanSupplier lockHeld = () -> true;
+  private volatile Instant now = Instant.parse("2026-11-24T12:00:00Z");
+
+  MemoryStoragePlugin(String storeId, String type) {
+    this.storeId = storeId;
+    this.type = type;
+  }
+
+  /** The mutating calls made so far, e.g. {@code alloc vm-0-pvc-1 1073741824}. */
+  List<String> calls() {
+    return List.copyOf(calls);
+  }
+
+  void lockCheck(BooleanSupplier held) {
+    this.lockHeld = held;
+  }
+
+  void allocatable(long bytes) {
+    this.allocatable = bytes;
+  }
+
+  /** Puts a volume in place, as if made by someone else (no metadata) or earlier. */
+  synchronized void put(String volname, ImageFormat format, long size,
+      Optional<VolumeMetadata> metadata) {
+    volumes.put(volname, new Vol(format, size, metadata));
+  }
+
+  synchronized void putSnapshot(String volname, String snap, Optional<VolumeMetadata> metadata) {
+    Vol v = volumes.get(volname);
+    v.snapshots.put(snap, new Snap(v.size, now, metadata));
+  }
+
+  synchronized boolean has(String volname) {
+    return volumes.containsKey(volname);
+  }
+
+  synchronized long sizeOf(String volname) {
+    return volumes.get(volname).size;
+  }
+
+  synchronized boolean hasSnapshot(String volname, String snap) {
+    return volumes.containsKey(volname) && volumes.get(volname).snapshots.containsKey(snap);
+  }
+
+  private void mutating(String call) {
+    if (!lockHeld.getAsBoolean()) {
+      throw new AssertionError(call + " ran without the storage lock");
+    }
+    calls.add(call);
+  }
+
+  @Override
+  public String storeId() {
+    return storeId;
+  }
+
+  @Override
+  public String type() {
+    return type;
+  }
+
+  @Override
+  public long defaultOwner() {
+    return 0;
+  }
+
+  @Override
+  public StoragePlugin withVolumeOptions(VolumeOptions options) {
+    if (type.equals("lvmthin")) {
+      return StoragePlugin.super.withVolumeOptions(options);
+    }
+    return this;
+  }
+
+  @Override
+  public List<ImageFormat> formats() {
+    return type.equals("zfspool") ? List.of(ImageFormat.RAW, ImageFormat.SUBVOL)
+        : List.of(ImageFormat.RAW);
+  }
+
+  @Override
+  public Volname parseVolname(String volname) {
+    Matcher m = NAME.matcher(volname);
+    if (!m.matches()) {
+      throw new StorageException(ErrorKind.INVALID, "not a volume name: " + volname);
+    }
+    return new Volname(volname, Long.parseLong(m.group(2)), Optional.empty(),
+        OptionalLong.empty(), m.group(1).equals("base"),
+        m.group(1).equals("subvol") ? ImageFormat.SUBVOL : ImageFormat.RAW);
+  }
+
+  @Override
+  public synchronized List<ImageInfo> listImages(OptionalLong owner,
+      Optional<Collection<VolumeId>> wanted) {
+    List<ImageInfo> out = new ArrayList<>();
+    volumes.forEach((name, v) -> {
+      VolumeId id = new VolumeId(storeId, name);
+      if (wanted.isPresent() && !wanted.get().contains(id)) {
+        return;
+      }
+      out.add(new ImageInfo(id, v.format, v.size, parseVolname(name).owner(),
+          Optional.of(now), Optional.empty(), v.metadata, true));
+    });
+    return out;
+  }
+
+  @Override
+  public synchronized String allocImage(long owner, ImageFormat format, Optional<String> name,
+      long sizeBytes, Optional<VolumeMetadata> metadata) {
+    String volname = name.orElseThrow();
+    mutating("alloc " + volname + " " + sizeBytes);
+    if (volumes.containsKey(volname)) {
+      throw new StorageException(ErrorKind.ALREADY_EXISTS, volname + " exists");
+    }
+    csiNameFree(metadata);
+    long size = round(sizeBytes);
+    if (size > allocatable) {
+      throw new StorageException(ErrorKind.EXHAUSTED, "no room for " + size);
+    }
+    volumes.put(volname, new Vol(format, size, metadata));
+    return volname;
+  }
+
+  private void csiNameFree(Optional<VolumeMetadata> metadata) {
+    String name = metadata.map(VolumeMetadata::csiName).orElse(null);
+    if (name != null && volumes.values().stream()
+        .anyMatch(v -> v.metadata.map(m -> m.csiName().equals(name)).orElse(false))) {
+      throw new StorageException(ErrorKind.ALREADY_EXISTS, "CSI name " + name + " taken");
+    }
+  }
+
+  private static long round(long bytes) {
+    return (bytes + UNIT - 1) / UNIT * UNIT;
+  }
+
+  @Override
+  public synchronized void freeImage(String volname) {
+    mutating("free " + volname);
+    volumes.remove(volname);
+  }
+
+  @Override
+  public synchronized String cloneImage(String volname, long owner, Optional<String> snapshot,
+      Optional<String> name, Optional<VolumeMetadata> metadata) {
+    String target = name.orElseThrow();
+    mutating("clone " + volname + "@" + snapshot.orElse("") + " " + target);
+    Vol source = volumes.get(volname);
+    if (source == null || snapshot.isPresent() && !source.snapshots.containsKey(snapshot.get())) {
+      throw new StorageException(ErrorKind.NOT_FOUND, "no source " + volname);
+    }
+    if (volumes.containsKey(target)) {
+      throw new StorageException(ErrorKind.ALREADY_EXISTS, target + " exists");
+    }
+    csiNameFree(metadata);
+    long size = snapshot.map(s -> source.snapshots.get(s).size()).orElse(source.size);
+    volumes.put(target, new Vol(source.format, size, metadata));
+    return target;
+  }
+
+  @Override
+  public String createBase(String volname) {
+    throw new UnsupportedOperationException("not used by the controller");
+  }
+
+  @Override
+  public synchronized void volumeSnapshot(String volname, String snapshot,
+      Optional<VolumeMetadata> metadata) {
+    mutating("snapshot " + volname + "@" + snapshot);
+    Vol v = volumes.get(volname);
+    if (v == null) {
+      throw new StorageException(ErrorKind.NOT_FOUND, "no volume " + volname);
+    }
+    if (v.snapshots.containsKey(snapshot)) {
+      throw new StorageException(ErrorKind.ALREADY_EXISTS, snapshot + " exists");
+    }
+    v.snapshots.put(snapshot, new Snap(v.size, now, metadata));
+  }
+
+  @Override
+  public synchronized void volumeSnapshotDelete(String volname, String snapshot) {
+    mutating("delsnapshot " + volname + "@" + snapshot);
+    Vol v = volumes.get(volname);
+    if (v != null) {
+      v.snapshots.remove(snapshot);
+    }
+  }
+
+  @Override
+  public synchronized List<SnapshotInfo> listSnapshots(Optional<String> volname) {
+    List<SnapshotInfo> out = new ArrayList<>();
+    volumes.forEach((name, v) -> {
+      if (volname.isPresent() && !volname.get().equals(name)) {
+        return;
+      }
+      v.snapshots.forEach((snap, s) -> out.add(new SnapshotInfo(
+          new SnapshotId(new VolumeId(storeId, name), snap), s.size(), s.ctime(), s.metadata())));
+    });
+    if (volname.isPresent() && !volumes.containsKey(volname.get())) {
+      throw new StorageException(ErrorKind.NOT_FOUND, "no volume " + volname.get());
+    }
+    return out;
+  }
+
+  @Override
+  public synchronized long volumeResize(String volname, long newSizeBytes) {
+    mutating("resize " + volname + " " + newSizeBytes);
+    Vol v = volumes.get(volname);
+    long size = round(newSizeBytes);
+    if (size < v.size) {
+      throw new StorageException(ErrorKind.OUT_OF_RANGE, "shrink");
+    }
+    v.size = size;
+    return size;
+  }
+
+  @Override
+  public synchronized SizeInfo volumeSizeInfo(String volname) {
+    Vol v = volumes.get(volname);
+    if (v == null) {
+      throw new StorageException(ErrorKind.NOT_FOUND, "no volume " + volname);
+    }
+    return new SizeInfo(v.size, v.format, 0, Optional.empty());
+  }
+
+  @Override
+  public PoolStatus status() {
+    return new PoolStatus(200L << 30, 1L << 30, 199L << 30, 10L << 30, OptionalLong.empty(),
+        OptionalLong.empty(), allocatable, true);
+  }
+
+  @Override
+  public void activateVolume(String volname, Optional<String> snapshot) {}
+
+  @Override
+  public void deactivateVolume(String volname, Optional<String> snapshot) {}
+
+  @Override
+  public Path path(String volname, Optional<String> snapshot) {
+    return Path.of("/dev", "memory", volname);
+  }
+
+  @Override
+  public String findFreeDiskname(long owner, ImageFormat format) {
+    return VolumeNames.findFreeDiskname(volumes.keySet(), owner, format, true, storeId);
+  }
+}
