@@ -110,6 +110,12 @@ final class FakeNodePlugin implements StoragePlugin {
     return rounded;
   }
 
+  /** Not used by the service tests; the pool metrics have their own tests. */
+  @Override
+  public io.csi.pvestorage.storage.PoolInventory inventory() {
+    throw new UnsupportedOperationException("inventory is not faked");
+  }
+
   @Override
   public PoolStatus status() {
     return status;

@@ -283,6 +283,12 @@ final class MemoryStoragePlugin implements StoragePlugin {
     return new SizeInfo(v.size, v.format, 0, Optional.empty());
   }
 
+  /** Not used by the service tests; the pool metrics have their own tests. */
+  @Override
+  public io.csi.pvestorage.storage.PoolInventory inventory() {
+    throw new UnsupportedOperationException("inventory is not faked");
+  }
+
   @Override
   public PoolStatus status() {
     return new PoolStatus(200L << 30, 1L << 30, 199L << 30, 10L << 30, OptionalLong.empty(),
