@@ -45,6 +45,8 @@ public final class GuestDriver implements AutoCloseable {
   public static final String FOREIGN_STORAGE = "elsewhere-lvm";
 
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(60);
+  /** Where the driver serves /metrics inside the guest (read with {@link #scrapeMetrics}). */
+  public static final int METRICS_PORT = 9600;
   /** The mock API server logs every request at INFO; the Lease renewals would drown the output. */
   private static final Logger MOCK_SERVER_LOG = Logger.getLogger("io.fabric8.mockwebserver");
 
@@ -96,7 +98,8 @@ public final class GuestDriver implements AutoCloseable {
         "--endpoint", "tcp://0.0.0.0:" + guestPort,
         "--node-id", NODE_ID,
         "--storage-config", storageCfg,
-        "--metrics-address", "",
+        "--metrics-address", "127.0.0.1:" + METRICS_PORT,
+        "--pool-refresh", "2s",
         "--shutdown-grace", "5s",
         "--lock", lockMode.name().toLowerCase(java.util.Locale.ROOT)));
     if (lockMode == LockMode.LEASE) {
@@ -180,6 +183,18 @@ public final class GuestDriver implements AutoCloseable {
 
   public ManagedChannel channel() {
     return channel;
+  }
+
+  /** The host port that reaches the driver's CSI endpoint ({@code tcp://127.0.0.1:<port>}). */
+  public int hostPort() {
+    return process.hostPort();
+  }
+
+  /** The driver's Prometheus text, fetched inside the guest. */
+  public String scrapeMetrics() {
+    return must("python3", "-c", "import sys, urllib.request; sys.stdout.write("
+        + "urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())",
+        "http://127.0.0.1:" + METRICS_PORT + "/metrics").stdoutText();
   }
 
   public GuestCommandRunner guest() {
