@@ -69,13 +69,6 @@ final class ServeCommand {
     Readiness readiness = new Readiness();
     List<PluginCapability> capabilities = new ArrayList<>();
     List<BindableService> services = new ArrayList<>();
-    services.add(new IdentityService(
-        config.driverName(),
-        build.version(),
-        Map.of("csi-spec", build.csiSpecVersion(),
-            "mode", config.mode().name().toLowerCase(Locale.ROOT)),
-        capabilities,
-        readiness));
 
     CountDownLatch stop = new CountDownLatch(1);
     Signal.handle(new Signal("TERM"), signal -> stop.countDown());
@@ -111,6 +104,15 @@ final class ServeCommand {
       capabilities.add(IdentityService.expansion(PluginCapability.VolumeExpansion.Type.ONLINE));
     }
 
+    // Identity reports the capabilities of exactly the services registered above.
+    services.addFirst(new IdentityService(
+        config.driverName(),
+        build.version(),
+        Map.of("csi-spec", build.csiSpecVersion(),
+            "mode", config.mode().name().toLowerCase(Locale.ROOT)),
+        capabilities,
+        readiness));
+
     CsiServer server;
     try {
       server = CsiServer.start(config.endpoint(), config.socketMode(), services,
@@ -123,7 +125,25 @@ final class ServeCommand {
         + build.csiSpecVersion() + " on " + server.endpoint() + " as "
         + config.driverName() + " (mode " + config.mode().name().toLowerCase(Locale.ROOT) + ")");
 
-    readiness.markReady();
+    StorageWiring storageWiring = wiring.get();
+    if (storageWiring == null) {
+      readiness.markReady();
+    } else {
+      readiness.markNotReady("starting the storage lock");
+      storageWiring.lockReady().whenComplete((lock, failure) -> {
+        if (failure == null) {
+          readiness.markReady();
+          LOG.log(Level.INFO, "storage lock ready (" + config.lockMode().name()
+              .toLowerCase(Locale.ROOT) + "); ready to serve");
+        } else {
+          Throwable cause = failure instanceof java.util.concurrent.CompletionException
+              ? failure.getCause() : failure;
+          LOG.log(Level.ERROR, "the storage lock cannot start, so storage calls fail: "
+              + cause.getMessage());
+          readiness.markNotReady("storage lock: " + cause.getMessage());
+        }
+      });
+    }
     List<StoragePlugin> pools = wiring.get() == null ? List.of() : wiring.get().storages().all();
     List<AutoCloseable> metricsParts = new CopyOnWriteArrayList<>();
     config.metricsAddress().ifPresent(address -> Thread.ofVirtual().name("metrics-start").start(

@@ -11,7 +11,6 @@ import io.csi.pvestorage.lock.LeaseStorageLock;
 import io.csi.pvestorage.lock.LocalStorageLock;
 import io.csi.pvestorage.lock.PveFlock;
 import io.csi.pvestorage.lock.Sleeper;
-import io.csi.pvestorage.lock.StorageLock;
 import io.csi.pvestorage.storage.FencedCommandRunner;
 import io.csi.pvestorage.storage.StoragePlugin;
 import io.csi.pvestorage.storage.config.LvmThinStorage;
@@ -36,7 +35,8 @@ import java.util.random.RandomGenerator;
 /**
  * The storage half of the object graph, built by hand: the command runner (prefix, metrics,
  * fencing), the storage lock, and one plugin per storage of this node. Closing it stops the lock
- * and its renewals.
+ * and its renewals. The lock is built in the background ({@link PendingStorageLock}) so that
+ * the CSI socket is up at once.
  */
 final class StorageWiring implements AutoCloseable {
 
@@ -46,13 +46,13 @@ final class StorageWiring implements AutoCloseable {
   private static final int MAX_COMMAND_OUTPUT = 64 << 20;
 
   private final NodeStorages storages;
-  private final StorageLock lock;
+  private final PendingStorageLock lock;
   private final ScheduledExecutorService renewals;
-  private final Optional<KubernetesClient> client;
+  private final List<KubernetesClient> client;
   private final CommandRunner commands;
 
-  private StorageWiring(NodeStorages storages, StorageLock lock,
-      ScheduledExecutorService renewals, Optional<KubernetesClient> client,
+  private StorageWiring(NodeStorages storages, PendingStorageLock lock,
+      ScheduledExecutorService renewals, List<KubernetesClient> client,
       CommandRunner commands) {
     this.storages = storages;
     this.lock = lock;
@@ -64,8 +64,8 @@ final class StorageWiring implements AutoCloseable {
   /**
    * Builds the storage side for the storages of this node.
    *
-   * @throws StorageException PRECONDITION when the Lease lock is chosen and RBAC denies a verb
-   *     it needs
+   * <p>A Lease lock whose RBAC check finds a verb denied fails {@link #lockReady()} with
+   * PRECONDITION.
    */
   static StorageWiring build(DriverConfig config, List<StorageDefinition> definitions,
       MetricsObserver observer) {
@@ -77,12 +77,11 @@ final class StorageWiring implements AutoCloseable {
         : Optional.empty();
     ScheduledExecutorService renewals = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("lease-renewal").daemon().factory());
-    Optional<KubernetesClient> client = Optional.empty();
-    StorageLock lock;
-    switch (config.lockMode()) {
+    List<KubernetesClient> client = new java.util.concurrent.CopyOnWriteArrayList<>();
+    PendingStorageLock lock = new PendingStorageLock(() -> switch (config.lockMode()) {
       case LEASE -> {
         KubernetesClient kubernetes = kubernetesClient();
-        client = Optional.of(kubernetes);
+        client.add(kubernetes);
         LeaseLockSettings defaults = LeaseLockSettings.defaults(config.leaseNamespace(), node,
             LeaseLockSettings.holderIdentity(config.podName(), random));
         LeaseLockSettings settings = new LeaseLockSettings(defaults.namespace(),
@@ -94,12 +93,11 @@ final class StorageWiring implements AutoCloseable {
         LeaseStorageLock lease = new LeaseStorageLock(kubernetes, settings, pveFlock, renewals,
             clock, random, Sleeper.SYSTEM, observer);
         checkAccess(lease);
-        lock = lease;
+        yield lease;
       }
-      case LOCAL -> lock = new LocalStorageLock(pveFlock.orElseGet(() -> new PveFlock(
+      case LOCAL -> new LocalStorageLock(pveFlock.orElseGet(() -> new PveFlock(
           PveFlock.PVE_LOCK_DIRECTORY, clock, random, Sleeper.SYSTEM)), clock, observer);
-      default -> throw new IllegalStateException("lock mode " + config.lockMode());
-    }
+    }, clock);
     CommandRunner commands = new ObservedCommandRunner(
         new ProcessCommandRunner(config.commandPrefix(), MAX_COMMAND_OUTPUT), observer);
     List<StoragePlugin> plugins = new ArrayList<>();
@@ -147,6 +145,14 @@ final class StorageWiring implements AutoCloseable {
     return new KubernetesClientBuilder().withConfig(config).build();
   }
 
+  /**
+   * Completes when the storage lock is ready (the Lease lock has its client and passed the RBAC
+   * check), exceptionally with the reason when it cannot start.
+   */
+  java.util.concurrent.CompletableFuture<?> lockReady() {
+    return lock.ready();
+  }
+
   NodeStorages storages() {
     return storages;
   }
@@ -160,6 +166,6 @@ final class StorageWiring implements AutoCloseable {
   public void close() {
     lock.close();
     renewals.shutdownNow();
-    client.ifPresent(KubernetesClient::close);
+    client.forEach(KubernetesClient::close);
   }
 }
