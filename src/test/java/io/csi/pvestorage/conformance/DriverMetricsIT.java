@@ -90,7 +90,9 @@ class DriverMetricsIT {
       assertSample(text, "pve_csi_storage_command_duration_seconds_count",
           "outcome=\"ok\",verb=\"lvcreate\"");
       assertSample(text, "pve_csi_storage_command_duration_seconds_count",
-          "outcome=\"ok\",verb=\"zfs\"");
+          "outcome=\"ok\",verb=\"zfs list\"");
+      assertSample(text, "pve_csi_storage_command_duration_seconds_count",
+          "outcome=\"ok\",verb=\"zpool list\"");
       assertSample(text, "pve_csi_lock_hold_seconds_count", "storage=\"local-lvm\"");
       assertSample(text, "pve_csi_lock_acquisitions_total",
           "storage=\"local-lvm\",takeover=\"false\"");
