@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: builds the driver if needed, starts it against an example storage.cfg and
-# walks through what it serves with the `client` command; then boots the real-storage VM
-# (building its image on first use, a few minutes) and walks the storage plugin API through
-# real LVM-thin and ZFS (src/test/vm/smoke). Each step and its result is printed.
+# shows what it serves with the `client` command; then boots the real-storage VM (building its
+# image on first use, a few minutes), runs the driver there and walks a volume's whole life
+# through it with `client` on real LVM-thin and ZFS (src/test/vm/walkthrough). Each step and
+# its result is printed.
 #
 #   bash src/demo/demo.sh
 #
@@ -69,5 +70,5 @@ step "driver log"
 cat "$work/driver.log"
 [ "$status" -eq 0 ] || exit "$status"
 
-step "the storage plugin API on real LVM-thin and ZFS in the VM harness (src/test/vm/smoke)"
-src/test/vm/smoke
+step "the driver on real LVM-thin and ZFS in the VM harness, driven with client (src/test/vm/walkthrough)"
+src/test/vm/walkthrough

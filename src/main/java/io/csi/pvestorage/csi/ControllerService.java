@@ -78,6 +78,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
   private static final int MAX_NAME_BYTES = 128;
 
+  /** The smallest filesystem mkfs.xfs makes (xfsprogs 5.19 and later). */
+  static final long MIN_XFS_BYTES = 300L << 20;
+
   private final NodeStorages storages;
   private final VolumeOperations operations;
   private final InFlight inFlight;
@@ -132,6 +135,17 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         parameters.fsType(), plugin.type());
     // Refuses ZFS-only parameters on an LVM storage now, before anything runs.
     plugin.withVolumeOptions(new VolumeOptions(parameters.volBlockSize(), parameters.sparse()));
+
+    if (access.fsType().filter("xfs"::equals).isPresent()) {
+      // mkfs.xfs refuses filesystems under 300 MiB; a smaller claim gets the smallest that works.
+      if (limit > 0 && limit < MIN_XFS_BYTES) {
+        throw new StorageException(ErrorKind.OUT_OF_RANGE, "xfs needs at least " + MIN_XFS_BYTES
+            + " bytes (300 MiB) but limit_bytes is " + limit + "; raise the limit or use ext4");
+      }
+      if (required > 0 && required < MIN_XFS_BYTES) {
+        required = MIN_XFS_BYTES;
+      }
+    }
 
     VolumeOperations.Volume volume;
     try (InFlight.Claim claim = inFlight.enter("volume name", name)) {

@@ -178,6 +178,23 @@ class ControllerServiceTest {
   }
 
   @Test
+  void xfsVolumesAreAtLeastWhatMkfsXfsAccepts() {
+    Volume small = controller.createVolume(create("pvc-xfs", 64L << 20, LVM)
+        .clearVolumeCapabilities().addVolumeCapabilities(mount("xfs", Mode.SINGLE_NODE_WRITER))
+        .build()).getVolume();
+    assertEquals(ControllerService.MIN_XFS_BYTES, small.getCapacityBytes());
+    assertEquals(small, controller.createVolume(create("pvc-xfs", 64L << 20, LVM)
+        .clearVolumeCapabilities().addVolumeCapabilities(mount("xfs", Mode.SINGLE_NODE_WRITER))
+        .build()).getVolume(), "the retry gets the same volume");
+    StatusRuntimeException e = fails(Status.Code.OUT_OF_RANGE, () -> controller.createVolume(
+        create("pvc-xfs-2", 64L << 20, LVM).setCapacityRange(CapacityRange.newBuilder()
+            .setRequiredBytes(64L << 20).setLimitBytes(100L << 20))
+            .clearVolumeCapabilities().addVolumeCapabilities(mount("xfs", Mode.SINGLE_NODE_WRITER))
+            .build()));
+    assertTrue(e.getMessage().contains("use ext4"), e.getMessage());
+  }
+
+  @Test
   void aRepeatedCreateReturnsTheSameVolumeAndCreatesNothing() {
     Volume first = controller.createVolume(create("pvc-2", 3 * GIB, LVM).build()).getVolume();
     Volume again = controller.createVolume(create("pvc-2", 3 * GIB, LVM).build()).getVolume();
