@@ -8,17 +8,17 @@ package io.csi.pvestorage.conformance;
  * @param storage the storage ID, the StorageClass parameter {@code storage}
  * @param fsType the filesystem of mount volumes (StorageClass {@code fsType} and the mount
  *     capability's {@code fs_type}); {@code zfs} means a ZFS dataset
- * @param block whether raw block access is possible (a dataset has no block device)
- * @param format the {@code format} the driver reports in volume_context ({@code raw} or {@code subvol})
+ * @param format the {@code format} the driver reports in volume_context for mount volumes
+ *     ({@code raw} or {@code subvol})
  */
-public record Backend(String name, String storage, String fsType, boolean block, String format) {
+public record Backend(String name, String storage, String fsType, String format) {
 
   public static final Backend LVM_THIN =
-      new Backend("lvmthin", GuestDriver.LVM_STORAGE, "ext4", true, "raw");
+      new Backend("lvmthin", GuestDriver.LVM_STORAGE, "ext4", "raw");
   public static final Backend ZFS_ZVOL =
-      new Backend("zvol", GuestDriver.ZFS_STORAGE, "ext4", true, "raw");
+      new Backend("zvol", GuestDriver.ZFS_STORAGE, "ext4", "raw");
   public static final Backend ZFS_DATASET =
-      new Backend("dataset", GuestDriver.ZFS_STORAGE, "zfs", false, "subvol");
+      new Backend("dataset", GuestDriver.ZFS_STORAGE, "zfs", "subvol");
 
   /**
    * A volume ID of this storage, well-formed (PVE volume name grammar) but of a volume that

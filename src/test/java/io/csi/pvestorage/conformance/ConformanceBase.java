@@ -160,18 +160,16 @@ abstract class ConformanceBase {
         .build();
   }
 
-  /** StorageClass parameters for a volume with this capability. */
-  Map<String, String> parameters(VolumeCapability capability) {
-    return capability.hasBlock()
-        ? Map.of("storage", backend().storage())
-        : Map.of("storage", backend().storage(), "fsType", backend().fsType());
+  /** The backend's StorageClass parameters (the same for block and mount claims, as in Kubernetes). */
+  Map<String, String> parameters() {
+    return Map.of("storage", backend().storage(), "fsType", backend().fsType());
   }
 
   CreateVolumeRequest.Builder volumeRequest(String name, long bytes, VolumeCapability capability) {
     CreateVolumeRequest.Builder request = CreateVolumeRequest.newBuilder()
         .setName(name)
         .addVolumeCapabilities(capability)
-        .putAllParameters(parameters(capability));
+        .putAllParameters(parameters());
     if (bytes > 0) {
       request.getCapacityRangeBuilder().setRequiredBytes(bytes);
     }

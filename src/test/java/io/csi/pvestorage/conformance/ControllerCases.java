@@ -410,7 +410,7 @@ abstract class ControllerCases extends IdentityCases {
   GetCapacityRequest.Builder capacityRequest() {
     return GetCapacityRequest.newBuilder()
         .addVolumeCapabilities(mountCapability())
-        .putAllParameters(parameters(mountCapability()));
+        .putAllParameters(parameters());
   }
 
   static DeleteVolumeRequest deleteRequest(String volumeId) {
@@ -421,7 +421,7 @@ abstract class ControllerCases extends IdentityCases {
     return ValidateVolumeCapabilitiesRequest.newBuilder()
         .setVolumeId(volumeId)
         .addVolumeCapabilities(capability)
-        .putAllParameters(parameters(capability))
+        .putAllParameters(parameters())
         .build();
   }
 

@@ -8,6 +8,7 @@ import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.harness.GuestCommandRunner;
 import io.csi.pvestorage.harness.GuestProcess;
 import io.csi.pvestorage.harness.VmHarness;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
@@ -44,6 +45,7 @@ public final class GuestDriver implements AutoCloseable {
   /** In storage.cfg, but restricted to {@link #OTHER_NODE}. */
   public static final String FOREIGN_STORAGE = "elsewhere-lvm";
 
+  private static final String LEASE_NAMESPACE = "pve-storage-csi";
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(60);
   /** Where the driver serves /metrics inside the guest (read with {@link #scrapeMetrics}). */
   public static final int METRICS_PORT = 9600;
@@ -107,11 +109,11 @@ public final class GuestDriver implements AutoCloseable {
       apiServer = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
           new KubernetesCrudDispatcher(), false);
       apiServer.init();
-      argv.addAll(List.of("--lease-namespace", "pve-storage-csi", "--pod-name", "conformance-driver"));
+      argv.addAll(List.of("--lease-namespace", LEASE_NAMESPACE, "--pod-name", "conformance-driver"));
       env.put("KUBERNETES_MASTER", "http://" + HOST_FROM_GUEST + ":" + apiServer.getPort());
       env.put("KUBERNETES_AUTH_TRYKUBECONFIG", "false");
       env.put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
-      env.put("KUBERNETES_NAMESPACE", "pve-storage-csi");
+      env.put("KUBERNETES_NAMESPACE", LEASE_NAMESPACE);
     }
     GuestProcess process = vm.startGuestProcess(argv, env, guestPort);
     ManagedChannel channel = null;
@@ -208,6 +210,17 @@ public final class GuestDriver implements AutoCloseable {
 
   public LockMode lockMode() {
     return lockMode;
+  }
+
+  /** The Leases in the mock API server (LEASE mode): proof that the lock really went through it. */
+  public List<String> leaseNames() {
+    if (apiServer == null) {
+      return List.of();
+    }
+    try (KubernetesClient client = apiServer.createClient()) {
+      return client.leases().inNamespace(LEASE_NAMESPACE).list().getItems()
+          .stream().map(lease -> lease.getMetadata().getName()).sorted().toList();
+    }
   }
 
   /** The driver's stdout and stderr so far. */

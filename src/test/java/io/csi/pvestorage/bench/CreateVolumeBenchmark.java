@@ -1,0 +1,232 @@
+package io.csi.pvestorage.bench;
+
+import csi.v1.ControllerGrpc;
+import csi.v1.CreateVolumeRequest;
+import csi.v1.DeleteVolumeRequest;
+import csi.v1.VolumeCapability;
+import io.csi.pvestorage.conformance.GuestDriver;
+import io.csi.pvestorage.exec.Command;
+import io.csi.pvestorage.exec.CommandResult;
+import io.csi.pvestorage.harness.VmHarness;
+import io.csi.pvestorage.storage.VolumeMetadata;
+import io.csi.pvestorage.storage.lvmthin.LvTags;
+import io.csi.pvestorage.storage.lvmthin.LvmCommands;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * CreateVolume through the driver against the bare storage command, side by side in one VM run:
+ * (a) the {@code lvcreate} / {@code zfs create -V} argv the plugins build, run in the guest
+ * through the harness agent, and (b) CreateVolume over gRPC to {@code serve} in the guest (Lease
+ * lock on the fabric8 mock API server on the host, or the local lock when Leases cannot be
+ * reached), each for 1 and for 20 requests in flight. Prints median and p90 latency per volume,
+ * volumes per second, and the driver's overhead over the raw command. Not a test.
+ *
+ * <pre>
+ * mvn -B -o -q -DskipTests package dependency:build-classpath \
+ *     -Dmdep.includeScope=test -Dmdep.outputFile=target/test-classpath.txt
+ * java -cp "target/test-classes:target/classes:$(cat target/test-classpath.txt)" \
+ *     io.csi.pvestorage.bench.CreateVolumeBenchmark [volumes per cell, default 20]
+ * </pre>
+ *
+ * <p>Both sides cross the host/guest boundary once per volume (agent round trip for (a), the
+ * forwarded TCP port for (b)); the driver additionally lists the pool, takes the lock and runs a
+ * second command (LVM: {@code lvchange --setautoactivation n}; ZFS: waits for the zvol link).
+ */
+public final class CreateVolumeBenchmark {
+
+  private static final long BYTES = 64L << 20;
+  private static final Duration COMMAND_TIMEOUT = Duration.ofMinutes(5);
+  private static final int[] IN_FLIGHT = {1, 20};
+
+  private record Backend(String name, String storage) {}
+
+  private static final List<Backend> BACKENDS = List.of(
+      new Backend("lvmthin", GuestDriver.LVM_STORAGE), new Backend("zvol", GuestDriver.ZFS_STORAGE));
+
+  /** Latencies in ms of one cell, and its wall time. */
+  private record Cell(double[] millis, double wallSeconds) {
+    double percentile(double p) {
+      double[] sorted = millis.clone();
+      Arrays.sort(sorted);
+      int rank = (int) Math.ceil(p / 100.0 * sorted.length);
+      return sorted[Math.max(0, rank - 1)];
+    }
+
+    double throughput() {
+      return millis.length / wallSeconds;
+    }
+  }
+
+  private final VmHarness vm;
+  private final GuestDriver driver;
+  private int counter;
+
+  private CreateVolumeBenchmark(VmHarness vm, GuestDriver driver) {
+    this.vm = vm;
+    this.driver = driver;
+  }
+
+  public static void main(String[] args) throws Exception {
+    int volumes = args.length > 0 ? Integer.parseInt(args[0]) : 20;
+    try (VmHarness vm = VmHarness.start(VmHarness.Config.defaults())) {
+      GuestDriver driver = GuestDriver.start(vm, 10_500, GuestDriver.LockMode.LEASE);
+      String lock = "lease (fabric8 mock API server on the host, reached from the guest at "
+          + GuestDriver.HOST_FROM_GUEST + ")";
+      try {
+        new CreateVolumeBenchmark(vm, driver).warmUp();
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() != io.grpc.Status.Code.ABORTED) {
+          throw e; // not the lock: the driver or the guest is gone
+        }
+        System.out.println("CreateVolume with the Lease lock failed (" + e.getStatus()
+            + "); measuring with the local lock instead");
+        driver.close();
+        driver = GuestDriver.start(vm, 10_501, GuestDriver.LockMode.LOCAL);
+        lock = "local (Leases unreachable)";
+        new CreateVolumeBenchmark(vm, driver).warmUp();
+      }
+      try (GuestDriver d = driver) {
+        new CreateVolumeBenchmark(vm, d).run(volumes, lock);
+        if (d.lockMode() == GuestDriver.LockMode.LEASE) {
+          System.out.println("Leases in the mock API server after the run: " + d.leaseNames());
+        }
+      }
+    }
+  }
+
+  /**
+   * A few volumes through both paths before measuring: the driver's JIT and first Lease, the
+   * guest's lvm and zfs caches. Throws if CreateVolume fails (e.g. the Lease cannot be reached).
+   */
+  private void warmUp() throws Exception {
+    for (Backend backend : BACKENDS) {
+      raw(backend, 1, 2);
+      driver(backend, 1, 3);
+    }
+  }
+
+  private void run(int volumes, String lock) throws Exception {
+    System.out.printf(Locale.ROOT, "CreateVolume benchmark: %d volumes of %d MiB per cell, lock %s%n",
+        volumes, BYTES >> 20, lock);
+    System.out.printf(Locale.ROOT, "%-8s %-9s %-7s %12s %12s %10s %14s%n",
+        "backend", "in-flight", "path", "median ms", "p90 ms", "vol/s", "overhead(med)");
+    for (Backend backend : BACKENDS) {
+      for (int inFlight : IN_FLIGHT) {
+        Cell raw = raw(backend, inFlight, volumes);
+        Cell csi = driver(backend, inFlight, volumes);
+        print(backend, inFlight, "raw", raw, "");
+        double overhead = (csi.percentile(50) - raw.percentile(50)) / raw.percentile(50) * 100;
+        print(backend, inFlight, "driver", csi, String.format(Locale.ROOT, "%+.1f %%", overhead));
+      }
+    }
+  }
+
+  private static void print(Backend backend, int inFlight, String path, Cell cell, String overhead) {
+    System.out.printf(Locale.ROOT, "%-8s %-9d %-7s %12.0f %12.0f %10.2f %14s%n", backend.name(),
+        inFlight, path, cell.percentile(50), cell.percentile(90), cell.throughput(), overhead);
+  }
+
+  /** The plugin's create argv, run directly in the guest; the volumes are removed afterwards. */
+  private Cell raw(Backend backend, int inFlight, int volumes) throws Exception {
+    List<String> names = new ArrayList<>();
+    List<Callable<Double>> calls = new ArrayList<>();
+    for (int i = 0; i < volumes; i++) {
+      String name = "vm-9001-bench-" + (++counter);
+      names.add(name);
+      Command create = createCommand(backend, name, "bench-" + UUID.randomUUID());
+      calls.add(() -> timed(() -> vm.runner().run(create).requireSuccess()));
+    }
+    try {
+      return measure(calls, inFlight);
+    } finally {
+      for (String name : names) {
+        CommandResult removed = vm.runner().run(backend.name().equals("lvmthin")
+            ? Command.of(COMMAND_TIMEOUT, "lvremove", "-f", VmHarness.VG + "/" + name)
+            : Command.of(COMMAND_TIMEOUT, "zfs", "destroy", VmHarness.ZFS_DATASET + "/" + name));
+        if (removed.exitCode() != 0) {
+          System.out.println("could not remove " + name + ": " + removed.stderrText().strip());
+        }
+      }
+    }
+  }
+
+  /**
+   * What the plugins run to create a volume: {@code LvmCommands.createThin} (with the CSI name
+   * as a tag), and ZfsPoolPlugin's {@code zfs create -s -o <csi-name> -V <KiB>k} for the sparse
+   * storage of the harness (the property is spelled out here because its constant is private
+   * to the plugin's package).
+   */
+  private static Command createCommand(Backend backend, String name, String csiName) {
+    if (backend.name().equals("lvmthin")) {
+      return LvmCommands.createThin(VmHarness.VG, VmHarness.THIN_POOL, name, BYTES / 1024,
+          LvTags.encode(VolumeMetadata.of(csiName)));
+    }
+    return Command.of(COMMAND_TIMEOUT, "zfs", "create", "-s",
+        "-o", "pve-storage.csi.io:csi-name=" + csiName, "-V", BYTES / 1024 + "k",
+        VmHarness.ZFS_DATASET + "/" + name);
+  }
+
+  /** CreateVolume over gRPC; the volumes are deleted afterwards through DeleteVolume. */
+  private Cell driver(Backend backend, int inFlight, int volumes) throws Exception {
+    ControllerGrpc.ControllerBlockingStub stub = ControllerGrpc.newBlockingStub(driver.channel());
+    List<String> ids = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<Callable<Double>> calls = new ArrayList<>();
+    VolumeCapability block = VolumeCapability.newBuilder()
+        .setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+        .setAccessMode(VolumeCapability.AccessMode.newBuilder()
+            .setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER))
+        .build();
+    for (int i = 0; i < volumes; i++) {
+      CreateVolumeRequest request = CreateVolumeRequest.newBuilder()
+          .setName("pvc-" + UUID.randomUUID())
+          .addVolumeCapabilities(block)
+          .putParameters("storage", backend.storage())
+          .setCapacityRange(csi.v1.CapacityRange.newBuilder().setRequiredBytes(BYTES))
+          .build();
+      calls.add(() -> timed(() -> ids.add(stub.withDeadlineAfter(5, TimeUnit.MINUTES)
+          .createVolume(request).getVolume().getVolumeId())));
+    }
+    try {
+      return measure(calls, inFlight);
+    } finally {
+      for (String id : ids) {
+        stub.withDeadlineAfter(5, TimeUnit.MINUTES)
+            .deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(id).build());
+      }
+    }
+  }
+
+  private static double timed(Runnable action) {
+    long start = System.nanoTime();
+    action.run();
+    return (System.nanoTime() - start) / 1e6;
+  }
+
+  /** Runs the calls with at most {@code inFlight} at a time. */
+  private static Cell measure(List<Callable<Double>> calls, int inFlight) throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(inFlight);
+    try {
+      long start = System.nanoTime();
+      List<Future<Double>> futures = pool.invokeAll(calls);
+      double wall = (System.nanoTime() - start) / 1e9;
+      double[] millis = new double[futures.size()];
+      for (int i = 0; i < millis.length; i++) {
+        millis[i] = futures.get(i).get();
+      }
+      return new Cell(millis, wall);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+}
