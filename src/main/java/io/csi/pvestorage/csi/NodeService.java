@@ -32,6 +32,7 @@ import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.PoolStatus;
 import io.csi.pvestorage.storage.StoragePlugin;
 import io.csi.pvestorage.storage.VolumeId;
+import io.csi.pvestorage.storage.Volname;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
@@ -106,6 +107,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     Volume volume = volume(id, request.hasVolumeCapability(), request.getVolumeCapability(),
         Optional.ofNullable(request.getVolumeContextMap().get("fsType")));
     try (var claim = inFlight.enter("volume", id.toString())) {
+      requireExists(volume.plugin(), id);
       volume.plugin().activateVolume(id.volname(), Optional.empty());
       HostPath path = HostPath.of(volume.plugin().path(id.volname(), Optional.empty()));
       if (volume.access().block()) {
@@ -151,6 +153,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         Optional.ofNullable(request.getVolumeContextMap().get("fsType")));
     boolean readOnly = request.getReadonly() || volume.readOnly();
     try (var claim = inFlight.enter("volume", id.toString())) {
+      requireExists(volume.plugin(), id);
       if (volume.access().block()) {
         HostPath device = HostPath.of(volume.plugin().path(id.volname(), Optional.empty()));
         mounter.bindBlockDevice(device, target, readOnly);
@@ -183,11 +186,21 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         ErrorKind.NOT_FOUND, "volume_path " + path + " does not exist on node "
             + storages.nodeId()));
     NodeGetVolumeStatsResponse.Builder stats = NodeGetVolumeStatsResponse.newBuilder();
-    List<String> problems = new ArrayList<>(backingProblems(plugin, id));
+    Optional<String> missing = missing(plugin, id);
+    boolean gone = missing.isPresent();
+    List<String> problems = new ArrayList<>(backingProblems(plugin, missing));
     if (info.type() == FileInfo.Type.BLOCK_DEVICE) {
       stats.addUsage(usage(VolumeUsage.Unit.BYTES, mounter.blockDeviceSize(path), -1, -1));
     } else {
       Optional<MountEntry> mount = mounter.mounts().top(path);
+      if (mount.isEmpty() && gone) {
+        throw new StorageException(ErrorKind.NOT_FOUND, "volume " + id + " does not exist and "
+            + "nothing is mounted at " + path);
+      }
+      if (mount.isPresent() && !gone && !holds(mount.get(), plugin, id)) {
+        throw new StorageException(ErrorKind.NOT_FOUND, "volume " + id + " is not at " + path
+            + ": " + mount.get().describe());
+      }
       if (mount.isEmpty()) {
         problems.add(path + " is not mounted");
       } else {
@@ -290,17 +303,38 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     return mounter.blockDeviceSize(device);
   }
 
-  /** What is wrong with the volume's backing storage, from the plugin (empty when nothing). */
-  private static List<String> backingProblems(StoragePlugin plugin, VolumeId id) {
-    List<String> problems = new ArrayList<>();
+  /** Whether a mount shows this volume: its device's filesystem, or its ZFS dataset. */
+  private boolean holds(MountEntry mount, StoragePlugin plugin, VolumeId id) {
+    Volname name = plugin.parseVolname(id.volname());
+    if (name.format() == ImageFormat.SUBVOL) {
+      return mount.fsType().equals("zfs") && mount.source().endsWith("/" + name.name());
+    }
+    return mount.isWholeFilesystemOf(mounter.blockDevice(
+        HostPath.of(plugin.path(id.volname(), Optional.empty()))));
+  }
+
+  /** NOT_FOUND, before anything is waited for or mounted, when the volume does not exist. */
+  private static void requireExists(StoragePlugin plugin, VolumeId id) {
+    plugin.volumeSizeInfo(id.volname());
+  }
+
+  /** Why the volume's backing LV, zvol or dataset does not exist; empty when it does. */
+  private static Optional<String> missing(StoragePlugin plugin, VolumeId id) {
     try {
       plugin.volumeSizeInfo(id.volname());
+      return Optional.empty();
     } catch (StorageException e) {
       if (e.kind() != ErrorKind.NOT_FOUND) {
         throw e;
       }
-      problems.add("the backing volume is gone: " + e.getMessage());
+      return Optional.of(e.getMessage());
     }
+  }
+
+  /** What is wrong with the volume's backing storage, from the plugin (empty when nothing). */
+  private static List<String> backingProblems(StoragePlugin plugin, Optional<String> missing) {
+    List<String> problems = new ArrayList<>();
+    missing.ifPresent(why -> problems.add("the backing volume is gone: " + why));
     PoolStatus pool = plugin.status();
     if (!pool.active()) {
       problems.add("storage " + plugin.storeId() + " is not active");

@@ -150,8 +150,14 @@ public final class Mounter {
           + " filesystem; it is left untouched (never reformatted)");
     }
     List<String> argv = new ArrayList<>(List.of("mount", "-t", fsType));
-    if (!options.isEmpty()) {
-      argv.addAll(List.of("-o", String.join(",", options)));
+    List<String> flags = new ArrayList<>(options);
+    if (fsType.equals("xfs") && !flags.contains("nouuid")) {
+      // A restored snapshot or clone carries its source's filesystem UUID, and XFS refuses to
+      // mount a second filesystem with a UUID already mounted.
+      flags.add("nouuid");
+    }
+    if (!flags.isEmpty()) {
+      argv.addAll(List.of("-o", String.join(",", flags)));
     }
     argv.addAll(List.of(device.value(), target.value()));
     mustRun(timeout, "cannot mount " + device + " at " + target, argv);

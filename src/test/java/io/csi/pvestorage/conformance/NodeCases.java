@@ -243,14 +243,28 @@ abstract class NodeCases extends SnapshotCases {
   }
 
   @Test
-  void node_statsOfAVolumeNotAtThatPathIsNotFound() {
+  void node_statsOfAVolumeNotMountedAtThatPathIsAbnormal() {
     Volume volume = createMountVolume();
     String staging = stage(volume, mountCapability());
     publish(volume, staging, mountCapability());
     String elsewhere = driver.workDir() + "/not-the-volume";
     driver.must("mkdir", "-p", elsewhere);
+    // The product's choice (issue 7): an existing volume whose path has lost its mount is
+    // reported, not hidden: OK with an abnormal condition and no usage.
+    NodeGetVolumeStatsResponse stats = node().nodeGetVolumeStats(NodeGetVolumeStatsRequest
+        .newBuilder().setVolumeId(volume.getVolumeId()).setVolumePath(elsewhere).build());
+    assertTrue(stats.getVolumeCondition().getAbnormal(), stats.toString());
+    assertTrue(stats.getVolumeCondition().getMessage().contains("not mounted"), stats.toString());
+    assertEquals(0, stats.getUsageCount(), "no usage of a filesystem that is not there");
+  }
+
+  @Test
+  void node_statsOfAPathHoldingAnotherVolumeIsNotFound() {
+    Volume volume = createMountVolume();
+    String staging = stage(volume, mountCapability());
     assertCode(NOT_FOUND, () -> node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
-        .setVolumeId(volume.getVolumeId()).setVolumePath(elsewhere).build()));
+        .setVolumeId(volume.getVolumeId()).setVolumePath("/").build()));
+    assertTrue(!staging.isEmpty());
   }
 
   @Test

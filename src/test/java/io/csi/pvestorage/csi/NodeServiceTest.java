@@ -179,7 +179,7 @@ class NodeServiceTest {
         .expect(findmnt()).thenSucceed(table())
         .expect(stat(STAGING)).thenSucceed(DIRECTORY)
         .expect("blkid", "-p", "-o", "export", DEV).thenSucceed("TYPE=xfs\nUSAGE=filesystem\n")
-        .expect("mount", "-t", "xfs", "-o", "ro", DEV, STAGING).thenSucceed();
+        .expect("mount", "-t", "xfs", "-o", "ro,nouuid", DEV, STAGING).thenSucceed();
     node.nodeStageVolume(stage(LVM_VOL, mount("", Mode.SINGLE_NODE_READER_ONLY)).toBuilder()
         .putVolumeContext("fsType", "xfs").build());
     runner.verifyAllConsumed();
@@ -359,6 +359,7 @@ class NodeServiceTest {
     runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table(staged(),
             entry(TARGET, "/dev/dm-3", "ext4", "rw", "253:3", "/")))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect("stat", "-f", "-c", FilesystemStats.FORMAT, TARGET)
         .thenSucceed("4096 1000 600 500 2000 1990\n");
     NodeGetVolumeStatsResponse stats = node.nodeGetVolumeStats(stats(LVM_VOL, TARGET));
@@ -393,19 +394,39 @@ class NodeServiceTest {
         OptionalLong.empty(), 0, true);
     runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table());
+    rejected(Status.Code.NOT_FOUND, "does not exist and nothing is mounted",
+        () -> node.nodeGetVolumeStats(stats(LVM_VOL, TARGET)));
+    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+        .expect(findmnt()).thenSucceed(table(
+            entry(TARGET, "/dev/dm-3", "ext4", "rw", "253:3", "/")))
+        .expect("stat", "-f", "-c", FilesystemStats.FORMAT, TARGET)
+        .thenSucceed("4096 1000 600 500 2000 1990\n");
     NodeGetVolumeStatsResponse stats = node.nodeGetVolumeStats(stats(LVM_VOL, TARGET));
     assertTrue(stats.getVolumeCondition().getAbnormal());
     String message = stats.getVolumeCondition().getMessage();
     assertTrue(message.contains("the backing volume is gone"), message);
     assertTrue(message.contains("storage local-lvm is full"), message);
-    assertTrue(message.contains(TARGET + " is not mounted"), message);
-    assertEquals(0, stats.getUsageCount());
 
     lvm.sizes.put("vm-100-disk-0", 1L << 30);
+    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+        .expect(findmnt()).thenSucceed(table());
+    stats = node.nodeGetVolumeStats(stats(LVM_VOL, TARGET));
+    assertTrue(stats.getVolumeCondition().getMessage().contains(TARGET + " is not mounted"),
+        stats.toString());
+    assertEquals(0, stats.getUsageCount());
+
+    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+        .expect(findmnt()).thenSucceed(table(entry(TARGET, "/dev/sda1", "ext4", "rw", "8:1",
+            "/")))
+        .expect(statL(DEV)).thenSucceed(DEVICE);
+    rejected(Status.Code.NOT_FOUND, "is not at " + TARGET,
+        () -> node.nodeGetVolumeStats(stats(LVM_VOL, TARGET)));
+
     lvm.status = new PoolStatus(0, 0, 0, 0, OptionalLong.empty(), OptionalLong.empty(), 0, false);
     runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table(entry(TARGET, "/dev/dm-3", "ext4", "rw", "253:3",
             "/").replace("\"fs-options\": \"rw\"", "\"fs-options\": \"ro,errors=remount-ro\"")))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect("stat", "-f", "-c", FilesystemStats.FORMAT, TARGET)
         .thenSucceed("4096 1000 600 500 2000 1990\n");
     message = node.nodeGetVolumeStats(stats(LVM_VOL, TARGET)).getVolumeCondition().getMessage();
