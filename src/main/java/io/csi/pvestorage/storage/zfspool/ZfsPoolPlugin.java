@@ -107,6 +107,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   private static final Pattern CHILD = Pattern.compile(
       "(vm|base|subvol|basevol)-([0-9]{1,9})-" + TAIL);
   private static final int MAX_NAME = 128;
+  private static final Duration FIRST_LINK_POLL = Duration.ofMillis(25);
   private static final long MAX_OWNER = 999_999_999L;
 
   /**
@@ -115,7 +116,8 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    * @param commandTimeout timeout of every zfs command
    * @param deviceLinkTimeout how long to wait for {@code /dev/zvol/<pool>/<name>} to appear
    *     after create, clone or activation (udev creates it asynchronously; PVE 894b9ec)
-   * @param pollInterval between two looks for the device link
+   * @param pollInterval the longest pause between two looks for the device link (the first
+   *     look after 25 ms, then twice as long each time up to this)
    * @param busyAttempts attempts of a destroy or promote that fails with "dataset is busy"
    *     (PVE: 6)
    * @param busyDelay between two such attempts (PVE: 1 s)
@@ -856,6 +858,10 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   private void waitForDeviceLink(String name) {
     String link = "/dev/zvol/" + pool + "/" + name;
     Instant deadline = clock.instant().plus(options.deviceLinkTimeout());
+    // udev usually makes the link within tens of milliseconds: look again soon, then back off
+    // to the poll interval, so a create is not held up a whole interval for nothing.
+    Duration pause = FIRST_LINK_POLL.compareTo(options.pollInterval()) < 0
+        ? FIRST_LINK_POLL : options.pollInterval();
     while (true) {
       CommandResult test = run(List.of("test", "-b", link));
       if (test.succeeded()) {
@@ -865,7 +871,9 @@ public final class ZfsPoolPlugin implements StoragePlugin {
         throw test.failure(ErrorKind.UNAVAILABLE, "timeout: no zvol device link for '" + name
             + "' found after " + options.deviceLinkTimeout().toSeconds() + " s");
       }
-      pause(options.pollInterval());
+      pause(pause);
+      pause = pause.multipliedBy(2).compareTo(options.pollInterval()) < 0
+          ? pause.multipliedBy(2) : options.pollInterval();
     }
   }
 

@@ -110,7 +110,7 @@ class ZfsPoolPluginTest {
           (1L << 20) + 1, Optional.of(new VolumeMetadata("pvc-1", Optional.of("ns1"),
               Optional.of("claim\tä"), Optional.of("pv 1"))));
       assertEquals("vm-0-pvc-1", name);
-      assertEquals(List.of(Duration.ofSeconds(1), Duration.ofSeconds(1)), sleeps);
+      assertEquals(List.of(Duration.ofMillis(25), Duration.ofMillis(50)), sleeps);
     }
 
     @Test
@@ -139,7 +139,8 @@ class ZfsPoolPluginTest {
       zfs.expect(LIST_1).thenSucceed(ROOMY)
           .expect("zfs", "create", "-s", "-b", "16384", "-V", "1024k", "rpool/data/vm-0-slow")
           .thenSucceed();
-      for (int i = 0; i < 11; i++) {
+      // 25, 50, ... 800 ms, then 1 s pauses until the 10 s are over: 16 looks, 15 pauses.
+      for (int i = 0; i < 16; i++) {
         zfs.expect("test", "-b", "/dev/zvol/rpool/data/vm-0-slow").thenExit(1, "", "");
       }
       StorageException e = assertThrows(StorageException.class, () -> plugin().allocImage(0,
@@ -147,7 +148,7 @@ class ZfsPoolPluginTest {
       assertEquals(ErrorKind.UNAVAILABLE, e.kind());
       assertTrue(e.getMessage().contains("no zvol device link for 'vm-0-slow' found after 10 s"),
           e.getMessage());
-      assertEquals(10, sleeps.size());
+      assertEquals(15, sleeps.size());
     }
 
     @Test
@@ -761,7 +762,7 @@ class ZfsPoolPluginTest {
       p.activateVolume("subvol-0-b", Optional.empty());
       p.activateVolume("vm-0-a", Optional.of("s1"));
       p.deactivateVolume("vm-0-a", Optional.empty());
-      assertEquals(List.of(Duration.ofSeconds(1)), sleeps);
+      assertEquals(List.of(Duration.ofMillis(25)), sleeps);
     }
 
     @Test
