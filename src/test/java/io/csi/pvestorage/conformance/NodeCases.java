@@ -23,6 +23,7 @@ import csi.v1.VolumeUsage;
 import csi.v1.Volume;
 import csi.v1.VolumeCapability;
 import io.csi.pvestorage.exec.CommandResult;
+import io.csi.pvestorage.harness.VmHarness;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
@@ -262,8 +263,9 @@ abstract class NodeCases extends SnapshotCases {
   void node_statsOfAPathHoldingAnotherVolumeIsNotFound() {
     Volume volume = createMountVolume();
     String staging = stage(volume, mountCapability());
+    // The guest's shared project directory: a mount point of another filesystem (9p).
     assertCode(NOT_FOUND, () -> node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
-        .setVolumeId(volume.getVolumeId()).setVolumePath("/").build()));
+        .setVolumeId(volume.getVolumeId()).setVolumePath(VmHarness.GUEST_PROJECT).build()));
     assertTrue(!staging.isEmpty());
   }
 
