@@ -119,7 +119,7 @@ public final class DriverWalkthrough {
     for (String line : text.split("\n")) {
       if (line.startsWith("pve_csi_rpc_duration_seconds_count")
           || line.startsWith("pve_csi_storage_command_duration_seconds_count")
-          || line.startsWith("pve_csi_lock_")
+          || line.startsWith("pve_csi_lock_") && !line.contains("_bucket{")
           || line.startsWith("pve_csi_pool_") && !line.startsWith("pve_csi_pool_health")) {
         shown.add(line);
       }
