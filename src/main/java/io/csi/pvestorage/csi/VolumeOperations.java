@@ -137,9 +137,14 @@ public final class VolumeOperations {
   private Volume allocate(StoragePlugin plugin, CreateRequest request, long owner,
       String volname, VolumeMetadata metadata) {
     long size = chooseSize(request, 0);
+    ImageFormat format = request.access().format();
     String made = storages.locked(plugin, "alloc", volname, () -> plugin.allocImage(owner,
-        request.access().format(), Optional.of(volname), size, Optional.of(metadata)));
-    return sized(plugin, made);
+        format, Optional.of(volname), size, Optional.of(metadata)));
+    // The plugin knows its rounding (extents, 1 MiB): no listing just to read the size back.
+    OptionalLong allocated = plugin.allocationSize(format, size);
+    return allocated.isPresent()
+        ? new Volume(new VolumeId(plugin.storeId(), made), allocated.getAsLong(), format)
+        : sized(plugin, made);
   }
 
   private Volume restore(StoragePlugin plugin, CreateRequest request, long owner,

@@ -101,6 +101,16 @@ public interface StoragePlugin {
       Optional<VolumeMetadata> metadata);
 
   /**
+   * The size in bytes that {@link #allocImage} gives a request of {@code sizeBytes}, when this
+   * plugin knows its rounding without asking the storage again; empty when only {@link
+   * #volumeSizeInfo} can tell. A caller that just allocated uses it to skip reading the size
+   * back, one command less per volume.
+   */
+  default OptionalLong allocationSize(ImageFormat format, long sizeBytes) {
+    return OptionalLong.empty();
+  }
+
+  /**
    * Deletes an image and its snapshots. Under the storage lock. Idempotent: a volume that does
    * not exist is success.
    *

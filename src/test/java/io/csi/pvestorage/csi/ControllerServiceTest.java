@@ -169,6 +169,10 @@ class ControllerServiceTest {
         .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(5_000_000)
             .setLimitBytes(10_000_000)).build()).getVolume();
     assertEquals(2 * MemoryStoragePlugin.UNIT, v.getCapacityBytes());
+    Volume foreseen = controller.createVolume(create("pvc-rz", 5_000_000, ZFS).build())
+        .getVolume();
+    assertEquals(2 * MemoryStoragePlugin.UNIT, foreseen.getCapacityBytes(),
+        "the size the plugin foresees, not read back");
 
     StatusRuntimeException e = fails(Status.Code.OUT_OF_RANGE, () -> controller.createVolume(
         create("pvc-tight", 5_000_000, LVM).setCapacityRange(CapacityRange.newBuilder()

@@ -190,6 +190,17 @@ final class MemoryStoragePlugin implements StoragePlugin {
     }
   }
 
+  /**
+   * The zfspool double foresees its rounding, as the real plugins do; the lvmthin double does
+   * not, so the controller's tests cover both ways of learning a new volume's size (foreseen,
+   * and read back through {@link #volumeSizeInfo}).
+   */
+  @Override
+  public OptionalLong allocationSize(ImageFormat format, long sizeBytes) {
+    return type.equals("zfspool") && sizeBytes > 0 ? OptionalLong.of(round(sizeBytes))
+        : OptionalLong.empty();
+  }
+
   private static long round(long bytes) {
     return (bytes + UNIT - 1) / UNIT * UNIT;
   }

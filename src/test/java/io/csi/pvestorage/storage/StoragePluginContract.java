@@ -177,6 +177,19 @@ public abstract class StoragePluginContract {
   }
 
   @Test
+  void allocationSizeForeseesTheRoundingOfTheStorage() {
+    long owner = newOwner();
+    for (long asked : new long[] {16 * MIB, 5 * MIB + 3 * 1024, 9 * MIB + 1}) {
+      String volume = plugin().allocImage(owner, format(), Optional.empty(), asked,
+          Optional.empty());
+      long real = plugin().volumeSizeInfo(volume).sizeBytes();
+      assertTrue(real >= asked, asked + " bytes asked, " + real + " given");
+      assertEquals(OptionalLong.of(real), plugin().allocationSize(format(), asked),
+          "the size foreseen for " + asked + " bytes");
+    }
+  }
+
+  @Test
   void reallocOfTheSameCsiNameFindsTheVolumeByItsMetadata() {
     long owner = newOwner();
     String csiName = "pvc-idem-" + owner;

@@ -93,6 +93,8 @@ public final class LvmThinPlugin implements StoragePlugin {
   private final LvmThinStorage storage;
   private final CommandRunner runner;
   private final Sleeper sleeper;
+  /** The VG's extent size as the last listing showed it; 0 before any listing. */
+  private volatile long knownExtentSize;
 
   public LvmThinPlugin(LvmThinStorage storage, CommandRunner runner) {
     this(storage, runner, d -> Thread.sleep(d.toMillis()));
@@ -238,10 +240,12 @@ public final class LvmThinPlugin implements StoragePlugin {
   }
 
   private LogicalVolume requirePool(Listing listing) {
-    return listing.find(thinPool())
+    LogicalVolume pool = listing.find(thinPool())
         .filter(lv -> lv.attr().volumeType() == LvAttr.VolumeType.THIN_POOL)
         .orElseThrow(() -> new StorageException(ErrorKind.NOT_FOUND, "thin pool '" + vg() + "/"
             + thinPool() + "' of storage '" + storeId() + "' does not exist"));
+    pool.extentSizeBytes().ifPresent(size -> knownExtentSize = size);
+    return pool;
   }
 
   /** The volume as a thin LV of this pool, or NOT_FOUND. */
@@ -415,6 +419,21 @@ public final class LvmThinPlugin implements StoragePlugin {
     runBestEffort(LvmCommands.disableAutoactivation(vg(), volname),
         "autoactivation stays on for " + volname);
     return volname;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>LVM rounds a thin volume's size up to whole extents of its VG; the extent size is known
+   * once this plugin has listed the VG (every {@link #allocImage} does).
+   */
+  @Override
+  public OptionalLong allocationSize(ImageFormat format, long sizeBytes) {
+    long extent = knownExtentSize;
+    if (format != ImageFormat.RAW || sizeBytes <= 0 || extent <= 0) {
+      return OptionalLong.empty();
+    }
+    return OptionalLong.of(roundUp(sizeBytes, extent));
   }
 
   /**

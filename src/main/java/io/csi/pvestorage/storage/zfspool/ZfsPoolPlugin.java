@@ -501,6 +501,20 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   /**
    * {@inheritDoc}
    *
+   * <p>Zvols get the rounding {@link #allocImage} applies (1 MiB, or the volblocksize when
+   * larger); datasets get their quota exactly (no quota: empty, the size is the pool's).
+   */
+  @Override
+  public OptionalLong allocationSize(ImageFormat format, long sizeBytes) {
+    if (sizeBytes <= 0 || format == null) {
+      return OptionalLong.empty();
+    }
+    return OptionalLong.of(validSize(sizeBytes, format, blockUnit(OptionalLong.empty())));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
    * <p>Deliberate differences from PVE: any volume's snapshot can be cloned (PVE: bases only),
    * the target name may be given, the clone of a non-sparse storage gets {@code
    * refreservation=auto} (PVE's clones reserve nothing whatever {@code sparse} says), and this
