@@ -15,14 +15,19 @@ import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * CreateVolume through the driver against the bare storage command, side by side in one VM run:
@@ -127,7 +132,9 @@ public final class CreateVolumeBenchmark {
       for (int inFlight : IN_FLIGHT) {
         Cell raw = raw(backend, inFlight, volumes, false);
         Cell sequence = raw(backend, inFlight, volumes, true);
+        Map<String, Double> before = metrics();
         Cell csi = driver(backend, inFlight, volumes);
+        String breakdown = breakdown(before, metrics(), volumes);
         print(backend, inFlight, "raw", raw, "");
         print(backend, inFlight, "seq", sequence, "");
         double overRaw = (csi.percentile(50) - raw.percentile(50)) / raw.percentile(50) * 100;
@@ -135,8 +142,71 @@ public final class CreateVolumeBenchmark {
             / sequence.percentile(50) * 100;
         print(backend, inFlight, "driver", csi, String.format(Locale.ROOT,
             "%+.1f %% / %+.1f %%", overRaw, overSequence));
+        System.out.println("         " + breakdown);
       }
     }
+  }
+
+  /** The driver's meters now, sample (name and labels) to value; empty if not scrapable. */
+  private Map<String, Double> metrics() {
+    Map<String, Double> samples = new HashMap<>();
+    try {
+      for (String line : driver.scrapeMetrics().split("\n")) {
+        int space = line.lastIndexOf(' ');
+        if (!line.startsWith("#") && space > 0) {
+          samples.put(line.substring(0, space), Double.parseDouble(line.substring(space + 1)));
+        }
+      }
+    } catch (RuntimeException e) {
+      System.out.println("metrics not readable: " + e.getMessage());
+    }
+    return samples;
+  }
+
+  /**
+   * Where the driver's time went in one cell, from its own meters (means per volume, server
+   * side, the DeleteVolume calls after the cell excluded): the CreateVolume handler, the wait
+   * for the lock, each command verb; and the Lease acquisitions for the cell.
+   */
+  private static String breakdown(Map<String, Double> before, Map<String, Double> after,
+      int volumes) {
+    Map<String, Double> delta = new TreeMap<>();
+    after.forEach((key, value) -> {
+      double d = value - before.getOrDefault(key, 0.0);
+      if (d != 0) {
+        delta.put(key, d);
+      }
+    });
+    double rpc = sum(delta, "pve_csi_rpc_duration_seconds_sum{", "method=\"CreateVolume\"");
+    double wait = sum(delta, "pve_csi_lock_wait_seconds_sum{", "");
+    double acquisitions = sum(delta, "pve_csi_lock_acquisitions_total{", "");
+    Map<String, Double> byVerb = new TreeMap<>();
+    delta.forEach((key, value) -> {
+      if (key.startsWith("pve_csi_storage_command_duration_seconds_sum{")) {
+        Matcher verb = VERB.matcher(key);
+        byVerb.merge(verb.find() ? verb.group(1) : "?", value, Double::sum);
+      }
+    });
+    StringBuilder text = new StringBuilder(String.format(Locale.ROOT,
+        "driver side, ms per volume: CreateVolume %.0f = lock wait %.0f", rpc * 1000 / volumes,
+        wait * 1000 / volumes));
+    double commands = 0;
+    for (Map.Entry<String, Double> verb : byVerb.entrySet()) {
+      text.append(String.format(Locale.ROOT, " + %s %.0f", verb.getKey(),
+          verb.getValue() * 1000 / volumes));
+      commands += verb.getValue();
+    }
+    text.append(String.format(Locale.ROOT, " + rest %.0f; Lease acquisitions: %.0f",
+        (rpc - wait - commands) * 1000 / volumes, acquisitions));
+    return text.toString();
+  }
+
+  private static final Pattern VERB = Pattern.compile("verb=\"([^\"]*)\"");
+
+  private static double sum(Map<String, Double> samples, String prefix, String contains) {
+    return samples.entrySet().stream()
+        .filter(e -> e.getKey().startsWith(prefix) && e.getKey().contains(contains))
+        .mapToDouble(Map.Entry::getValue).sum();
   }
 
   private static void print(Backend backend, int inFlight, String path, Cell cell, String overhead) {
@@ -147,7 +217,7 @@ public final class CreateVolumeBenchmark {
   /**
    * The plugin's create argv run directly in the guest ({@code raw}), or ({@code sequence})
    * every command the driver runs for one CreateVolume, in its order: the listing, the create,
-   * the autoactivation switch (LVM) or the device-link check (ZFS), and the size read-back. The
+   * and the autoactivation switch (LVM) or the device-link check (ZFS). The
    * difference between the sequence and CreateVolume is the driver's own cost (gRPC, the Lease
    * lock, Java). The volumes are removed afterwards.
    */
@@ -166,13 +236,23 @@ public final class CreateVolumeBenchmark {
       return measure(calls, inFlight);
     } finally {
       for (String name : names) {
-        CommandResult removed = vm.runner().run(backend.name().equals("lvmthin")
-            ? Command.of(COMMAND_TIMEOUT, "lvremove", "-f", VmHarness.VG + "/" + name)
-            : Command.of(COMMAND_TIMEOUT, "zfs", "destroy", VmHarness.ZFS_DATASET + "/" + name));
-        if (removed.exitCode() != 0) {
-          System.out.println("could not remove " + name + ": " + removed.stderrText().strip());
-        }
+        remove(backend, name);
       }
+    }
+  }
+
+  /** Removes a volume; udev may probe a new zvol for a moment ("dataset is busy"). */
+  private void remove(Backend backend, String name) throws InterruptedException {
+    Command remove = backend.name().equals("lvmthin")
+        ? Command.of(COMMAND_TIMEOUT, "lvremove", "-f", VmHarness.VG + "/" + name)
+        : Command.of(COMMAND_TIMEOUT, "zfs", "destroy", VmHarness.ZFS_DATASET + "/" + name);
+    CommandResult removed = vm.runner().run(remove);
+    for (int attempt = 1; removed.exitCode() != 0 && attempt < 5; attempt++) {
+      Thread.sleep(250L * attempt);
+      removed = vm.runner().run(remove);
+    }
+    if (removed.exitCode() != 0) {
+      System.out.println("could not remove " + name + ": " + removed.stderrText().strip());
     }
   }
 
@@ -225,12 +305,10 @@ public final class CreateVolumeBenchmark {
   private static List<Command> sequence(Backend backend, String name, Command create) {
     if (backend.name().equals("lvmthin")) {
       return List.of(sequence0(backend), create,
-          LvmCommands.disableAutoactivation(VmHarness.VG, name), LvmCommands.lvs(VmHarness.VG));
+          LvmCommands.disableAutoactivation(VmHarness.VG, name));
     }
     return List.of(sequence0(backend), create,
-        Command.of(COMMAND_TIMEOUT, "test", "-b", "/dev/zvol/" + VmHarness.ZFS_DATASET + "/" + name),
-        Command.of(COMMAND_TIMEOUT, "zfs", "list", "-H", "-p", "-o", ZFS_COLUMNS,
-            "-t", "filesystem,volume", VmHarness.ZFS_DATASET + "/" + name));
+        Command.of(COMMAND_TIMEOUT, "test", "-b", "/dev/zvol/" + VmHarness.ZFS_DATASET + "/" + name));
   }
 
   /** ZfsPoolPlugin's listing columns (package-private there), as its recorded fixtures show. */
