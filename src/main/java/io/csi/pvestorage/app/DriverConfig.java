@@ -40,6 +40,7 @@ import java.util.regex.Pattern;
  * @param maxVolumesPerNode reported by NodeGetInfo; 0 lets the CO decide
  * @param leaseDuration how long a Lease stays valid without renewal
  * @param lockWait the longest an operation waits for the storage lock
+ * @param lockLinger how long a Lease is kept after the last queued operation; 0 releases at once
  * @param poolRefresh how often the pool gauges re-read each storage
  */
 public record DriverConfig(
@@ -61,6 +62,7 @@ public record DriverConfig(
     long maxVolumesPerNode,
     Duration leaseDuration,
     Duration lockWait,
+    Duration lockLinger,
     Duration poolRefresh) {
 
   /** Which CSI services a process serves. */
@@ -139,6 +141,8 @@ public record DriverConfig(
       new Spec("lease-duration", null, false, "15s", "validity of a storage-lock Lease"),
       new Spec("lock-wait", null, false, "60s",
           "longest wait for the storage lock before an RPC answers ABORTED"),
+      new Spec("lock-linger", null, false, "1s",
+          "how long the Lease is kept after the last operation for a next one (0 to 2s)"),
       new Spec("pool-refresh", null, false, "30s",
           "how often the pool gauges re-read each storage (never on scrape)"),
       new Spec("help", null, true, "false", "print this help"));
@@ -220,12 +224,13 @@ public record DriverConfig(
     Duration leaseDuration =
         duration(flags, "lease-duration", Duration.ofSeconds(5), Duration.ofMinutes(10));
     Duration lockWait = duration(flags, "lock-wait", Duration.ofSeconds(1), Duration.ofHours(1));
+    Duration lockLinger = duration(flags, "lock-linger", Duration.ZERO, Duration.ofSeconds(2));
     Duration poolRefresh =
         duration(flags, "pool-refresh", Duration.ofSeconds(1), Duration.ofHours(1));
 
     return new DriverConfig(mode, endpoint, nodeId, storageConfig, driverName, metrics,
         namespace, podName, List.copyOf(prefix), logLevel, logFormat, socketMode, grace,
-        lockMode, pveLock, maxVolumes, leaseDuration, lockWait, poolRefresh);
+        lockMode, pveLock, maxVolumes, leaseDuration, lockWait, lockLinger, poolRefresh);
   }
 
   /** Whether {@code --help} was asked for (checked before validation). */

@@ -24,6 +24,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.lang.System.Logger.Level;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -84,12 +85,15 @@ final class StorageWiring implements AutoCloseable {
         client.add(kubernetes);
         LeaseLockSettings defaults = LeaseLockSettings.defaults(config.leaseNamespace(), node,
             LeaseLockSettings.holderIdentity(config.podName(), random));
+        Duration batch = min(defaults.maxBatchHold(), config.leaseDuration().dividedBy(3));
         LeaseLockSettings settings = new LeaseLockSettings(defaults.namespace(),
             defaults.nodeName(), defaults.holderIdentity(), config.leaseDuration(),
             min(defaults.renewInterval(), config.leaseDuration().dividedBy(3)),
-            min(defaults.maxBatchHold(), config.leaseDuration().dividedBy(3)),
+            batch,
             defaults.retryMin(),
-            min(defaults.retryMax(), config.leaseDuration().dividedBy(3)));
+            min(defaults.retryMax(), config.leaseDuration().dividedBy(3)),
+            // A linger takes at most half of a batch, so a burst still gets most of it.
+            min(config.lockLinger(), batch.dividedBy(2)));
         LeaseStorageLock lease = new LeaseStorageLock(kubernetes, settings, pveFlock, renewals,
             clock, random, Sleeper.SYSTEM, observer);
         checkAccess(lease);

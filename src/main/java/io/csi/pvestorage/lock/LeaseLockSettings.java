@@ -24,6 +24,9 @@ import java.util.regex.Pattern;
  * @param retryMin first back-off while waiting for a Lease held by someone else
  * @param retryMax largest back-off while waiting (jittered); also the pause after a release
  *     forced by {@code maxBatchHold}, so that a waiting process polls at least once in it
+ * @param linger how long the Lease is kept after this process's last queued operation ended,
+ *     so that the next one, if it comes that soon, needs no API call; zero releases at once.
+ *     Bounded by {@code maxBatchHold} like any batch: other processes wait at most that long
  */
 public record LeaseLockSettings(
     String namespace,
@@ -33,7 +36,8 @@ public record LeaseLockSettings(
     Duration renewInterval,
     Duration maxBatchHold,
     Duration retryMin,
-    Duration retryMax) {
+    Duration retryMax,
+    Duration linger) {
 
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
 
@@ -46,6 +50,12 @@ public record LeaseLockSettings(
   /** Batch bound when not configured: PVE's own lock waits 10 s before giving up. */
   public static final Duration DEFAULT_MAX_BATCH_HOLD = Duration.ofSeconds(5);
 
+  /**
+   * Linger when not configured: long enough for the provisioner's next request of a burst
+   * (a StatefulSet's claims, a restore of many snapshots) to find the Lease still held.
+   */
+  public static final Duration DEFAULT_LINGER = Duration.ofSeconds(1);
+
   public LeaseLockSettings {
     Objects.requireNonNull(namespace, "namespace");
     Objects.requireNonNull(nodeName, "nodeName");
@@ -55,6 +65,7 @@ public record LeaseLockSettings(
     Objects.requireNonNull(maxBatchHold, "maxBatchHold");
     Objects.requireNonNull(retryMin, "retryMin");
     Objects.requireNonNull(retryMax, "retryMax");
+    Objects.requireNonNull(linger, "linger");
     if (!DNS_LABEL.matcher(namespace).matches()) {
       throw new IllegalArgumentException("lock namespace is not a DNS-1123 label: '" + namespace + "'");
     }
@@ -90,9 +101,17 @@ public record LeaseLockSettings(
       throw new IllegalArgumentException(
           "retry back-off max must not exceed the renew interval: " + retryMax);
     }
+    if (linger.isNegative() || linger.compareTo(maxBatchHold) >= 0) {
+      throw new IllegalArgumentException(
+          "linger must be at least 0 and shorter than the max batch hold (" + maxBatchHold
+              + "): " + linger);
+    }
   }
 
-  /** Settings with the default timings (15 s lease, 5 s renewal and batch bound, 20-250 ms). */
+  /**
+   * Settings with the default timings (15 s lease, 5 s renewal and batch bound, 20-250 ms
+   * back-off, 1 s linger).
+   */
   public static LeaseLockSettings defaults(String namespace, String nodeName, String holderIdentity) {
     return new LeaseLockSettings(
         namespace,
@@ -102,7 +121,8 @@ public record LeaseLockSettings(
         DEFAULT_RENEW_INTERVAL,
         DEFAULT_MAX_BATCH_HOLD,
         Duration.ofMillis(20),
-        Duration.ofMillis(250));
+        Duration.ofMillis(250),
+        DEFAULT_LINGER);
   }
 
   /**

@@ -59,6 +59,10 @@ final class LeasePool implements PoolExclusion {
   private Tenure tenure;
   /** The operation now running under the Lease, written on acquisition and renewals. */
   private Operation running;
+  /** The release planned for the end of the linger after a burst; null when none is pending. */
+  private ScheduledFuture<?> lingering;
+  /** Tells the planned release that is still wanted from earlier ones that were called off. */
+  private long lingerGeneration;
   /** After a release forced by the batch bound: do not take the Lease again before this. */
   private volatile Instant notBefore = Instant.MIN;
 
@@ -93,6 +97,7 @@ final class LeasePool implements PoolExclusion {
     state.lock();
     try {
       running = operation;
+      stopLingering();
       if (tenure != null) {
         if (tenure.isValid(clock.instant())) {
           return tenure;
@@ -289,42 +294,94 @@ final class LeasePool implements PoolExclusion {
     }
   }
 
+  /**
+   * Keeps the Lease for {@link LeaseLockSettings#linger()} when the batch bound allows it, so
+   * that an operation arriving meanwhile needs no API call; the release then runs on the
+   * scheduler. Without a linger, or past the bound, releases at once.
+   */
+  @Override
+  public void idle() {
+    state.lock();
+    try {
+      stopLingering();
+      Duration linger = settings.linger();
+      Instant now = clock.instant();
+      if (tenure == null || linger.isZero() || !tenure.isValid(now)
+          || !now.plus(linger).isBefore(tenure.acquiredAt.plus(settings.maxBatchHold()))) {
+        releaseLocked(false);
+        return;
+      }
+      long generation = ++lingerGeneration;
+      lingering = scheduler.schedule(() -> lingerEnded(generation), linger.toNanos(),
+          TimeUnit.NANOSECONDS);
+    } finally {
+      state.unlock();
+    }
+  }
+
+  /** Runs on the scheduler: the linger passed and no operation took the hold back. */
+  private void lingerEnded(long generation) {
+    state.lock();
+    try {
+      if (lingering != null && lingerGeneration == generation) {
+        lingering = null;
+        releaseLocked(false);
+      }
+    } finally {
+      state.unlock();
+    }
+  }
+
+  /** Called with {@link #state} held: forgets a pending linger release. */
+  private void stopLingering() {
+    if (lingering != null) {
+      lingering.cancel(false);
+      lingering = null;
+    }
+  }
+
   @Override
   public void release(boolean yieldToOthers) {
     state.lock();
     try {
-      if (tenure == null) {
-        return;
-      }
-      endTenure();
-      if (yieldToOthers) {
-        notBefore = clock.instant().plus(settings.retryMax());
-      }
-      for (int attempt = 0; attempt < 3; attempt++) {
-        try {
-          Lease lease = known != null ? known : read();
-          if (lease == null || !settings.holderIdentity().equals(specOf(lease).getHolderIdentity())) {
-            return; // deleted or already someone else's
-          }
-          known = leases().resource(released(lease)).update();
-          return;
-        } catch (KubernetesClientException e) {
-          known = null;
-          if (e.getCode() != HttpURLConnection.HTTP_CONFLICT) {
-            LOG.log(
-                Level.WARNING,
-                "could not release Lease {0}/{1}; it expires after {2} s: {3}",
-                settings.namespace(),
-                leaseName,
-                settings.leaseDuration().toSeconds(),
-                describe(e));
-            return;
-          }
-          // Someone changed it (an annotation, say): read again and retry if still ours.
-        }
-      }
+      stopLingering();
+      releaseLocked(yieldToOthers);
     } finally {
       state.unlock();
+    }
+  }
+
+  /** Called with {@link #state} held. */
+  private void releaseLocked(boolean yieldToOthers) {
+    if (tenure == null) {
+      return;
+    }
+    endTenure();
+    if (yieldToOthers) {
+      notBefore = clock.instant().plus(settings.retryMax());
+    }
+    for (int attempt = 0; attempt < 3; attempt++) {
+      try {
+        Lease lease = known != null ? known : read();
+        if (lease == null || !settings.holderIdentity().equals(specOf(lease).getHolderIdentity())) {
+          return; // deleted or already someone else's
+        }
+        known = leases().resource(released(lease)).update();
+        return;
+      } catch (KubernetesClientException e) {
+        known = null;
+        if (e.getCode() != HttpURLConnection.HTTP_CONFLICT) {
+          LOG.log(
+              Level.WARNING,
+              "could not release Lease {0}/{1}; it expires after {2} s: {3}",
+              settings.namespace(),
+              leaseName,
+              settings.leaseDuration().toSeconds(),
+              describe(e));
+          return;
+        }
+        // Someone changed it (an annotation, say): read again and retry if still ours.
+      }
     }
   }
 

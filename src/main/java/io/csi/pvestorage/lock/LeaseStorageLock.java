@@ -50,7 +50,10 @@ import java.util.random.RandomGenerator;
  *       without an API call, until the queue drains or {@code maxBatchHold} has passed since the
  *       acquisition; then the holder is cleared with one update (waiters need not wait for
  *       expiry), and after a batch-bound release this process pauses {@code retryMax} before
- *       taking it again, long enough for every waiting process to poll once.
+ *       taking it again, long enough for every waiting process to poll once. When the queue
+ *       drains, the Lease is kept for {@code linger} (within the same batch bound) and handed to
+ *       an operation that arrives meanwhile without an API call; otherwise the scheduler clears
+ *       it when the linger ends, or at once when this lock is closed.
  *   <li>With {@link PveFlock} configured, each operation also takes PVE's flock after the
  *       Lease, released before it.
  * </ol>
@@ -59,7 +62,8 @@ import java.util.random.RandomGenerator;
  *
  * One uncontended operation costs two API writes (take, release) and no read once the Lease is
  * known; renewals add one write per {@code renewInterval} of holding. A burst of queued
- * operations costs two writes per {@code maxBatchHold}, not two per operation.
+ * operations costs two writes per {@code maxBatchHold}, not two per operation, and so do
+ * operations that follow each other within {@code linger}.
  *
  * <h2>Limits</h2>
  *

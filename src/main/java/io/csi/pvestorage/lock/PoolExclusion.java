@@ -21,7 +21,14 @@ interface PoolExclusion {
   boolean mayKeep();
 
   /**
-   * Releases the hold, if any. Never throws.
+   * The burst is over: nothing of this process queues for the storage. Releases the hold now,
+   * or keeps it a moment for an operation that may follow and releases it later by itself.
+   * Never throws.
+   */
+  void idle();
+
+  /**
+   * Releases the hold, if any, now. Never throws.
    *
    * @param yieldToOthers released because the batch bound was reached while operations of this
    *     process still queue: pause before taking it again so that waiting processes get a turn
@@ -47,6 +54,9 @@ interface PoolExclusion {
         public boolean mayKeep() {
           return true;
         }
+
+        @Override
+        public void idle() {}
 
         @Override
         public void release(boolean yieldToOthers) {}

@@ -17,8 +17,8 @@ import java.util.function.Function;
  * The part both implementations share: per storage, a fair local lock that queues this
  * process's callers, then the cross-process {@link PoolExclusion}, then the optional PVE flock;
  * released in reverse. The exclusion is kept from one operation to the next while callers queue
- * locally (a burst shares one Lease acquisition) and released when the queue drains or the
- * exclusion says the batch has lasted long enough.
+ * locally (a burst shares one Lease acquisition), released when the exclusion says the batch
+ * has lasted long enough, and told it is idle when the queue drains (a Lease may linger then).
  */
 final class QueuedStorageLock implements StorageLock {
 
@@ -115,7 +115,7 @@ final class QueuedStorageLock implements StorageLock {
       try {
         boolean queued = pool.local.hasQueuedThreads() && !closed;
         if (!queued) {
-          pool.exclusion.release(false);
+          pool.exclusion.idle();
         } else if (!pool.exclusion.mayKeep()) {
           pool.exclusion.release(true);
         }
@@ -125,11 +125,16 @@ final class QueuedStorageLock implements StorageLock {
     }
   }
 
+  /** Ends a hold nobody uses: now at shutdown, else as after any burst (it may linger). */
   private void releaseIfIdle(Pool pool) {
     if (pool.local.tryLock()) {
       try {
         if (pool.current == null && !pool.local.hasQueuedThreads()) {
-          pool.exclusion.release(false);
+          if (closed) {
+            pool.exclusion.release(false);
+          } else {
+            pool.exclusion.idle();
+          }
         }
       } finally {
         pool.local.unlock();

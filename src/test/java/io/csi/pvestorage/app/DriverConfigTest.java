@@ -38,6 +38,7 @@ class DriverConfigTest {
     assertEquals(LockMode.LEASE, c.lockMode());
     assertEquals(List.of(), c.commandPrefix());
     assertEquals(Duration.ofSeconds(30), c.poolRefresh());
+    assertEquals(Duration.ofSeconds(1), c.lockLinger());
   }
 
   @Test
@@ -66,7 +67,7 @@ class DriverConfigTest {
         "nsenter --mount=/proc/1/ns/mnt --", "--pve-lock", "--lock=local", "--log-format=json",
         "--socket-mode=0600", "--shutdown-grace=500ms", "--metrics-address=",
         "--max-volumes-per-node=64", "--lease-duration=20s", "--lock-wait=2m",
-        "--pool-refresh=5m");
+        "--pool-refresh=5m", "--lock-linger=250ms");
     assertEquals(List.of("nsenter", "--mount=/proc/1/ns/mnt", "--"), c.commandPrefix());
     assertTrue(c.pveLock());
     assertEquals(LockMode.LOCAL, c.lockMode());
@@ -78,6 +79,7 @@ class DriverConfigTest {
     assertEquals(Duration.ofSeconds(20), c.leaseDuration());
     assertEquals(Duration.ofMinutes(2), c.lockWait());
     assertEquals(Duration.ofMinutes(5), c.poolRefresh());
+    assertEquals(Duration.ofMillis(250), c.lockLinger());
   }
 
   @ParameterizedTest(name = "{0}")
@@ -95,6 +97,7 @@ class DriverConfigTest {
       short lease              | --node-id=n1 --lease-duration=1s | --lease-duration: '1s' must be a duration like 500ms, 30s or 2m, from 5s to 600s
       pool refresh too often   | --node-id=n1 --pool-refresh=500ms | --pool-refresh: '500ms' must be a duration like 500ms, 30s or 2m, from 1s to 3600s
       pool refresh too rare    | --node-id=n1 --pool-refresh=2h   | --pool-refresh: '2h' must be a duration like 500ms, 30s or 2m, from 1s to 3600s
+      lock linger too long     | --node-id=n1 --lock-linger=5s   | --lock-linger: '5s' must be a duration like 500ms, 30s or 2m, from 0s to 2s
       bad lock                 | --node-id=n1 --lock=etcd        | --lock: 'etcd' is not one of lease, local
       bad log level            | --node-id=n1 --log-level=trace  | --log-level: 'trace' is not one of error, warn, info, debug
       bad max volumes          | --node-id=n1 --max-volumes-per-node=-1 | --max-volumes-per-node: '-1' must be an integer from 0 to 1000000

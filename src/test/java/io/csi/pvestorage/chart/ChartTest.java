@@ -189,7 +189,7 @@ class ChartTest {
         .findFirst().orElseThrow().getValueFrom().getFieldRef().getFieldPath());
     assertTrue(driver.getArgs().containsAll(List.of("serve", "--mode=node",
         "--storage-config=/etc/pve-storage-csi/storage.cfg", "--pool-refresh=30s",
-        "--lock-wait=60s")), driver.getArgs().toString());
+        "--lock-wait=60s", "--lock-linger=1s")), driver.getArgs().toString());
   }
 
   @Test

@@ -51,24 +51,33 @@ class LeaseNamesTest {
     Duration s15 = Duration.ofSeconds(15);
     Duration s5 = Duration.ofSeconds(5);
     Duration ms = Duration.ofMillis(10);
-    assertThrows(IllegalArgumentException.class, () -> new LeaseLockSettings("Bad_NS", "n", "h", s15, s5, s5, ms, ms));
-    assertThrows(IllegalArgumentException.class, () -> new LeaseLockSettings("ns", " ", "h", s15, s5, s5, ms, ms));
-    assertThrows(IllegalArgumentException.class, () -> new LeaseLockSettings("ns", "n", "", s15, s5, s5, ms, ms));
+    assertThrows(IllegalArgumentException.class, () -> new LeaseLockSettings("Bad_NS", "n", "h", s15, s5, s5, ms, ms, Duration.ZERO));
+    assertThrows(IllegalArgumentException.class, () -> new LeaseLockSettings("ns", " ", "h", s15, s5, s5, ms, ms, Duration.ZERO));
+    assertThrows(IllegalArgumentException.class, () -> new LeaseLockSettings("ns", "n", "", s15, s5, s5, ms, ms, Duration.ZERO));
     assertThrows(
         IllegalArgumentException.class,
-        () -> new LeaseLockSettings("ns", "n", "h", Duration.ofMillis(15500), s5, s5, ms, ms),
+        () -> new LeaseLockSettings("ns", "n", "h", Duration.ofMillis(15500), s5, s5, ms, ms, Duration.ZERO),
         "fractional seconds");
     assertThrows(
         IllegalArgumentException.class,
-        () -> new LeaseLockSettings("ns", "n", "h", s15, Duration.ofSeconds(8), s5, ms, ms),
+        () -> new LeaseLockSettings("ns", "n", "h", s15, Duration.ofSeconds(8), s5, ms, ms, Duration.ZERO),
         "renewal slower than half the duration");
-    assertThrows(IllegalArgumentException.class, () -> new LeaseLockSettings("ns", "n", "h", s15, s5, Duration.ZERO, ms, ms));
+    assertThrows(IllegalArgumentException.class, () -> new LeaseLockSettings("ns", "n", "h", s15, s5, Duration.ZERO, ms, ms, Duration.ZERO));
     assertThrows(
         IllegalArgumentException.class,
-        () -> new LeaseLockSettings("ns", "n", "h", s15, s5, s5, Duration.ofMillis(20), ms),
+        () -> new LeaseLockSettings("ns", "n", "h", s15, s5, s5, Duration.ofMillis(20), ms, Duration.ZERO),
         "min above max");
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new LeaseLockSettings("ns", "n", "h", s15, s5, s5, ms, ms, Duration.ofMillis(-1)),
+        "negative linger");
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new LeaseLockSettings("ns", "n", "h", s15, s5, s5, ms, ms, s5),
+        "a linger as long as the batch bound would hold the Lease for good");
     LeaseLockSettings defaults = LeaseLockSettings.defaults("kube-system", "node1", "pod_1");
     assertEquals(s15, defaults.leaseDuration());
+    assertEquals(Duration.ofSeconds(1), defaults.linger());
   }
 
   @Test

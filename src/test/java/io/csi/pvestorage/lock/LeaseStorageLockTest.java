@@ -47,6 +47,7 @@ class LeaseStorageLockTest {
   private static final String POOL = "thin";
   private static final Duration DURATION = Duration.ofSeconds(15);
   private static final Duration RENEW = Duration.ofSeconds(5);
+  private static final Duration LINGER = Duration.ofSeconds(1);
 
   @SuppressWarnings("unused")
   private final Logger quietMockServer = MockRequests.quiet();
@@ -67,14 +68,27 @@ class LeaseStorageLockTest {
 
   private LeaseLockSettings settings(String holder) {
     return new LeaseLockSettings(
-        NS, "node1", holder, DURATION, RENEW, Duration.ofSeconds(5), Duration.ofMillis(20), Duration.ofMillis(250));
+        NS, "node1", holder, DURATION, RENEW, Duration.ofSeconds(5), Duration.ofMillis(20), Duration.ofMillis(250),
+        Duration.ZERO);
   }
 
   private LeaseStorageLock lock(String holder, KubernetesClient api, ManualScheduler scheduler, Sleeper sleeper) {
+    return lock(settings(holder), api, scheduler, sleeper);
+  }
+
+  /** A process whose Lease lingers {@link #LINGER} after its last operation. */
+  private LeaseStorageLock lingering(String holder, ManualScheduler scheduler, Sleeper sleeper) {
+    LeaseLockSettings plain = settings(holder);
+    return lock(new LeaseLockSettings(NS, "node1", holder, DURATION, RENEW, plain.maxBatchHold(),
+        plain.retryMin(), plain.retryMax(), LINGER), client, scheduler, sleeper);
+  }
+
+  private LeaseStorageLock lock(LeaseLockSettings settings, KubernetesClient api,
+      ManualScheduler scheduler, Sleeper sleeper) {
     LeaseStorageLock lock =
         new LeaseStorageLock(
             api,
-            settings(holder),
+            settings,
             Optional.empty(),
             scheduler,
             clock,
@@ -139,6 +153,69 @@ class LeaseStorageLockTest {
     a.withLock(POOL, op("free", "vm-100-disk-0"), in(Duration.ofSeconds(5)), () -> null);
 
     assertEquals(List.of("PUT", "PUT"), MockRequests.methods(server));
+  }
+
+  @Test
+  void aLingeringLeaseServesTheNextOperationWithoutAnyApiCallAndIsReleasedAfterwards()
+      throws Exception {
+    ManualScheduler scheduler = new ManualScheduler(clock);
+    LeaseStorageLock a = lingering("pod-a_1", scheduler, clock.sleeper());
+    a.withLock(POOL, op("alloc", "vm-100-disk-0"), in(Duration.ofSeconds(5)), () -> null);
+    MockRequests.drain(server);
+    assertEquals("pod-a_1", lease(a).getSpec().getHolderIdentity(), "kept for the linger");
+    MockRequests.drain(server);
+
+    clock.advance(LINGER.dividedBy(2));
+    scheduler.runDue();
+    a.withLock(POOL, op("alloc", "vm-100-disk-1"), in(Duration.ofSeconds(5)), () -> null);
+    assertEquals(List.of(), MockRequests.methods(server), "the second operation used the hold");
+
+    clock.advance(LINGER.dividedBy(2));
+    scheduler.runDue();
+    assertEquals(List.of(), MockRequests.methods(server),
+        "the linger counts from the end of the last operation");
+    clock.advance(LINGER.dividedBy(2));
+    scheduler.runDue();
+    assertEquals(List.of("PUT"), MockRequests.methods(server), "one write releases it");
+    assertNull(lease(a).getSpec().getHolderIdentity());
+    assertEquals(0, scheduler.pending(), "no renewal or release left behind");
+    assertEquals(1, observer.events().stream().filter(e -> e.startsWith("acquired")).count());
+  }
+
+  @Test
+  void anotherProcessGetsALingeringLeaseWhenTheLingerEnds() throws Exception {
+    ManualScheduler schedulerA = new ManualScheduler(clock);
+    LeaseStorageLock a = lingering("pod-a_1", schedulerA, clock.sleeper());
+    a.withLock(POOL, op("alloc", "vm-100-disk-0"), in(Duration.ofSeconds(5)), () -> null);
+    Instant released = clock.instant().plus(LINGER);
+    // B's waiting advances the shared clock; A's scheduler then releases on time.
+    Sleeper sleeper = d -> {
+      clock.advance(d);
+      schedulerA.runDue();
+    };
+    LeaseStorageLock b = lock("pod-b_2", client, new ManualScheduler(clock), sleeper);
+
+    try (LockHandle taken = b.acquire(POOL, op("free", "vm-100-disk-0"), in(Duration.ofSeconds(10)))) {
+      taken.ensureValid();
+      assertEquals("pod-b_2", lease(b).getSpec().getHolderIdentity());
+    }
+    assertFalse(clock.instant().isBefore(released), "not before the linger ended");
+    assertTrue(clock.instant().isBefore(released.plus(Duration.ofMillis(300))),
+        "taken within one poll of the release, not at expiry: " + clock.instant());
+    assertFalse(observer.events().contains("acquired thin takeover=true"));
+  }
+
+  @Test
+  void shuttingDownReleasesALingeringLeaseAtOnce() throws Exception {
+    ManualScheduler scheduler = new ManualScheduler(clock);
+    LeaseStorageLock a = lingering("pod-a_1", scheduler, clock.sleeper());
+    a.withLock(POOL, op("alloc", "vm-100-disk-0"), in(Duration.ofSeconds(5)), () -> null);
+    assertEquals("pod-a_1", lease(a).getSpec().getHolderIdentity());
+
+    a.close();
+
+    assertNull(lease(a).getSpec().getHolderIdentity());
+    assertEquals(0, scheduler.pending(), "the planned release is called off");
   }
 
   @Test
