@@ -68,12 +68,24 @@ public final class LockBenchmark {
   }
 
   private LeaseStorageLock process(String holder) {
+    return process(LeaseLockSettings.defaults("csi", "node1", holder));
+  }
+
+  /** A process with the default settings but the given linger. */
+  private LeaseStorageLock process(String holder, Duration linger) {
+    LeaseLockSettings d = LeaseLockSettings.defaults("csi", "node1", holder);
+    return process(new LeaseLockSettings(d.namespace(), d.nodeName(), d.holderIdentity(),
+        d.leaseDuration(), d.renewInterval(), d.maxBatchHold(), d.retryMin(), d.retryMax(),
+        linger));
+  }
+
+  private LeaseStorageLock process(LeaseLockSettings settings) {
     KubernetesClient api = server.createClient();
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
     LeaseStorageLock lock =
         new LeaseStorageLock(
             api,
-            LeaseLockSettings.defaults("csi", "node1", holder),
+            settings,
             Optional.empty(),
             scheduler,
             clock,
@@ -88,21 +100,31 @@ public final class LockBenchmark {
 
   private void writesPerOperation(int workMillis) throws Exception {
     LeaseStorageLock lock = process("bench-single_1");
-    lock.withLock(POOL, Operation.of("alloc", "warm-up", clock), clock.instant().plusSeconds(10), () -> null);
-    MockRequests.drain(server);
-
     int sequential = 20;
-    for (int i = 0; i < sequential; i++) {
-      lock.withLock(
-          POOL, Operation.of("alloc", "vm-1-disk-" + i, clock), clock.instant().plusSeconds(10), () -> work(workMillis));
+    Duration linger = LeaseLockSettings.DEFAULT_LINGER;
+    for (Duration kept : List.of(Duration.ZERO, linger)) {
+      LeaseStorageLock one = process("bench-one-" + kept.toMillis() + "_1", kept);
+      one.withLock(POOL, Operation.of("alloc", "warm-up", clock), clock.instant().plusSeconds(10), () -> null);
+      Thread.sleep(kept.toMillis() + 500);
+      MockRequests.drain(server);
+      for (int i = 0; i < sequential; i++) {
+        one.withLock(
+            POOL, Operation.of("alloc", "vm-1-disk-" + i, clock), clock.instant().plusSeconds(10), () -> work(workMillis));
+      }
+      Thread.sleep(kept.toMillis() + 500); // the lingering Lease is released meanwhile
+      Counts counts = counts();
+      System.out.printf(
+          Locale.ROOT,
+          "1 operation at a time (%d in sequence, linger %d ms): %.2f writes/op, %.2f reads/op%n",
+          sequential,
+          kept.toMillis(),
+          counts.writes / (double) sequential,
+          counts.reads / (double) sequential);
+      one.close();
     }
-    Counts one = counts();
-    System.out.printf(
-        Locale.ROOT,
-        "1 operation at a time (%d in sequence): %.2f writes/op, %.2f reads/op%n",
-        sequential,
-        one.writes / (double) sequential,
-        one.reads / (double) sequential);
+    lock.withLock(POOL, Operation.of("alloc", "warm-up", clock), clock.instant().plusSeconds(10), () -> null);
+    Thread.sleep(linger.toMillis() + 500);
+    MockRequests.drain(server);
 
     int burst = 100;
     for (int round = 1; round <= 3; round++) {
