@@ -27,7 +27,7 @@ LABEL org.opencontainers.image.title="pve-storage-csi" \
 RUN sed -i 's/^Components: main$/Components: main contrib/' /etc/apt/sources.list.d/debian.sources \
  && apt-get update \
  && apt-get install -y --no-install-recommends \
-      lvm2 thin-provisioning-tools zfsutils-linux e2fsprogs xfsprogs util-linux \
+      lvm2 thin-provisioning-tools zfsutils-linux e2fsprogs xfsprogs util-linux udev \
  && rm -rf /var/lib/apt/lists/*
 
 ENV JAVA_HOME=/opt/java/openjdk

@@ -22,7 +22,7 @@ class PackagingTest {
     assertTrue(stages >= 2, "multi-stage build");
     assertTrue(text.contains("mvn -B -q -DskipTests package"), "the jar is built by Maven");
     for (String pkg : List.of("lvm2", "thin-provisioning-tools", "zfsutils-linux", "e2fsprogs",
-        "xfsprogs", "util-linux")) {
+        "xfsprogs", "util-linux", "udev")) {
       assertTrue(text.matches("(?s).*apt-get install[^\\n]*\\\\\\n\\s+[^\\n]*\\b" + pkg + "\\b.*"),
           "runtime installs " + pkg);
     }

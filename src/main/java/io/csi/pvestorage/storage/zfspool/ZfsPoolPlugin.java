@@ -108,6 +108,11 @@ public final class ZfsPoolPlugin implements StoragePlugin {
       "(vm|base|subvol|basevol)-([0-9]{1,9})-" + TAIL);
   private static final int MAX_NAME = 128;
   private static final Duration FIRST_LINK_POLL = Duration.ofMillis(25);
+  /** A zvol's whole-disk device name, as it may be passed to udevadm. */
+  private static final Pattern ZVOL_DEVICE = Pattern.compile("zd[0-9]{1,6}");
+  /** A /dev/zvol link's target ({@code ../../zd16}, {@code ../../../zd16p1}): its disk. */
+  private static final Pattern LINKED_ZVOL =
+      Pattern.compile("(?:\\.\\./)*(zd[0-9]{1,6})(?:p[0-9]+)?");
   private static final long MAX_OWNER = 999_999_999L;
 
   /**
@@ -871,7 +876,10 @@ public final class ZfsPoolPlugin implements StoragePlugin {
 
   private void waitForDeviceLink(String name) {
     String link = "/dev/zvol/" + pool + "/" + name;
-    Instant deadline = clock.instant().plus(options.deviceLinkTimeout());
+    Instant start = clock.instant();
+    Instant deadline = start.plus(options.deviceLinkTimeout());
+    Instant askAgain = start.plus(options.deviceLinkTimeout().dividedBy(3));
+    boolean askedAgain = false;
     // udev usually makes the link within tens of milliseconds: look again soon, then back off
     // to the poll interval, so a create is not held up a whole interval for nothing.
     Duration pause = FIRST_LINK_POLL.compareTo(options.pollInterval()) < 0
@@ -881,13 +889,70 @@ public final class ZfsPoolPlugin implements StoragePlugin {
       if (test.succeeded()) {
         return;
       }
-      if (!clock.instant().isBefore(deadline)) {
+      Instant now = clock.instant();
+      if (!now.isBefore(deadline)) {
         throw test.failure(ErrorKind.UNAVAILABLE, "timeout: no zvol device link for '" + name
             + "' found after " + options.deviceLinkTimeout().toSeconds() + " s");
+      }
+      if (!askedAgain && !now.isBefore(askAgain)) {
+        askedAgain = true;
+        askUdevAgain(link, Duration.between(now, deadline));
+        continue;
       }
       pause(pause);
       pause = pause.multipliedBy(2).compareTo(options.pollInterval()) < 0
           ? pause.multipliedBy(2) : options.pollInterval();
+    }
+  }
+
+  /**
+   * udev runs {@code zvol_id} for every new zvol to name its link, and kills it when it takes
+   * too long, as it does when many zvols appear at once (OpenZFS #756, #12484): the link is then
+   * never made. Asks udev once more for each zvol device no {@code /dev/zvol} link points to, and
+   * waits for udev's queue to empty. Best effort: a failure here only means waiting on.
+   */
+  private void askUdevAgain(String link, Duration left) {
+    CommandResult links = run(List.of("find", "/dev/zvol", "-type", "l", "-printf", "%l\\n"));
+    CommandResult devices = run(List.of("find", "/sys/block", "-maxdepth", "1", "-name", "zd*",
+        "-printf", "%f\\n"));
+    if (!devices.succeeded()) {
+      LOG.log(Level.WARNING, "no {0} yet; cannot list the zvol devices: {1}", link,
+          devices.stderrText().strip());
+      return;
+    }
+    Set<String> linked = new HashSet<>();
+    // Without any link /dev/zvol does not exist and find fails: then nothing is linked.
+    for (String target : links.stdoutText().split("\n")) {
+      Matcher m = LINKED_ZVOL.matcher(target.strip());
+      if (m.matches()) {
+        linked.add(m.group(1));
+      }
+    }
+    List<String> argv = new ArrayList<>(List.of("udevadm", "trigger", "--action=change"));
+    for (String device : devices.stdoutText().split("\n")) {
+      String zd = device.strip();
+      if (ZVOL_DEVICE.matcher(zd).matches() && !linked.contains(zd)) {
+        argv.add("--sysname-match=" + zd);
+      }
+    }
+    if (argv.size() == 3) {
+      LOG.log(Level.WARNING, "no {0} yet, and every zvol device has its link; waiting for ZFS "
+          + "to make the device", link);
+      return;
+    }
+    List<String> asked = argv.subList(3, argv.size()).stream()
+        .map(option -> option.substring(option.indexOf('=') + 1)).toList();
+    LOG.log(Level.WARNING, "no {0} after {1} s; asking udev again for the zvol devices without "
+        + "a link: {2}", link, options.deviceLinkTimeout().dividedBy(3).toSeconds(), asked);
+    CommandResult trigger = run(argv);
+    if (!trigger.succeeded()) {
+      LOG.log(Level.WARNING, "udevadm trigger failed: {0}", trigger.stderrText().strip());
+      return;
+    }
+    long settle = Math.max(1, Math.min(10, left.toSeconds()));
+    CommandResult settled = run(List.of("udevadm", "settle", "--timeout=" + settle));
+    if (!settled.succeeded()) {
+      LOG.log(Level.WARNING, "udevadm settle: {0}", settled.stderrText().strip());
     }
   }
 

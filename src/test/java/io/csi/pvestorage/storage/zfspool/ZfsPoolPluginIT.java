@@ -284,6 +284,33 @@ class ZfsPoolPluginIT {
     assertEquals(List.of(DATA), everything());
   }
 
+  /**
+   * A zvol whose /dev/zvol link udev never made (as when it kills {@code zvol_id} under load)
+   * gets it back: activation waits a third of its time, then asks udev again for the zvol
+   * devices without a link. The link is removed by hand here to get that state reliably.
+   */
+  @Test
+  void aMissingZvolLinkIsMadeAgainByAskingUdev() {
+    String vol = plugin.allocImage(97, ImageFormat.RAW, Optional.empty(), 8 * MIB,
+        Optional.empty());
+    String link = "/dev/zvol/" + DATA + "/" + vol;
+    guest.run(Command.of(Duration.ofSeconds(30), "rm", link)).requireSuccess();
+    assertNotEquals(0, guest.run(Command.of(Duration.ofSeconds(30), "test", "-L", link))
+        .exitCode(), "the link is gone");
+
+    ZfsPoolPlugin patient = new ZfsPoolPlugin(new ZfsPoolStorage("local-zfs", DATA,
+        OptionalLong.of(16384), true, Optional.empty(), new CommonOptions(Set.of(), false,
+            Set.of("images"), 0, CapacityPolicy.DEFAULT)), guest,
+        new ZfsPoolPlugin.Options(Duration.ofMinutes(2), Duration.ofSeconds(9),
+            Duration.ofSeconds(1), 6, Duration.ofSeconds(1)),
+        java.time.Clock.systemUTC(), d -> Thread.sleep(d.toMillis()));
+    patient.activateVolume(vol, Optional.empty());
+
+    assertEquals(0, guest.run(Command.of(Duration.ofSeconds(30), "test", "-b", link))
+        .exitCode(), "the link is back");
+    plugin.freeImage(vol);
+  }
+
   /** Not sparse: zvols and their clones reserve their size (PVE's clones would not). */
   @Test
   void aThickStorageReservesForVolumesAndClones() {

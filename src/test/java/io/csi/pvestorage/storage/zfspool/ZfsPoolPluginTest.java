@@ -45,6 +45,10 @@ class ZfsPoolPluginTest {
   static final List<String> LIST_2 = List.of("zfs", "list", "-H", "-p", "-o",
       ZfsListParser.COLUMNS, "-t", "filesystem,volume,snapshot", "-r", "-d", "2", POOL);
   static final List<String> ZPOOL_HEALTH = List.of("zpool", "list", "-H", "-o", "health", "rpool");
+  static final List<String> FIND_LINKS =
+      List.of("find", "/dev/zvol", "-type", "l", "-printf", "%l\\n");
+  static final List<String> FIND_ZVOLS =
+      List.of("find", "/sys/block", "-maxdepth", "1", "-name", "zd*", "-printf", "%f\\n");
   static final String BUSY = "cannot destroy 'rpool/data/vm-0-a': dataset is busy\n";
   static final String MISSING = "cannot open 'rpool/data/vm-0-a': dataset does not exist\n";
 
@@ -139,8 +143,15 @@ class ZfsPoolPluginTest {
       zfs.expect(LIST_1).thenSucceed(ROOMY)
           .expect("zfs", "create", "-s", "-b", "16384", "-V", "1024k", "rpool/data/vm-0-slow")
           .thenSucceed();
-      // 25, 50, ... 800 ms, then 1 s pauses until the 10 s are over: 16 looks, 15 pauses.
-      for (int i = 0; i < 16; i++) {
+      // 25, 50, ... 800 ms, then 1 s pauses: 9 looks until a third of the 10 s has passed,
+      // then udev is asked again (for nothing here: the one zvol device has its link),
+      // one look at once, and 1 s pauses until the 10 s are over.
+      for (int i = 0; i < 9; i++) {
+        zfs.expect("test", "-b", "/dev/zvol/rpool/data/vm-0-slow").thenExit(1, "", "");
+      }
+      zfs.expect(FIND_LINKS).thenSucceed("../../zd0\n")
+          .expect(FIND_ZVOLS).thenSucceed("zd0\n");
+      for (int i = 0; i < 8; i++) {
         zfs.expect("test", "-b", "/dev/zvol/rpool/data/vm-0-slow").thenExit(1, "", "");
       }
       StorageException e = assertThrows(StorageException.class, () -> plugin().allocImage(0,
@@ -149,6 +160,47 @@ class ZfsPoolPluginTest {
       assertTrue(e.getMessage().contains("no zvol device link for 'vm-0-slow' found after 10 s"),
           e.getMessage());
       assertEquals(15, sleeps.size());
+    }
+
+    /** The create of zvol {@code name}, then {@code looks} looks that find no device link. */
+    private void createdWithoutLinkFor(String name, int looks) {
+      zfs.expect(LIST_1).thenSucceed(ROOMY)
+          .expect("zfs", "create", "-s", "-b", "16384", "-V", "1024k", "rpool/data/" + name)
+          .thenSucceed();
+      for (int i = 0; i < looks; i++) {
+        zfs.expect("test", "-b", "/dev/zvol/rpool/data/" + name).thenExit(1, "", "");
+      }
+    }
+
+    @Test
+    void aLinkUdevGaveUpOnIsAskedForAgainOnlyForZvolsWithoutALink() {
+      createdWithoutLinkFor("vm-0-lost", 9);
+      // zd0 and zd16 (through its partition) have links; zd32 and zd48 do not; junk is ignored.
+      zfs.expect(FIND_LINKS).thenSucceed("../../zd0\n../../../zd16p1\n../../zd16\n")
+          .expect(FIND_ZVOLS).thenSucceed("zd0\nzd16\nzd32\nzd48\nzd-1; rm\n")
+          .expect("udevadm", "trigger", "--action=change", "--sysname-match=zd32",
+              "--sysname-match=zd48").thenSucceed()
+          .expect("udevadm", "settle", "--timeout=6").thenSucceed()
+          .expect("test", "-b", "/dev/zvol/rpool/data/vm-0-lost").thenSucceed();
+
+      assertEquals("vm-0-lost", plugin().allocImage(0, ImageFormat.RAW,
+          Optional.of("vm-0-lost"), 1 << 20, Optional.empty()));
+      assertEquals(8, sleeps.size(), "looked again at once after udev settled");
+    }
+
+    @Test
+    void failingToAskUdevAgainOnlyMeansWaitingOn() {
+      createdWithoutLinkFor("vm-0-late", 9);
+      // no link at all yet: /dev/zvol does not exist
+      zfs.expect(FIND_LINKS).thenExit(1, "", "find: '/dev/zvol': No such file or directory\n")
+          .expect(FIND_ZVOLS).thenSucceed("zd0\n")
+          .expect("udevadm", "trigger", "--action=change", "--sysname-match=zd0")
+          .thenExit(1, "", "Failed to trigger: Permission denied\n")
+          .expect("test", "-b", "/dev/zvol/rpool/data/vm-0-late").thenExit(1, "", "")
+          .expect("test", "-b", "/dev/zvol/rpool/data/vm-0-late").thenSucceed();
+
+      assertEquals("vm-0-late", plugin().allocImage(0, ImageFormat.RAW,
+          Optional.of("vm-0-late"), 1 << 20, Optional.empty()));
     }
 
     @Test
