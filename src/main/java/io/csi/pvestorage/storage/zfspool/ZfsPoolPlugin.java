@@ -896,7 +896,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
       }
       if (!askedAgain && !now.isBefore(askAgain)) {
         askedAgain = true;
-        askUdevAgain(link, Duration.between(now, deadline));
+        askUdevAgain(link, Duration.between(start, now), Duration.between(now, deadline));
         continue;
       }
       pause(pause);
@@ -911,7 +911,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    * never made. Asks udev once more for each zvol device no {@code /dev/zvol} link points to, and
    * waits for udev's queue to empty. Best effort: a failure here only means waiting on.
    */
-  private void askUdevAgain(String link, Duration left) {
+  private void askUdevAgain(String link, Duration waited, Duration left) {
     CommandResult links = run(List.of("find", "/dev/zvol", "-type", "l", "-printf", "%l\\n"));
     CommandResult devices = run(List.of("find", "/sys/block", "-maxdepth", "1", "-name", "zd*",
         "-printf", "%f\\n"));
@@ -928,22 +928,22 @@ public final class ZfsPoolPlugin implements StoragePlugin {
         linked.add(m.group(1));
       }
     }
-    List<String> argv = new ArrayList<>(List.of("udevadm", "trigger", "--action=change"));
+    List<String> unlinked = new ArrayList<>();
     for (String device : devices.stdoutText().split("\n")) {
       String zd = device.strip();
       if (ZVOL_DEVICE.matcher(zd).matches() && !linked.contains(zd)) {
-        argv.add("--sysname-match=" + zd);
+        unlinked.add(zd);
       }
     }
-    if (argv.size() == 3) {
+    if (unlinked.isEmpty()) {
       LOG.log(Level.WARNING, "no {0} yet, and every zvol device has its link; waiting for ZFS "
           + "to make the device", link);
       return;
     }
-    List<String> asked = argv.subList(3, argv.size()).stream()
-        .map(option -> option.substring(option.indexOf('=') + 1)).toList();
     LOG.log(Level.WARNING, "no {0} after {1} s; asking udev again for the zvol devices without "
-        + "a link: {2}", link, options.deviceLinkTimeout().dividedBy(3).toSeconds(), asked);
+        + "a link: {2}", link, waited.toSeconds(), unlinked);
+    List<String> argv = new ArrayList<>(List.of("udevadm", "trigger", "--action=change"));
+    unlinked.forEach(zd -> argv.add("--sysname-match=" + zd));
     CommandResult trigger = run(argv);
     if (!trigger.succeeded()) {
       LOG.log(Level.WARNING, "udevadm trigger failed: {0}", trigger.stderrText().strip());
