@@ -177,7 +177,7 @@ public final class VolumeOperations {
     // new volume, so a retry after a crash reuses it, and it carries no CSI name, so it is never
     // listed as a VolumeSnapshot. LVM-thin deletes it at once; ZFS keeps it as a tombstone for
     // as long as the clone needs its origin.
-    String snapName = VolumeNames.snapNameFor("clone-of-" + volname);
+    String snapName = VolumeNames.cloneSnapshotFor(volname);
     String made = storages.locked(plugin, "clone", volname, () -> {
       try {
         plugin.volumeSnapshot(sourceId.volname(), snapName, Optional.empty());

@@ -40,6 +40,9 @@ public final class VolumeNames {
   /** The longest volume name this driver creates. */
   public static final int MAX_VOLNAME = 64;
 
+  /** How the snapshot a PVC clone takes of its source begins ({@link #cloneSnapshotFor}). */
+  public static final String CLONE_SNAPSHOT_PREFIX = "clone-of-";
+
   /** PVE's limit on automatic disk numbers per owner ({@code $MAX_VOLUMES_PER_GUEST}). */
   public static final int MAX_DISKS_PER_OWNER = 1024;
 
@@ -72,8 +75,27 @@ public final class VolumeNames {
     if (SnapshotId.SNAP_NAME.matcher(csiName).matches() && !csiName.equals("current")) {
       return csiName;
     }
-    String name = hashed(csiName, 40, "s");
+    // PVE's snapshot grammar has no '.', which volume names allow.
+    String name = hashed(csiName, 40, "s").replace('.', '-');
     return Character.isLetter(name.charAt(0)) ? name : "s" + name.substring(1);
+  }
+
+  /**
+   * The name of the snapshot a PVC clone takes of its source for as long as the clone is being
+   * made: {@value #CLONE_SNAPSHOT_PREFIX} and the new volume's name, so that a retry after a
+   * crash finds and reuses it. It carries no CSI name, so it is never listed as a
+   * VolumeSnapshot.
+   */
+  public static String cloneSnapshotFor(String targetVolname) {
+    return snapNameFor(CLONE_SNAPSHOT_PREFIX + targetVolname);
+  }
+
+  /**
+   * Whether a snapshot name is one {@link #cloneSnapshotFor} makes. A CSI snapshot may have such
+   * a name too; only the missing CSI name tells a clone's snapshot apart.
+   */
+  public static boolean isCloneSnapshotName(String snapName) {
+    return snapName.startsWith(CLONE_SNAPSHOT_PREFIX);
   }
 
   /** A sanitised prefix of {@code name} plus '-' and a hash, at most {@code budget} long. */

@@ -118,8 +118,39 @@ public abstract class StoragePluginContract {
     return owner;
   }
 
+  /**
+   * Every object the storage holds in its pool, by name, read with the storage's own tools
+   * independently of the plugin (LVs of the VG; datasets, zvols and snapshots below the pool
+   * dataset): what a test compares before and after to show that nothing was left behind.
+   */
+  protected abstract List<String> poolObjects();
+
+  /**
+   * Whether the volume holds anything at all (a filesystem or other signature on a block
+   * device; any file in a dataset). This default is for block devices.
+   */
+  protected boolean holdsData(String volname) {
+    plugin().activateVolume(volname, Optional.empty());
+    String dev = plugin().path(volname, Optional.empty()).toString();
+    CommandResult probe = guest().run(Command.of(TIMEOUT, "blkid", "-p", dev));
+    // blkid -p: 0 a signature was found, 2 nothing was found, anything else a probe failure
+    assertTrue(probe.exitCode() == 0 || probe.exitCode() == 2,
+        () -> "blkid -p " + dev + " failed: " + probe.stderrText());
+    return probe.exitCode() == 0;
+  }
+
+  /**
+   * Deletes what this test's owners still hold: their snapshots first (also those of volumes the
+   * test already freed, which freeing keeps), then their volumes.
+   */
   @AfterEach
   void removeVolumes() {
+    for (SnapshotInfo snapshot : plugin().listSnapshots(Optional.empty())) {
+      VolumeId volume = snapshot.id().volume();
+      if (owners.contains(plugin().parseVolname(volume.volname()).owner())) {
+        plugin().volumeSnapshotDelete(volume.volname(), snapshot.id().snapName());
+      }
+    }
     for (long owner : owners) {
       for (ImageInfo image : plugin().listImages(OptionalLong.of(owner), Optional.empty())) {
         plugin().freeImage(image.volid().volname());
@@ -310,18 +341,60 @@ public abstract class StoragePluginContract {
     return volume;
   }
 
+  /**
+   * Deleting a volume never takes its CSI snapshots with it (Kubernetes keeps the VolumeSnapshots
+   * ReadyToUse): they stay listed under the volume ID they were taken of, restorable and
+   * deletable; the volume's name is free at once for a new, independent volume; and once the
+   * snapshots and the volumes restored from them are deleted, the pool holds exactly what it
+   * held before.
+   */
   @Test
-  void freeWithSnapshotsPresentAndTwice() {
+  void freeKeepsTheSnapshotsUsableAndTheNameFree() {
+    List<String> before = poolObjects();
     long owner = newOwner();
-    String volume = volumeWithSnapshot(owner, "s1");
-    plugin().volumeSnapshot(volume, "s-with-dash", Optional.empty());
-    assertEquals(2, plugin().listSnapshots(Optional.of(volume)).size());
+    VolumeMetadata meta = VolumeMetadata.of("pvc-contract-keep");
+    String volume = plugin().allocImage(owner, format(), Optional.empty(), 32 * MIB,
+        Optional.of(meta));
+    writeData(volume, "first");
+    plugin().volumeSnapshot(volume, "s1", Optional.of(VolumeMetadata.of("snapshot-keep-1")));
+    writeData(volume, "second");
+    plugin().volumeSnapshot(volume, "s2", Optional.of(VolumeMetadata.of("snapshot-keep-2")));
+    List<SnapshotInfo> taken = plugin().listSnapshots(Optional.of(volume));
+    assertEquals(2, taken.size(), taken.toString());
 
     plugin().freeImage(volume);
-    assertEquals(List.of(), volnames(owner));
-    assertEquals(List.of(), plugin().listSnapshots(Optional.of(volume)));
     plugin().freeImage(volume); // gone is success
+    assertEquals(List.of(), volnames(owner));
     fails(ErrorKind.NOT_FOUND, () -> plugin().volumeSizeInfo(volume));
+    assertEquals(taken, plugin().listSnapshots(Optional.of(volume)),
+        "the snapshots, their sizes and CSI names outlive the volume");
+    assertTrue(plugin().listSnapshots(Optional.empty()).containsAll(taken));
+
+    long cloneOwner = newOwner();
+    String first = plugin().cloneImage(volume, cloneOwner, Optional.of("s1"), Optional.empty(),
+        Optional.of(VolumeMetadata.of("pvc-contract-from-s1")));
+    assertEquals("first", readData(first));
+
+    // The CSI name and the volume name are free again: a new volume, empty, not the old one.
+    String again = plugin().allocImage(owner, format(), Optional.of(volume), 32 * MIB,
+        Optional.of(meta));
+    assertEquals(volume, again);
+    assertFalse(holdsData(again), "a new volume of a deleted one's name starts empty");
+    plugin().freeImage(again);
+    assertEquals(List.of(), volnames(owner));
+
+    String second = plugin().cloneImage(volume, cloneOwner, Optional.of("s2"), Optional.empty(),
+        Optional.of(VolumeMetadata.of("pvc-contract-from-s2")));
+    assertEquals("second", readData(second));
+    for (SnapshotInfo snapshot : taken) {
+      plugin().volumeSnapshotDelete(volume, snapshot.id().snapName());
+      plugin().volumeSnapshotDelete(volume, snapshot.id().snapName());
+    }
+    assertEquals(List.of(), plugin().listSnapshots(Optional.of(volume)));
+    assertEquals("first", readData(first), "a restore outlives the snapshot it came from");
+    plugin().freeImage(first);
+    plugin().freeImage(second);
+    assertEquals(before, poolObjects(), "nothing of the volume, its snapshots or restores is left");
   }
 
   @Test

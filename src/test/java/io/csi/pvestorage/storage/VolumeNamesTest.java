@@ -1,6 +1,7 @@
 package io.csi.pvestorage.storage;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -78,10 +79,23 @@ class VolumeNamesTest {
     assertTrue(fromSnapshotter.length() <= 40);
     assertEquals(fromSnapshotter,
         VolumeNames.snapNameFor("snapshot-8a3f0c1e-9d6b-4e2a-b3c4-5d6e7f8091a2"));
-    for (String odd : List.of("current", "9lives", "__base__", "Ünïcode", "")) {
+    for (String odd : List.of("current", "9lives", "__base__", "Ünïcode", "", "snap.1",
+        "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z")) {
       String snap = VolumeNames.snapNameFor(odd);
       assertTrue(SnapshotId.SNAP_NAME.matcher(snap).matches(), odd + " -> " + snap);
     }
+  }
+
+  @Test
+  void aCloneSnapshotIsAValidSnapshotNameThatSaysWhatItIs() {
+    for (String target : List.of("vm-0-pvc-8a3f0c1e-9d6b-4e2a-b3c4-5d6e7f8091a2", "vm-7-a.b",
+        "subvol-999999999-x")) {
+      String snap = VolumeNames.cloneSnapshotFor(target);
+      assertTrue(SnapshotId.SNAP_NAME.matcher(snap).matches(), target + " -> " + snap);
+      assertTrue(VolumeNames.isCloneSnapshotName(snap), snap);
+      assertEquals(snap, VolumeNames.cloneSnapshotFor(target));
+    }
+    assertFalse(VolumeNames.isCloneSnapshotName(VolumeNames.snapNameFor("snapshot-1")));
   }
 
   @Test

@@ -24,6 +24,7 @@ import io.csi.pvestorage.storage.config.StorageDefinition.CommonOptions;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -61,6 +62,13 @@ class LvmThinPluginIT extends StoragePluginContract {
   @Override
   protected CommandRunner guest() {
     return guest;
+  }
+
+  /** Every LV of the VG, hidden ones included, read with lvs itself. */
+  @Override
+  protected List<String> poolObjects() {
+    return ok("lvs", "-a", "--noheadings", "-o", "lv_name", VmHarness.VG).stdoutText().lines()
+        .map(String::strip).filter(l -> !l.isEmpty()).sorted().toList();
   }
 
 

@@ -10,6 +10,7 @@ import io.csi.pvestorage.storage.StoragePluginContract;
 import io.csi.pvestorage.storage.config.StorageDefinition.CapacityPolicy;
 import io.csi.pvestorage.storage.config.StorageDefinition.CommonOptions;
 import io.csi.pvestorage.storage.config.ZfsPoolStorage;
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -52,6 +53,24 @@ abstract class ZfsContractBase extends StoragePluginContract {
   @Override
   protected CommandRunner guest() {
     return guest;
+  }
+
+  /** Every dataset, zvol and snapshot below the pool dataset, read with zfs list itself. */
+  @Override
+  protected List<String> poolObjects() {
+    return ok("zfs", "list", "-H", "-o", "name", "-t", "all", "-r", VmHarness.ZFS_DATASET)
+        .stdoutText().lines().filter(l -> !l.isEmpty()).sorted().toList();
+  }
+
+  /** A dataset holds data when it holds any file; a zvol when it has a signature. */
+  @Override
+  protected boolean holdsData(String volname) {
+    if (format() != ImageFormat.SUBVOL) {
+      return super.holdsData(volname);
+    }
+    plugin.activateVolume(volname, Optional.empty());
+    return !ok("ls", "-A", plugin.path(volname, Optional.empty()).toString()).stdoutText()
+        .isBlank();
   }
 
   @Override
