@@ -1,5 +1,6 @@
 package io.csi.pvestorage.storage.zfspool;
 
+import io.csi.pvestorage.storage.ImageFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -87,6 +88,37 @@ record ZfsDataset(
     String ds = datasetName();
     int slash = ds.lastIndexOf('/');
     return slash < 0 ? "" : ds.substring(0, slash);
+  }
+
+  /** raw for a zvol, subvol for a filesystem. */
+  ImageFormat format() {
+    return isVolume() ? ImageFormat.RAW : ImageFormat.SUBVOL;
+  }
+
+  /**
+   * The size a volume is provisioned with: a zvol's volsize, a filesystem's refquota (0 for
+   * none, i.e. the pool's size).
+   */
+  long provisionedBytes() {
+    return isVolume() ? volsize().orElse(0) : refquota().orElse(0);
+  }
+
+  /**
+   * The size a restore from this snapshot of {@code volume} needs: a zvol snapshot's own volsize
+   * (ZFS keeps the size at snapshot time); for a dataset the refquota recorded on the snapshot,
+   * else the dataset's current refquota, else (no quota at all) the bytes the snapshot
+   * references, so that it is never 0.
+   */
+  long restoreSize(ZfsDataset volume) {
+    if (volsize().isPresent()) {
+      return volsize().getAsLong();
+    }
+    long recorded = recordedRefquota().orElse(0);
+    if (recorded > 0) {
+      return recorded;
+    }
+    long current = volume.refquota().orElse(0);
+    return current > 0 ? current : Math.max(1, referenced());
   }
 
   /** The last path element of the dataset part. */

@@ -713,12 +713,12 @@ class ZfsPoolPluginTest {
     @Test
     void allocatableFormula() {
       CapacityPolicy policy = new CapacityPolicy(1.5, 90, 80);
-      assertEquals(0, ZfsPoolPlugin.allocatable(policy, true, 100, 90, 10, 0), "at the limit");
-      assertEquals(150, ZfsPoolPlugin.allocatable(policy, true, 100, 89, 11, 0));
-      assertEquals(90, ZfsPoolPlugin.allocatable(policy, true, 100, 10, 90, 60));
-      assertEquals(0, ZfsPoolPlugin.allocatable(policy, true, 100, 0, 100, 500));
-      assertEquals(11, ZfsPoolPlugin.allocatable(policy, false, 100, 89, 11, 0), "thick");
-      assertEquals(Long.MAX_VALUE, ZfsPoolPlugin.allocatable(new CapacityPolicy(1000, 90, 80),
+      assertEquals(0, ZfsCapacity.allocatable(policy, true, 100, 90, 10, 0), "at the limit");
+      assertEquals(150, ZfsCapacity.allocatable(policy, true, 100, 89, 11, 0));
+      assertEquals(90, ZfsCapacity.allocatable(policy, true, 100, 10, 90, 60));
+      assertEquals(0, ZfsCapacity.allocatable(policy, true, 100, 0, 100, 500));
+      assertEquals(11, ZfsCapacity.allocatable(policy, false, 100, 89, 11, 0), "thick");
+      assertEquals(Long.MAX_VALUE, ZfsCapacity.allocatable(new CapacityPolicy(1000, 90, 80),
           true, Long.MAX_VALUE / 2, 0, Long.MAX_VALUE / 2, 0), "no overflow");
     }
   }
