@@ -125,9 +125,12 @@ final class ZfsCommands {
     return List.of("zfs", "destroy", snapshot);
   }
 
-  /** Makes a clone independent of its origin, which then becomes its clone. */
-  static List<String> promote(String dataset) {
-    return List.of("zfs", "promote", dataset);
+  /** {@code zfs set <property>=<value>... <dataset>}: several properties in one command. */
+  static List<String> set(List<String> assignments, String dataset) {
+    List<String> argv = new ArrayList<>(List.of("zfs", "set"));
+    argv.addAll(assignments);
+    argv.add(dataset);
+    return argv;
   }
 
   /** {@code zfs set volsize=<KiB>k} (zvol) or {@code refquota=<KiB>k} (dataset). */

@@ -24,7 +24,11 @@ final class ZfsNames {
   /** The longest volume name accepted. */
   static final int MAX_NAME = 128;
 
+  /** How the name of a deleted volume kept for its snapshots or clones begins. */
+  static final String HIDDEN_PREFIX = "csi-deleted-";
+
   private static final Pattern TOMBSTONE = Pattern.compile("__deleted_[0-9]+");
+  private static final Pattern HIDDEN = Pattern.compile("csi-deleted-[0-9]+");
   /** The volume name part of PVE's regex, with the \S+ tail restricted to what ZFS allows. */
   private static final String TAIL = "[A-Za-z0-9_.:-]+";
   /** PVE's zfspool volname regex (section 1.3), strict tail. */
@@ -62,6 +66,21 @@ final class ZfsNames {
     return new Volname(m.group(5), Long.parseLong(m.group(7)), Optional.ofNullable(m.group(2)),
         m.group(4) == null ? OptionalLong.empty() : OptionalLong.of(Long.parseLong(m.group(4))),
         isBase, format);
+  }
+
+  /**
+   * The name a deleted volume is kept under while its CSI snapshots or clones need it: {@code
+   * csi-deleted-<guid>}. PVE's volume regex {@code ^(vm|base|subvol|basevol)-(\d+)-(\S+)$} does
+   * not match it, so neither PVE nor {@code listImages} lists it and it takes no volume name nor
+   * disk number; the guid (the dataset's own, which a rename keeps) makes it unique in the pool
+   * and the same on every retry.
+   */
+  static String hiddenName(ZfsDataset volume) {
+    return HIDDEN_PREFIX + volume.guid();
+  }
+
+  static boolean isHiddenName(String leafName) {
+    return HIDDEN.matcher(leafName).matches();
   }
 
   /** Whether a dataset directly below the pool has a name PVE lists as a volume. */

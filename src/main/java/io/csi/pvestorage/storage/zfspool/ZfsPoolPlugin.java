@@ -53,28 +53,22 @@ import java.util.regex.Pattern;
  * resize, for zvols as PVE does (zfs#8541) and, deliberately unlike PVE (which uses KiB), for
  * dataset refquotas too, so that both formats and LVM-thin report sizes the same way.
  *
- * <p><b>Clone dependencies</b> ("promote and tombstone"). A ZFS clone pins its origin snapshot,
- * and a dataset with such a snapshot cannot be destroyed. This plugin never refuses and never
- * leaks because of that:
+ * <p><b>Deletion</b> ("hide and tombstone", {@link ZfsDeletion}). A ZFS clone pins its origin
+ * snapshot, and Kubernetes keeps a VolumeSnapshot usable after its volume is deleted. So a
+ * delete never destroys a CSI snapshot and never waits for a clone: a volume that still has CSI
+ * snapshots or clones is <i>hidden</i> (renamed to {@code csi-deleted-<guid>}, a name neither
+ * PVE nor {@link #listImages} lists, with the volume name it had recorded on it), a snapshot
+ * with clones becomes a <i>tombstone</i> ({@code @__deleted_<guid>}), and a reaper destroys
+ * both once nothing needs them. Snapshot IDs issued before a delete keep working: {@link
+ * #listSnapshots}, {@link #cloneImage} and {@link #volumeSnapshotDelete} find a snapshot in the
+ * live volume of its volume name first, then in the hidden volumes that had that name. When a
+ * new volume of the same name exists, its snapshots and those of the deleted one are listed
+ * under the same volume ID.
  *
- * <ul>
- *   <li>{@link #volumeSnapshotDelete} of a snapshot that has clones renames it to a tombstone,
- *       {@code <dataset>@__deleted_<guid>}: hidden from {@link #listSnapshots}, its name free
- *       for a new snapshot, and destroyed by the reaper once its last clone is gone.
- *   <li>{@link #freeImage} of a volume with cloned snapshots destroys its other snapshots,
- *       renames the cloned ones to tombstones, {@code zfs promote}s one clone of the newest
- *       cloned snapshot (the tombstones move to that clone, the volume becomes a clone of it),
- *       then destroys the volume. Tombstones that no longer have clones are destroyed at once.
- *   <li>The <i>reaper</i>: every {@link #freeImage} and {@link #volumeSnapshotDelete} destroys
- *       the tombstones of its listing that have no clones left (the origin of a clone it just
- *       destroyed, and leftovers of a crash between two steps). It is best effort: a failure
- *       is logged and retried by a later call, never reported to the caller.
- * </ul>
- *
- * A consequence: after a promote, a linked clone of a freed base is no longer a clone of
- * {@code base-...@__base__}, so its listed volume ID loses the {@code base-N-disk-M/} prefix.
- * Every method accepts a volname with any base prefix and addresses the dataset by its own name,
- * so a volume ID issued earlier keeps working.
+ * <p>A consequence: a linked clone of a deleted base is no longer a clone of {@code
+ * base-...@__base__} (that snapshot became a tombstone), so its listed volume ID loses the
+ * {@code base-N-disk-M/} prefix. Every method accepts a volname with any base prefix and
+ * addresses the dataset by its own name, so a volume ID issued earlier keeps working.
  *
  * <p>This class orchestrates; the rules live in one place each: names in {@link ZfsNames},
  * command lines in {@link ZfsCommands}, the listing and its lookups in {@link Listing}, capacity
@@ -242,23 +236,30 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     return images;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One listing with snapshots. A volume's snapshots are those of its live dataset and the
+   * CSI snapshots of the hidden datasets of deleted volumes that had its name, each with the ID
+   * it was issued with; a live volume's snapshots shadow a deleted one's of the same name.
+   * Sorted by volume name, then oldest first.
+   */
   @Override
   public List<SnapshotInfo> listSnapshots(Optional<String> volname) {
-    Optional<String> only = volname.map(n -> dataset(parseVolname(n).name()));
+    Optional<String> only = volname.map(n -> parseVolname(n).name());
     Listing listing = list(2, true);
     List<SnapshotInfo> result = new ArrayList<>();
-    for (ZfsDataset volume : listing.children()) {
-      if (only.isPresent() && !only.get().equals(volume.name())) {
+    for (Listing.Listed listed : listing.listedSnapshots()) {
+      ZfsDataset volume = listed.volume();
+      if (only.isPresent() && !only.get().equals(listing.volumeName(volume))) {
         continue;
       }
-      for (ZfsDataset snap : listing.listedSnapshotsOf(volume)) {
-        String snapName = snap.snapName().orElseThrow();
-        SnapshotId id = new SnapshotId(new VolumeId(storeId(), listing.volidName(volume)),
-            snapName);
-        result.add(new SnapshotInfo(id, snap.restoreSize(volume),
-            Instant.ofEpochSecond(snap.creation()),
-            snap.snapshotCsiName().map(VolumeMetadata::of)));
-      }
+      ZfsDataset snap = listed.snapshot();
+      SnapshotId id = new SnapshotId(new VolumeId(storeId(), listing.volidName(volume)),
+          snap.snapName().orElseThrow());
+      result.add(new SnapshotInfo(id, snap.restoreSize(volume),
+          Instant.ofEpochSecond(snap.creation()),
+          snap.snapshotCsiName().map(VolumeMetadata::of)));
     }
     return result;
   }
@@ -293,6 +294,12 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    * their size: ZFS counts their refreservation in the pool's {@code used} (so they push the
    * pool towards the data limit at once) and a new one must fit in {@code available}.
    * {@code metadataLimitPercent} does not apply to ZFS.
+   *
+   * <p>Hidden (deleted) volumes are not provisioned: they can no longer be written (no volume
+   * ID names them, their reservation is released), so they will never grow into the pool. What
+   * they hold is shared with their snapshots and already counted in the pool's {@code used},
+   * which the data limit and {@code total} take into account; a restore from one of their
+   * snapshots is counted as the new volume it is.
    */
   @Override
   public PoolStatus status() {
@@ -306,18 +313,14 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    * listing of {@link #listSnapshots}; its first two levels give the status exactly as
    * {@link #status} computes it, and the counts), then {@code zpool list -H -o health <zpool>}
    * for the zpool the dataset lives in. Neither tool reports datasets and pool health in one
-   * call.
+   * call. The snapshots of deleted volumes are counted: they are CSI snapshots still listed.
    */
   @Override
   public PoolInventory inventory() {
     Listing listing = list(2, true);
     PoolStatus status = ZfsCapacity.of(listing, storage);
-    List<ZfsDataset> volumes = listing.children();
-    int snapshots = 0;
-    for (ZfsDataset volume : volumes) {
-      snapshots += listing.listedSnapshotsOf(volume).size();
-    }
-    return new PoolInventory(status, volumes.size(), snapshots, Optional.of(health()));
+    return new PoolInventory(status, listing.children().size(),
+        listing.listedSnapshots().size(), Optional.of(health()));
   }
 
   /** The zpool's health word ({@code ONLINE}, {@code DEGRADED}, ...). */
@@ -391,7 +394,8 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    * refreservation=auto} (PVE's clones reserve nothing whatever {@code sparse} says), and this
    * method waits for the zvol link (PVE leaves that to activation). A dataset clone gets the
    * refquota recorded on the snapshot (else the source's current one; 0 becomes {@code none}).
-   * The clone keeps its origin snapshot pinned; see the class comment for how deletes cope.
+   * The snapshot may be one of a deleted volume of that name (see the class comment); the
+   * clone keeps its origin snapshot pinned, which deletes cope with.
    */
   @Override
   public String cloneImage(String volname, long owner, Optional<String> snapshot,
@@ -411,12 +415,15 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     List<String> props = new ArrayList<>(ZfsCommands.metadataOptions(metadata, false));
     Listing listing = list(2, true);
     metadata.ifPresent(m -> requireCsiNameFree(listing, m));
-    String sourceDs = dataset(source.name());
-    ZfsDataset sourceRow = listing.get(sourceDs).orElseThrow(() -> new StorageException(
-        ErrorKind.NOT_FOUND, "volume " + volname + " does not exist in storage " + storeId()));
-    ZfsDataset snapRow = listing.get(sourceDs + "@" + snap).orElseThrow(() ->
+    if (!listing.hasVolume(source.name())) {
+      throw new StorageException(ErrorKind.NOT_FOUND, "volume " + volname
+          + " does not exist in storage " + storeId());
+    }
+    Listing.Listed origin = listing.resolveSnapshot(source.name(), snap).orElseThrow(() ->
         new StorageException(ErrorKind.NOT_FOUND, "snapshot " + snap + " of volume " + volname
             + " does not exist in storage " + storeId()));
+    ZfsDataset sourceRow = origin.volume();
+    ZfsDataset snapRow = origin.snapshot();
     String target = name.isPresent()
         ? ZfsNames.requireNewName(name.get(), source.format(), owner)
         : freeName(listing, owner, source.format());
@@ -431,7 +438,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     } else if (!storage.sparse()) {
       props.addAll(ZfsCommands.option("refreservation", "auto"));
     }
-    zfs.mustRun(ZfsCommands.clone(props, sourceDs + "@" + snap, dataset(target)),
+    zfs.mustRun(ZfsCommands.clone(props, snapRow.name(), dataset(target)),
         "cannot clone " + volname + "@" + snap + " to " + target);
     if (source.format() == ImageFormat.RAW) {
       links.await(target);
@@ -513,15 +520,20 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   /**
    * {@inheritDoc}
    *
-   * <p>No clones: {@code zfs destroy <pool>/<name>@<snap>} (busy retried). With clones: {@code
-   * zfs rename <...>@<snap> <...>@__deleted_<guid>}, a tombstone the reaper destroys when the
-   * last clone goes, so this never fails because of clones. Then the reaper runs.
+   * <p>One listing; the snapshot is found as {@link #listSnapshots} lists it (the live
+   * volume's, else a deleted volume's). No clones: {@code zfs destroy <dataset>@<snap>} (busy
+   * retried). With clones: {@code zfs rename <...>@<snap> <...>@__deleted_<guid>}, a tombstone
+   * the reaper destroys when the last clone goes, so this never fails because of clones. Then
+   * the reaper runs ({@link ZfsDeletion}); deleting the last CSI snapshot of a deleted volume
+   * destroys that volume.
    */
   @Override
   public void volumeSnapshotDelete(String volname, String snapshot) {
     Volname v = parseVolname(volname);
     String snap = ZfsNames.requireSnapshot(snapshot, false);
-    deletion.deleteSnapshot(list(2, true), dataset(v.name()) + "@" + snap);
+    Listing listing = list(2, true);
+    deletion.deleteSnapshot(listing,
+        listing.resolveSnapshot(v.name(), snap).map(Listing.Listed::snapshot));
   }
 
   // ---- delete -----------------------------------------------------------------------------
@@ -529,16 +541,19 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   /**
    * {@inheritDoc}
    *
-   * <p>Without cloned snapshots: {@code zfs destroy -r <pool>/<name>} (busy retried, "does not
-   * exist" is success). With cloned snapshots, see the class comment: destroy the uncloned
-   * snapshots, rename the cloned ones to tombstones, {@code zfs promote} a clone of the newest,
-   * destroy, reap. Never PRECONDITION because of clones; PRECONDITION when still busy after
-   * {@link Options#busyAttempts()} attempts.
+   * <p>One listing. Without CSI snapshots and clones: {@code zfs destroy -r <pool>/<name>}
+   * (busy retried, "does not exist" is success). Otherwise the volume is hidden: {@code zfs
+   * destroy} of the snapshots nothing needs, {@code zfs rename} of cloned ones to tombstones,
+   * {@code zfs set pve-storage.csi.io:deleted-volname=<name> refreservation=none|canmount=off},
+   * {@code zfs rename <pool>/<name> <pool>/csi-deleted-<guid>} ({@link ZfsDeletion}). The CSI
+   * snapshots stay usable under their IDs. Then the reaper. Never PRECONDITION because of
+   * snapshots or clones; PRECONDITION when still busy after {@link Options#busyAttempts()}
+   * attempts.
    */
   @Override
   public void freeImage(String volname) {
     Volname v = parseVolname(volname);
-    deletion.freeVolume(list(2, true), dataset(v.name()), volname);
+    deletion.freeVolume(list(2, true), v.name(), volname);
   }
 
   // ---- resize -----------------------------------------------------------------------------
@@ -651,10 +666,14 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     return pool + "/" + name;
   }
 
-  /** ALREADY_EXISTS when a volume of this storage already carries the CSI name. */
+  /**
+   * ALREADY_EXISTS when a volume of this storage already carries the CSI name. Deleted (hidden)
+   * volumes keep theirs but do not count: the name is free once its volume is deleted.
+   */
   private void requireCsiNameFree(Listing listing, VolumeMetadata metadata) {
     for (ZfsDataset d : listing.rows()) {
-      if (!d.isSnapshot() && d.csiName().filter(metadata.csiName()::equals).isPresent()) {
+      if (!d.isSnapshot() && !listing.isHidden(d)
+          && d.csiName().filter(metadata.csiName()::equals).isPresent()) {
         throw new StorageException(ErrorKind.ALREADY_EXISTS, "CSI name '" + metadata.csiName()
             + "' already belongs to volume '" + listing.relative(d.name()) + "' of storage '"
             + storeId() + "'");
