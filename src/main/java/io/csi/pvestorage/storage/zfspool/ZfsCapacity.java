@@ -31,6 +31,7 @@ final class ZfsCapacity {
     long available = root.available().orElse(0);
     long total = used + available;
     long provisioned = 0;
+    // live volumes only: a deleted (hidden) one is never written again (see status())
     for (ZfsDataset d : listing.children()) {
       provisioned += d.provisionedBytes();
     }

@@ -41,9 +41,10 @@ import java.util.regex.Pattern;
  * ZFSPoolPlugin (shared/reference/pve-storage-semantics.md, sections 1.3, 1.5, 2.2-2.14).
  *
  * <p><b>Commands.</b> Every call runs {@code zfs} through the {@link CommandRunner} as an argv
- * ({@link ZfsCommands}; failures classified by {@link ZfsErrors}). Reads use one {@code zfs list -H -p -o <explicit columns> -t ... -r -d <depth> <pool>} per
- * operation (exact bytes, our user properties as columns) and keep only direct children of the
- * pool dataset (parent-path filter, PVE d05015f/c2e6a90), never one call per volume.
+ * ({@link ZfsCommands}; failures classified by {@link ZfsErrors}). Reads use one {@code zfs
+ * list -H -p -o <explicit columns> -t ... -r -d <depth> <pool>} per operation (exact bytes, our
+ * user properties as columns) and keep only direct children of the pool dataset (parent-path
+ * filter, PVE d05015f/c2e6a90), never one call per volume.
  *
  * <p><b>Metadata</b> (CSI name, claim, PV name) is stored as user properties {@code
  * pve-storage.csi.io:*} in the same {@code zfs create -o} / {@code zfs clone -o} / {@code zfs
@@ -89,8 +90,8 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    *     after create, clone or activation (udev creates it asynchronously; PVE 894b9ec)
    * @param pollInterval the longest pause between two looks for the device link (the first
    *     look after 25 ms, then twice as long each time up to this)
-   * @param busyAttempts attempts of a destroy or promote that fails with "dataset is busy"
-   *     (PVE: 6)
+   * @param busyAttempts attempts of a destroy, or of the mark and rename that hide a deleted
+   *     volume, that fails with "dataset is busy" (PVE: 6, for destroys)
    * @param busyDelay between two such attempts (PVE: 1 s)
    */
   public record Options(Duration commandTimeout, Duration deviceLinkTimeout,
