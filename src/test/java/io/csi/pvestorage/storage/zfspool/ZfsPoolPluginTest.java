@@ -475,6 +475,20 @@ class ZfsPoolPluginTest {
     }
 
     @Test
+    void aHiddenVolumeThatStaysBusyIsLeftForALaterCall() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/csi-deleted-7", 1 << 20).deletedVolname("vm-0-a"))
+          .add(snap("rpool/data/csi-deleted-7@__deleted_9", 3)).text());
+      for (int i = 0; i < 6; i++) {
+        zfs.expect("zfs", "destroy", "-r", "rpool/data/csi-deleted-7").thenExit(1, "", BUSY);
+      }
+      // what can go alone still goes; the dataset is tried again by the next delete
+      zfs.expect("zfs", "destroy", "rpool/data/csi-deleted-7@__deleted_9").thenSucceed();
+      plugin().freeImage("vm-0-gone");
+      assertEquals(5, sleeps.size());
+    }
+
+    @Test
     void aDatasetNamedLikeAHiddenVolumeWithoutTheMarkIsNotOurs() {
       zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
           .add(zvol("rpool/data/csi-deleted-7", 1 << 20))
