@@ -51,7 +51,8 @@ final class FixtureScenarios {
 
   static List<Scenario> all() {
     return List.of(lvmEmptyPool(), lvmVolumes(), lvmErrors(), lvmPoolFull(), lvmPlugin(),
-        zfsEmpty(), zfsVolumes(), zfsErrors(), zfsPluginListing(), zfsPluginErrors());
+        zfsEmpty(), zfsVolumes(), zfsErrors(), zfsPluginListing(), zfsPluginErrors(),
+        zfsPluginDeleted());
   }
 
   // ---- LVM -----------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ final class FixtureScenarios {
       + "usedbydataset,available,referenced,volblocksize,guid,createtxg,clones,"
       + "pve-storage:refquota,pve-storage.csi.io:csi-name,pve-storage.csi.io:pvc-namespace,"
       + "pve-storage.csi.io:pvc-name,pve-storage.csi.io:pv-name,"
-      + "pve-storage.csi.io:snapshot-csi-name";
+      + "pve-storage.csi.io:snapshot-csi-name,pve-storage.csi.io:deleted-volname";
 
   /**
    * What the ZFS plugin lists: zvols and datasets with our user properties (one value with a
@@ -298,6 +299,49 @@ final class FixtureScenarios {
         .cleanup("zfs", "destroy", "-R", "rpool/data/vm-0-pvc-1")
         .cleanup("zfs", "destroy", "-R", "rpool/data/subvol-0-pvc-2")
         .cleanup("zfs", "destroy", "-R", "rpool/data/subvol-0-disk-0")
+        .build();
+  }
+
+  /**
+   * Deleted volumes as the ZFS plugin keeps them for their CSI snapshots and clones: the
+   * commands of its hide (csi-deleted-1 and -2 stand for csi-deleted-<guid>) on a zvol and a
+   * dataset, then a new volume of the deleted one's name, a restore of its CSI snapshot, and a
+   * dataset named like a hidden one that lacks the mark.
+   */
+  private static Scenario zfsPluginDeleted() {
+    return new Builder("zfs", "plugin-deleted")
+        .setup("zfs", "create", "-s", "-b", "16384", "-o", "pve-storage.csi.io:csi-name=pvc-9",
+            "-V", "16384k", "rpool/data/vm-0-pvc-9")
+        .setup("zfs", "snapshot", "-o", "pve-storage.csi.io:snapshot-csi-name=snapshot-9",
+            "rpool/data/vm-0-pvc-9@snap-9")
+        .setup("zfs", "snapshot", "rpool/data/vm-0-pvc-9@plain")
+        .setup("zfs", "snapshot", "rpool/data/vm-0-pvc-9@cloned")
+        .setup("zfs", "clone", "rpool/data/vm-0-pvc-9@cloned", "rpool/data/vm-1-disk-0")
+        .setup("zfs", "destroy", "rpool/data/vm-0-pvc-9@plain")
+        .setup("zfs", "rename", "rpool/data/vm-0-pvc-9@cloned", "rpool/data/vm-0-pvc-9@__deleted_7")
+        .setup("zfs", "set", "pve-storage.csi.io:deleted-volname=vm-0-pvc-9", "refreservation=none",
+            "rpool/data/vm-0-pvc-9")
+        .setup("zfs", "rename", "rpool/data/vm-0-pvc-9", "rpool/data/csi-deleted-1")
+        .setup("zfs", "create", "-s", "-b", "16384", "-o", "pve-storage.csi.io:csi-name=pvc-9",
+            "-V", "16384k", "rpool/data/vm-0-pvc-9")
+        .setup("zfs", "clone", "-o", "pve-storage.csi.io:csi-name=pvc-10",
+            "rpool/data/csi-deleted-1@snap-9", "rpool/data/vm-0-pvc-10")
+        .setup("zfs", "create", "-o", "acltype=posixacl", "-o", "xattr=sa", "-o", "refquota=16384k",
+            "-o", "pve-storage.csi.io:csi-name=pvc-11", "rpool/data/subvol-0-pvc-11")
+        .setup("zfs", "snapshot", "-o", "pve-storage:refquota=16777216",
+            "-o", "pve-storage.csi.io:snapshot-csi-name=snapshot-11", "rpool/data/subvol-0-pvc-11@snap-11")
+        .setup("zfs", "set", "pve-storage.csi.io:deleted-volname=subvol-0-pvc-11", "canmount=off",
+            "rpool/data/subvol-0-pvc-11")
+        .setup("zfs", "rename", "rpool/data/subvol-0-pvc-11", "rpool/data/csi-deleted-2")
+        .setup("zfs", "create", "rpool/data/csi-deleted-3")
+        .record("zfs-plugin-list-deleted", "zfs", "list", "-H", "-p", "-o", ZFS_PLUGIN_COLUMNS,
+            "-t", "filesystem,volume,snapshot", "-r", "-d", "2", "rpool/data")
+        .record("zfs-get-deleted-released", "zfs", "get", "-H", "-p", "-o", "name,property,value",
+            "mounted,canmount,refreservation", "rpool/data/csi-deleted-1", "rpool/data/csi-deleted-2")
+        .cleanup("zfs", "destroy", "-R", "rpool/data/csi-deleted-1")
+        .cleanup("zfs", "destroy", "-R", "rpool/data/csi-deleted-2")
+        .cleanup("zfs", "destroy", "-R", "rpool/data/csi-deleted-3")
+        .cleanup("zfs", "destroy", "-R", "rpool/data/vm-0-pvc-9")
         .build();
   }
 

@@ -1,5 +1,7 @@
 package io.csi.pvestorage.storage.zfspool;
 
+import io.csi.pvestorage.storage.ImageFormat;
+import io.csi.pvestorage.storage.VolumeNames;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -30,6 +32,8 @@ import java.util.OptionalLong;
  * @param pvcName our claim name property
  * @param pvName our PersistentVolume name property
  * @param snapshotCsiName our snapshot CSI name property (only ever set on snapshots)
+ * @param deletedVolname the volume name a deleted volume had (only ever set on datasets this
+ *     plugin hides; snapshots show it inherited)
  */
 record ZfsDataset(
     String name,
@@ -51,7 +55,8 @@ record ZfsDataset(
     Optional<String> pvcNamespace,
     Optional<String> pvcName,
     Optional<String> pvName,
-    Optional<String> snapshotCsiName) {
+    Optional<String> snapshotCsiName,
+    Optional<String> deletedVolname) {
 
   ZfsDataset {
     Objects.requireNonNull(name, "name");
@@ -87,6 +92,65 @@ record ZfsDataset(
     String ds = datasetName();
     int slash = ds.lastIndexOf('/');
     return slash < 0 ? "" : ds.substring(0, slash);
+  }
+
+  /** This row with other clones (what it shows once some of its clones are destroyed). */
+  ZfsDataset withClones(List<String> remaining) {
+    return new ZfsDataset(name, type, volsize, refquota, origin, creation, used, usedByDataset,
+        available, referenced, volblocksize, guid, createTxg, remaining, recordedRefquota,
+        csiName, pvcNamespace, pvcName, pvName, snapshotCsiName, deletedVolname);
+  }
+
+  /**
+   * A snapshot a VolumeSnapshot stands for: it carries our snapshot CSI name and a name the API
+   * lists (so not a tombstone, which keeps the property of the snapshot it was).
+   */
+  boolean isCsiSnapshot() {
+    return isSnapshot() && snapshotCsiName().isPresent()
+        && ZfsNames.isListedSnapshot(snapName().orElseThrow());
+  }
+
+  /**
+   * A snapshot a PVC clone took of a volume this driver made ({@link
+   * VolumeNames#cloneSnapshotFor}: such a name, no CSI name of its own, our CSI name inherited
+   * from the volume) that no clone uses. A clone takes, uses and tombstones its snapshot within
+   * one hold of the storage lock, so under the lock such a snapshot is what an abandoned
+   * attempt left behind.
+   */
+  boolean isStaleCloneSnapshot() {
+    return isSnapshot() && VolumeNames.isCloneSnapshotName(snapName().orElseThrow())
+        && snapshotCsiName().isEmpty() && clones().isEmpty() && csiName().isPresent();
+  }
+
+  /** raw for a zvol, subvol for a filesystem. */
+  ImageFormat format() {
+    return isVolume() ? ImageFormat.RAW : ImageFormat.SUBVOL;
+  }
+
+  /**
+   * The size a volume is provisioned with: a zvol's volsize, a filesystem's refquota (0 for
+   * none, i.e. the pool's size).
+   */
+  long provisionedBytes() {
+    return isVolume() ? volsize().orElse(0) : refquota().orElse(0);
+  }
+
+  /**
+   * The size a restore from this snapshot of {@code volume} needs: a zvol snapshot's own volsize
+   * (ZFS keeps the size at snapshot time); for a dataset the refquota recorded on the snapshot,
+   * else the dataset's current refquota, else (no quota at all) the bytes the snapshot
+   * references, so that it is never 0.
+   */
+  long restoreSize(ZfsDataset volume) {
+    if (volsize().isPresent()) {
+      return volsize().getAsLong();
+    }
+    long recorded = recordedRefquota().orElse(0);
+    if (recorded > 0) {
+      return recorded;
+    }
+    long current = volume.refquota().orElse(0);
+    return current > 0 ? current : Math.max(1, referenced());
   }
 
   /** The last path element of the dataset part. */

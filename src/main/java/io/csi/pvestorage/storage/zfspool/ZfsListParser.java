@@ -29,12 +29,18 @@ final class ZfsListParser {
    * appear to carry the volume's CSI name.
    */
   static final String SNAPSHOT_CSI_NAME = NS + "snapshot-csi-name";
+  /**
+   * The volume name a deleted volume had, set on the dataset before it is renamed out of PVE's
+   * sight ({@link ZfsDeletion}): what its snapshots are still listed and found under.
+   */
+  static final String DELETED_VOLNAME = NS + "deleted-volname";
 
   /** The columns, in order; the listing command and the parser share this list. */
   static final List<String> COLUMN_LIST = List.of(
       "name", "type", "volsize", "refquota", "origin", "creation", "used", "usedbydataset",
       "available", "referenced", "volblocksize", "guid", "createtxg", "clones",
-      PVE_REFQUOTA, CSI_NAME, PVC_NAMESPACE, PVC_NAME, PV_NAME, SNAPSHOT_CSI_NAME);
+      PVE_REFQUOTA, CSI_NAME, PVC_NAMESPACE, PVC_NAME, PV_NAME, SNAPSHOT_CSI_NAME,
+      DELETED_VOLNAME);
   static final String COLUMNS = String.join(",", COLUMN_LIST);
 
   private ZfsListParser() {}
@@ -68,7 +74,7 @@ final class ZfsListParser {
           number(f[14]),
           PropertyValues.decode(f[15]), PropertyValues.decode(f[16]),
           PropertyValues.decode(f[17]), PropertyValues.decode(f[18]),
-          PropertyValues.decode(f[19]));
+          PropertyValues.decode(f[19]), PropertyValues.decode(f[20]));
     } catch (NumberFormatException e) {
       throw bad(line, "a number column is not a number: " + e.getMessage());
     }

@@ -2,7 +2,6 @@ package io.csi.pvestorage.storage.zfspool;
 
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
-import io.csi.pvestorage.exec.Command;
 import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.exec.CommandRunner;
 import io.csi.pvestorage.lock.Sleeper;
@@ -19,12 +18,7 @@ import io.csi.pvestorage.storage.VolumeMetadata;
 import io.csi.pvestorage.storage.VolumeNames;
 import io.csi.pvestorage.storage.VolumeOptions;
 import io.csi.pvestorage.storage.Volname;
-import io.csi.pvestorage.storage.config.StorageDefinition.CapacityPolicy;
 import io.csi.pvestorage.storage.config.ZfsPoolStorage;
-import java.lang.System.Logger.Level;
-import java.math.BigDecimal;
-import java.math.BigInteger;
-import java.math.RoundingMode;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -33,16 +27,12 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -50,10 +40,11 @@ import java.util.regex.Pattern;
  * directly below a pool dataset such as {@code rpool/data}, with the behaviour of PVE's
  * ZFSPoolPlugin (shared/reference/pve-storage-semantics.md, sections 1.3, 1.5, 2.2-2.14).
  *
- * <p><b>Commands.</b> Every call runs {@code zfs} through the {@link CommandRunner} as an argv.
- * Reads use one {@code zfs list -H -p -o <explicit columns> -t ... -r -d <depth> <pool>} per
- * operation (exact bytes, our user properties as columns) and keep only direct children of the
- * pool dataset (parent-path filter, PVE d05015f/c2e6a90), never one call per volume.
+ * <p><b>Commands.</b> Every call runs {@code zfs} through the {@link CommandRunner} as an argv
+ * ({@link ZfsCommands}; failures classified by {@link ZfsErrors}). Reads use one {@code zfs
+ * list -H -p -o <explicit columns> -t ... -r -d <depth> <pool>} per operation (exact bytes, our
+ * user properties as columns) and keep only direct children of the pool dataset (parent-path
+ * filter, PVE d05015f/c2e6a90), never one call per volume.
  *
  * <p><b>Metadata</b> (CSI name, claim, PV name) is stored as user properties {@code
  * pve-storage.csi.io:*} in the same {@code zfs create -o} / {@code zfs clone -o} / {@code zfs
@@ -63,57 +54,33 @@ import java.util.regex.Pattern;
  * resize, for zvols as PVE does (zfs#8541) and, deliberately unlike PVE (which uses KiB), for
  * dataset refquotas too, so that both formats and LVM-thin report sizes the same way.
  *
- * <p><b>Clone dependencies</b> ("promote and tombstone"). A ZFS clone pins its origin snapshot,
- * and a dataset with such a snapshot cannot be destroyed. This plugin never refuses and never
- * leaks because of that:
+ * <p><b>Deletion</b> ("hide and tombstone", {@link ZfsDeletion}). A ZFS clone pins its origin
+ * snapshot, and Kubernetes keeps a VolumeSnapshot usable after its volume is deleted. So a
+ * delete never destroys a CSI snapshot and never waits for a clone: a volume that still has CSI
+ * snapshots or clones is <i>hidden</i> (renamed to {@code csi-deleted-<guid>}, a name neither
+ * PVE nor {@link #listImages} lists, with the volume name it had recorded on it), a snapshot
+ * with clones becomes a <i>tombstone</i> ({@code @__deleted_<guid>}), and a reaper destroys
+ * both once nothing needs them. Snapshot IDs issued before a delete keep working: {@link
+ * #listSnapshots}, {@link #cloneImage} and {@link #volumeSnapshotDelete} find a snapshot in the
+ * live volume of its volume name first, then in the hidden volumes that had that name. When a
+ * new volume of the same name exists, its snapshots and those of the deleted one are listed
+ * under the same volume ID.
  *
- * <ul>
- *   <li>{@link #volumeSnapshotDelete} of a snapshot that has clones renames it to a tombstone,
- *       {@code <dataset>@__deleted_<guid>}: hidden from {@link #listSnapshots}, its name free
- *       for a new snapshot, and destroyed by the reaper once its last clone is gone.
- *   <li>{@link #freeImage} of a volume with cloned snapshots destroys its other snapshots,
- *       renames the cloned ones to tombstones, {@code zfs promote}s one clone of the newest
- *       cloned snapshot (the tombstones move to that clone, the volume becomes a clone of it),
- *       then destroys the volume. Tombstones that no longer have clones are destroyed at once.
- *   <li>The <i>reaper</i>: every {@link #freeImage} and {@link #volumeSnapshotDelete} destroys
- *       the tombstones of its listing that have no clones left (the origin of a clone it just
- *       destroyed, and leftovers of a crash between two steps). It is best effort: a failure
- *       is logged and retried by a later call, never reported to the caller.
- * </ul>
+ * <p>A consequence: a linked clone of a deleted base is no longer a clone of {@code
+ * base-...@__base__} (that snapshot became a tombstone), so its listed volume ID loses the
+ * {@code base-N-disk-M/} prefix. Every method accepts a volname with any base prefix and
+ * addresses the dataset by its own name, so a volume ID issued earlier keeps working.
  *
- * A consequence: after a promote, a linked clone of a freed base is no longer a clone of
- * {@code base-...@__base__}, so its listed volume ID loses the {@code base-N-disk-M/} prefix.
- * Every method accepts a volname with any base prefix and addresses the dataset by its own name,
- * so a volume ID issued earlier keeps working.
+ * <p>This class orchestrates; the rules live in one place each: names in {@link ZfsNames},
+ * command lines in {@link ZfsCommands}, the listing and its lookups in {@link Listing}, capacity
+ * in {@link ZfsCapacity}, deletion in {@link ZfsDeletion}, device links in {@link ZvolLinks}.
  *
  * <p><b>Locking</b>: as {@link StoragePlugin} says; this class holds no lock and no state.
  */
 public final class ZfsPoolPlugin implements StoragePlugin {
 
-  private static final System.Logger LOG = System.getLogger(ZfsPoolPlugin.class.getName());
-
   static final long MIB = 1L << 20;
-  static final String BASE_SNAPSHOT = "__base__";
-  static final String TOMBSTONE_PREFIX = "__deleted_";
-  private static final Pattern TOMBSTONE = Pattern.compile("__deleted_[0-9]+");
   private static final Pattern HEALTH = Pattern.compile("[A-Z]+");
-
-  /** The volume name part of PVE's regex, with the \S+ tail restricted to what ZFS allows. */
-  private static final String TAIL = "[A-Za-z0-9_.:-]+";
-  /** PVE's zfspool volname regex (section 1.3), strict tail. */
-  private static final Pattern VOLNAME = Pattern.compile(
-      "(((base|basevol)-([0-9]{1,9})-" + TAIL + ")/)?((base|basevol|vm|subvol)-([0-9]{1,9})-"
-          + TAIL + ")");
-  private static final Pattern CHILD = Pattern.compile(
-      "(vm|base|subvol|basevol)-([0-9]{1,9})-" + TAIL);
-  private static final int MAX_NAME = 128;
-  private static final Duration FIRST_LINK_POLL = Duration.ofMillis(25);
-  /** A zvol's whole-disk device name, as it may be passed to udevadm. */
-  private static final Pattern ZVOL_DEVICE = Pattern.compile("zd[0-9]{1,6}");
-  /** A /dev/zvol link's target ({@code ../../zd16}, {@code ../../../zd16p1}): its disk. */
-  private static final Pattern LINKED_ZVOL =
-      Pattern.compile("(?:\\.\\./)*(zd[0-9]{1,6})(?:p[0-9]+)?");
-  private static final long MAX_OWNER = 999_999_999L;
 
   /**
    * Timing of this plugin; all configurable because ZFS under load is slow (PVE fix #3803).
@@ -123,8 +90,8 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    *     after create, clone or activation (udev creates it asynchronously; PVE 894b9ec)
    * @param pollInterval the longest pause between two looks for the device link (the first
    *     look after 25 ms, then twice as long each time up to this)
-   * @param busyAttempts attempts of a destroy or promote that fails with "dataset is busy"
-   *     (PVE: 6)
+   * @param busyAttempts attempts of a destroy, or of the mark and rename that hide a deleted
+   *     volume, that fails with "dataset is busy" (PVE: 6, for destroys)
    * @param busyDelay between two such attempts (PVE: 1 s)
    */
   public record Options(Duration commandTimeout, Duration deviceLinkTimeout,
@@ -150,6 +117,9 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   private final Clock clock;
   private final Sleeper sleeper;
   private final String pool;
+  private final ZfsRunner zfs;
+  private final ZvolLinks links;
+  private final ZfsDeletion deletion;
 
   public ZfsPoolPlugin(ZfsPoolStorage storage, CommandRunner runner, Options options, Clock clock,
       Sleeper sleeper) {
@@ -159,6 +129,9 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.sleeper = Objects.requireNonNull(sleeper, "sleeper");
     this.pool = storage.pool();
+    this.zfs = new ZfsRunner(runner, options, sleeper);
+    this.links = new ZvolLinks(pool, zfs, options, clock);
+    this.deletion = new ZfsDeletion(zfs);
   }
 
   /** Production wiring: default timing, the system clock, real sleeps. */
@@ -200,37 +173,16 @@ public final class ZfsPoolPlugin implements StoragePlugin {
 
   // ---- names ------------------------------------------------------------------------------
 
-  /**
-   * PVE's regex {@code ^(((base|basevol)-(\d+)-\S+)\/)?((base|basevol|vm|subvol)-(\d+)-\S+)$}
-   * (section 1.3) with one deliberate restriction: the {@code \S+} tails may only hold
-   * characters ZFS allows in names ({@code A-Z a-z 0-9 _ . : -}), at most 128 in all, so that no
-   * name reaches zfs unchecked.
-   */
+  /** {@inheritDoc} See {@link ZfsNames#parse}. */
   @Override
   public Volname parseVolname(String volname) {
-    if (volname == null || volname.length() > MAX_NAME) {
-      throw new StorageException(ErrorKind.INVALID, "volume name '" + volname
-          + "' is not a zfspool volume name (at most " + MAX_NAME + " characters)");
-    }
-    Matcher m = VOLNAME.matcher(volname);
-    if (!m.matches()) {
-      throw new StorageException(ErrorKind.INVALID, "volume name '" + volname + "' is not a "
-          + "zfspool volume name: expected vm-<id>-<name>, subvol-<id>-<name>, base-..., "
-          + "basevol-... or base-<id>-<name>/vm-<id>-<name>");
-    }
-    String prefix = m.group(6);
-    boolean isBase = prefix.equals("base") || prefix.equals("basevol");
-    ImageFormat format = prefix.equals("subvol") || prefix.equals("basevol")
-        ? ImageFormat.SUBVOL : ImageFormat.RAW;
-    return new Volname(m.group(5), Long.parseLong(m.group(7)), Optional.ofNullable(m.group(2)),
-        m.group(4) == null ? OptionalLong.empty() : OptionalLong.of(Long.parseLong(m.group(4))),
-        isBase, format);
+    return ZfsNames.parse(volname);
   }
 
   @Override
   public Path path(String volname, Optional<String> snapshot) {
     Volname v = parseVolname(volname);
-    String snap = snapshot.map(s -> "@" + validSnapshot(s, true)).orElse("");
+    String snap = snapshot.map(s -> "@" + ZfsNames.requireSnapshot(s, true)).orElse("");
     if (v.format() == ImageFormat.RAW) {
       return Path.of("/dev/zvol/" + pool + "/" + v.name() + snap);
     }
@@ -240,14 +192,14 @@ public final class ZfsPoolPlugin implements StoragePlugin {
 
   @Override
   public String findFreeDiskname(long owner, ImageFormat format) {
-    validOwner(owner);
+    ZfsNames.requireOwner(owner);
     return freeName(list(1, false), owner, format);
   }
 
   private String freeName(Listing listing, long owner, ImageFormat format) {
     List<String> names = new ArrayList<>();
     for (ZfsDataset d : listing.children()) {
-      names.add(volidName(d));
+      names.add(listing.volidName(d));
     }
     return VolumeNames.findFreeDiskname(names, owner, format, true, storeId());
   }
@@ -269,72 +221,56 @@ public final class ZfsPoolPlugin implements StoragePlugin {
         }
       }
     }
+    Listing listing = list(1, false);
     List<ImageInfo> images = new ArrayList<>();
-    for (ZfsDataset d : list(1, false).children()) {
+    for (ZfsDataset d : listing.children()) {
       Volname v = parseVolname(d.leafName());
       if (wanted != null ? !wanted.contains(v.name())
           : owner.isPresent() && owner.getAsLong() != v.owner()) {
         continue;
       }
-      images.add(new ImageInfo(new VolumeId(storeId(), volidName(d)), v.format(),
-          provisioned(d), v.owner(), Optional.of(Instant.ofEpochSecond(d.creation())),
-          d.origin().map(this::relative), metadata(d), true));
+      images.add(new ImageInfo(new VolumeId(storeId(), listing.volidName(d)), v.format(),
+          d.provisionedBytes(), v.owner(), Optional.of(Instant.ofEpochSecond(d.creation())),
+          d.origin().map(listing::relative), metadata(d), true));
     }
     images.sort(Comparator.comparing(i -> i.volid().toString().toLowerCase(Locale.ROOT)));
     return images;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One listing with snapshots. A volume's snapshots are those of its live dataset and the
+   * CSI snapshots of the hidden datasets of deleted volumes that had its name, each with the ID
+   * it was issued with; a live volume's snapshots shadow a deleted one's of the same name.
+   * Sorted by volume name, then oldest first.
+   */
   @Override
   public List<SnapshotInfo> listSnapshots(Optional<String> volname) {
-    Optional<String> only = volname.map(n -> dataset(parseVolname(n).name()));
+    Optional<String> only = volname.map(n -> parseVolname(n).name());
     Listing listing = list(2, true);
     List<SnapshotInfo> result = new ArrayList<>();
-    for (ZfsDataset volume : listing.children()) {
-      if (only.isPresent() && !only.get().equals(volume.name())) {
+    for (Listing.Listed listed : listing.listedSnapshots()) {
+      ZfsDataset volume = listed.volume();
+      if (only.isPresent() && !only.get().equals(listing.volumeName(volume))) {
         continue;
       }
-      for (ZfsDataset snap : visibleSnapshots(listing, volume)) {
-        String snapName = snap.snapName().orElseThrow();
-        SnapshotId id = new SnapshotId(new VolumeId(storeId(), volidName(volume)), snapName);
-        result.add(new SnapshotInfo(id, snapshotSize(snap, volume),
-            Instant.ofEpochSecond(snap.creation()),
-            snap.snapshotCsiName().map(VolumeMetadata::of)));
-      }
+      ZfsDataset snap = listed.snapshot();
+      SnapshotId id = new SnapshotId(new VolumeId(storeId(), listing.volidName(volume)),
+          snap.snapName().orElseThrow());
+      result.add(new SnapshotInfo(id, snap.restoreSize(volume),
+          Instant.ofEpochSecond(snap.creation()),
+          snap.snapshotCsiName().map(VolumeMetadata::of)));
     }
     return result;
-  }
-
-  /** The snapshots of a volume that are listed: not __base__, tombstones, or names PVE rejects. */
-  private static List<ZfsDataset> visibleSnapshots(Listing listing, ZfsDataset volume) {
-    return listing.snapshotsOf(volume.name()).stream()
-        .filter(s -> SnapshotId.SNAP_NAME.matcher(s.snapName().orElseThrow()).matches())
-        .toList();
-  }
-
-  /**
-   * The size a restore from the snapshot needs: a zvol snapshot's own volsize (ZFS keeps the
-   * size at snapshot time); for a dataset the refquota recorded on the snapshot, else the
-   * dataset's current refquota, else (no quota at all) the bytes the snapshot references, so
-   * that it is never 0.
-   */
-  private static long snapshotSize(ZfsDataset snap, ZfsDataset volume) {
-    if (snap.volsize().isPresent()) {
-      return snap.volsize().getAsLong();
-    }
-    long recorded = snap.recordedRefquota().orElse(0);
-    if (recorded > 0) {
-      return recorded;
-    }
-    long current = volume.refquota().orElse(0);
-    return current > 0 ? current : Math.max(1, snap.referenced());
   }
 
   @Override
   public SizeInfo volumeSizeInfo(String volname) {
     Volname v = parseVolname(volname);
     ZfsDataset d = one(v.name());
-    return new SizeInfo(provisioned(d), format(d), d.usedByDataset(),
-        d.origin().map(this::relative));
+    return new SizeInfo(d.provisionedBytes(), d.format(), d.usedByDataset(),
+        d.origin().map(o -> Listing.relative(pool, o)));
   }
 
   /**
@@ -359,10 +295,16 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    * their size: ZFS counts their refreservation in the pool's {@code used} (so they push the
    * pool towards the data limit at once) and a new one must fit in {@code available}.
    * {@code metadataLimitPercent} does not apply to ZFS.
+   *
+   * <p>Hidden (deleted) volumes are not provisioned: they can no longer be written (no volume
+   * ID names them, their reservation is released), so they will never grow into the pool. What
+   * they hold is shared with their snapshots and already counted in the pool's {@code used},
+   * which the data limit and {@code total} take into account; a restore from one of their
+   * snapshots is counted as the new volume it is.
    */
   @Override
   public PoolStatus status() {
-    return statusOf(list(1, false));
+    return ZfsCapacity.of(list(1, false), storage);
   }
 
   /**
@@ -372,24 +314,20 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    * listing of {@link #listSnapshots}; its first two levels give the status exactly as
    * {@link #status} computes it, and the counts), then {@code zpool list -H -o health <zpool>}
    * for the zpool the dataset lives in. Neither tool reports datasets and pool health in one
-   * call.
+   * call. The snapshots of deleted volumes are counted: they are CSI snapshots still listed.
    */
   @Override
   public PoolInventory inventory() {
     Listing listing = list(2, true);
-    PoolStatus status = statusOf(listing);
-    List<ZfsDataset> volumes = listing.children();
-    int snapshots = 0;
-    for (ZfsDataset volume : volumes) {
-      snapshots += visibleSnapshots(listing, volume).size();
-    }
-    return new PoolInventory(status, volumes.size(), snapshots, Optional.of(health()));
+    PoolStatus status = ZfsCapacity.of(listing, storage);
+    return new PoolInventory(status, listing.children().size(),
+        listing.listedSnapshots().size(), Optional.of(health()));
   }
 
   /** The zpool's health word ({@code ONLINE}, {@code DEGRADED}, ...). */
   private String health() {
     String zpool = pool.split("/", 2)[0];
-    CommandResult result = mustRun(List.of("zpool", "list", "-H", "-o", "health", zpool),
+    CommandResult result = zfs.mustRun(ZfsCommands.zpoolHealth(zpool),
         "cannot read the health of zpool " + zpool + " (storage " + storeId() + ")");
     String health = result.stdoutText().strip();
     if (!HEALTH.matcher(health).matches()) {
@@ -397,52 +335,6 @@ public final class ZfsPoolPlugin implements StoragePlugin {
           + " answered '" + health + "', not one health word");
     }
     return health;
-  }
-
-  private PoolStatus statusOf(Listing listing) {
-    ZfsDataset root = listing.root().orElseThrow(() -> new StorageException(ErrorKind.NOT_FOUND,
-        "pool dataset " + pool + " of storage " + storeId() + " is not listed"));
-    long used = root.used();
-    long available = root.available().orElse(0);
-    long total = used + available;
-    long provisioned = 0;
-    for (ZfsDataset d : listing.children()) {
-      provisioned += provisioned(d);
-    }
-    long allocatable = allocatable(storage.common().capacity(), storage.sparse(), total, used,
-        available, provisioned);
-    return new PoolStatus(total, used, available, provisioned, OptionalLong.empty(),
-        OptionalLong.empty(), allocatable, true);
-  }
-
-  static long allocatable(CapacityPolicy policy, boolean sparse, long total, long used,
-      long available, long provisioned) {
-    BigInteger t = BigInteger.valueOf(total);
-    boolean dataFull = BigInteger.valueOf(used).multiply(BigInteger.valueOf(100))
-        .compareTo(t.multiply(BigInteger.valueOf(policy.dataLimitPercent()))) >= 0;
-    if (dataFull) {
-      return 0;
-    }
-    BigInteger room = new BigDecimal(t).multiply(BigDecimal.valueOf(policy.overcommit()))
-        .setScale(0, RoundingMode.FLOOR).toBigInteger().subtract(BigInteger.valueOf(provisioned));
-    long allocatable = room.signum() <= 0 ? 0
-        : room.min(BigInteger.valueOf(Long.MAX_VALUE)).longValueExact();
-    return sparse ? allocatable : Math.min(allocatable, Math.max(0, available));
-  }
-
-  /** EXHAUSTED unless the capacity policy allows {@code moreBytes} more provisioned bytes. */
-  private void requireRoom(Listing listing, long moreBytes, String what) {
-    PoolStatus status = statusOf(listing);
-    if (moreBytes > status.allocatableBytes()
-        || moreBytes == 0 && status.allocatableBytes() == 0) {
-      CapacityPolicy policy = storage.common().capacity();
-      throw new StorageException(ErrorKind.EXHAUSTED, "storage " + storeId() + " (" + pool
-          + ") cannot take " + what + " (" + moreBytes + " bytes): " + status.allocatableBytes()
-          + " bytes are allocatable under the capacity policy (overcommit "
-          + policy.overcommit() + ", data limit " + policy.dataLimitPercent() + " %; pool "
-          + status.totalBytes() + " bytes, " + status.usedBytes() + " used, "
-          + status.provisionedBytes() + " provisioned)");
-    }
   }
 
   // ---- allocation -------------------------------------------------------------------------
@@ -459,46 +351,24 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   @Override
   public String allocImage(long owner, ImageFormat format, Optional<String> name, long sizeBytes,
       Optional<VolumeMetadata> metadata) {
-    validOwner(owner);
+    ZfsNames.requireOwner(owner);
     if (format == null) {
       throw new StorageException(ErrorKind.INVALID, "no format given (raw or subvol)");
     }
     long size = validSize(sizeBytes, format, blockUnit(OptionalLong.empty()));
-    List<String> props = metadataOptions(metadata, false);
-    if (name.isPresent()) {
-      Volname v = parseVolname(name.get());
-      String prefix = (format == ImageFormat.SUBVOL ? "subvol-" : "vm-") + owner + "-";
-      if (!name.get().startsWith(prefix) || v.baseName().isPresent()) {
-        throw new StorageException(ErrorKind.INVALID, "illegal name '" + name.get()
-            + "' - should be '" + prefix + "*'");
-      }
-    }
+    List<String> props = ZfsCommands.metadataOptions(metadata, false);
+    name.ifPresent(n -> ZfsNames.requireNewName(n, format, owner));
     Listing listing = list(1, false);
     metadata.ifPresent(m -> requireCsiNameFree(listing, m));
-    requireRoom(listing, size, "a new volume");
+    ZfsCapacity.requireRoom(listing, storage, size, "a new volume");
     String volname = name.isPresent() ? name.get() : freeName(listing, owner, format);
     String ds = dataset(volname);
-    List<String> argv = new ArrayList<>(List.of("zfs", "create"));
+    List<String> argv = format == ImageFormat.RAW
+        ? ZfsCommands.createZvol(storage.sparse(), storage.blockSizeBytes(), props, size, ds)
+        : ZfsCommands.createDataset(size, props, ds);
+    zfs.mustRun(argv, "cannot create " + format.pveName() + " volume " + volname);
     if (format == ImageFormat.RAW) {
-      if (storage.sparse()) {
-        argv.add("-s");
-      }
-      storage.blockSizeBytes().ifPresent(b -> {
-        argv.add("-b");
-        argv.add(Long.toString(b));
-      });
-      argv.addAll(props);
-      argv.add("-V");
-      argv.add(size / 1024 + "k");
-    } else {
-      argv.addAll(List.of("-o", "acltype=posixacl", "-o", "xattr=sa",
-          "-o", "refquota=" + (size == 0 ? "none" : size / 1024 + "k")));
-      argv.addAll(props);
-    }
-    argv.add(ds);
-    mustRun(argv, "cannot create " + format.pveName() + " volume " + volname);
-    if (format == ImageFormat.RAW) {
-      waitForDeviceLink(volname);
+      links.await(volname);
     }
     return volname;
   }
@@ -525,63 +395,56 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    * refreservation=auto} (PVE's clones reserve nothing whatever {@code sparse} says), and this
    * method waits for the zvol link (PVE leaves that to activation). A dataset clone gets the
    * refquota recorded on the snapshot (else the source's current one; 0 becomes {@code none}).
-   * The clone keeps its origin snapshot pinned; see the class comment for how deletes cope.
+   * The snapshot may be one of a deleted volume of that name (see the class comment); the
+   * clone keeps its origin snapshot pinned, which deletes cope with.
    */
   @Override
   public String cloneImage(String volname, long owner, Optional<String> snapshot,
       Optional<String> name, Optional<VolumeMetadata> metadata) {
     Volname source = parseVolname(volname);
-    validOwner(owner);
+    ZfsNames.requireOwner(owner);
     String snap;
     if (snapshot.isPresent()) {
-      snap = validSnapshot(snapshot.get(), true);
+      snap = ZfsNames.requireSnapshot(snapshot.get(), true);
     } else {
       if (!source.isBase()) {
         throw new StorageException(ErrorKind.PRECONDITION, "clone_image of '" + volname
             + "' needs a snapshot: only base volumes can be cloned without one");
       }
-      snap = BASE_SNAPSHOT;
+      snap = ZfsNames.BASE_SNAPSHOT;
     }
-    List<String> props = metadataOptions(metadata, false);
+    List<String> props = new ArrayList<>(ZfsCommands.metadataOptions(metadata, false));
     Listing listing = list(2, true);
     metadata.ifPresent(m -> requireCsiNameFree(listing, m));
-    String sourceDs = dataset(source.name());
-    ZfsDataset sourceRow = listing.get(sourceDs).orElseThrow(() -> new StorageException(
-        ErrorKind.NOT_FOUND, "volume " + volname + " does not exist in storage " + storeId()));
-    ZfsDataset snapRow = listing.get(sourceDs + "@" + snap).orElseThrow(() ->
+    if (!listing.hasVolume(source.name())) {
+      throw new StorageException(ErrorKind.NOT_FOUND, "volume " + volname
+          + " does not exist in storage " + storeId());
+    }
+    Listing.Listed origin = listing.resolveSnapshot(source.name(), snap).orElseThrow(() ->
         new StorageException(ErrorKind.NOT_FOUND, "snapshot " + snap + " of volume " + volname
             + " does not exist in storage " + storeId()));
-    String target;
-    if (name.isPresent()) {
-      target = name.get();
-      Volname t = parseVolname(target);
-      String prefix = (source.format() == ImageFormat.SUBVOL ? "subvol-" : "vm-") + owner + "-";
-      if (!target.startsWith(prefix) || t.baseName().isPresent()) {
-        throw new StorageException(ErrorKind.INVALID, "illegal name '" + target
-            + "' - should be '" + prefix + "*'");
-      }
-    } else {
-      target = freeName(listing, owner, source.format());
-    }
-    requireRoom(listing, snapshotSize(snapRow, sourceRow), "a clone of " + volname + "@" + snap);
-    List<String> argv = new ArrayList<>(List.of("zfs", "clone"));
-    argv.addAll(props);
+    ZfsDataset sourceRow = origin.volume();
+    ZfsDataset snapRow = origin.snapshot();
+    String target = name.isPresent()
+        ? ZfsNames.requireNewName(name.get(), source.format(), owner)
+        : freeName(listing, owner, source.format());
+    ZfsCapacity.requireRoom(listing, storage, snapRow.restoreSize(sourceRow),
+        "a clone of " + volname + "@" + snap);
     if (source.format() == ImageFormat.SUBVOL) {
       long quota = snapRow.recordedRefquota().orElse(0);
       if (quota == 0) {
         quota = sourceRow.refquota().orElse(0);
       }
-      argv.addAll(List.of("-o", "refquota=" + (quota == 0 ? "none" : Long.toString(quota))));
+      props.addAll(ZfsCommands.option("refquota", quota == 0 ? "none" : Long.toString(quota)));
     } else if (!storage.sparse()) {
-      argv.addAll(List.of("-o", "refreservation=auto"));
+      props.addAll(ZfsCommands.option("refreservation", "auto"));
     }
-    argv.add(sourceDs + "@" + snap);
-    argv.add(dataset(target));
-    mustRun(argv, "cannot clone " + volname + "@" + snap + " to " + target);
+    zfs.mustRun(ZfsCommands.clone(props, snapRow.name(), dataset(target)),
+        "cannot clone " + volname + "@" + snap + " to " + target);
     if (source.format() == ImageFormat.RAW) {
-      waitForDeviceLink(target);
+      links.await(target);
     }
-    boolean linked = snap.equals(BASE_SNAPSHOT) && source.isBase();
+    boolean linked = snap.equals(ZfsNames.BASE_SNAPSHOT) && source.isBase();
     return linked ? source.name() + "/" + target : target;
   }
 
@@ -600,8 +463,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
       throw new StorageException(ErrorKind.PRECONDITION,
           "create_base not possible with base image " + volname);
     }
-    String newName = (v.format() == ImageFormat.SUBVOL ? "basevol-" : "base-")
-        + v.name().substring(v.name().indexOf('-') + 1);
+    String newName = ZfsNames.baseName(v);
     Listing listing = list(2, true);
     Optional<ZfsDataset> current = listing.get(dataset(v.name()));
     Optional<ZfsDataset> renamed = listing.get(dataset(newName));
@@ -611,22 +473,20 @@ public final class ZfsPoolPlugin implements StoragePlugin {
         throw new StorageException(ErrorKind.ALREADY_EXISTS, "cannot create base " + newName
             + ": it exists already next to " + volname);
       }
-      mustRun(List.of("zfs", "rename", dataset(v.name()), dataset(newName)),
+      zfs.mustRun(ZfsCommands.rename(dataset(v.name()), dataset(newName)),
           "cannot rename " + volname + " to " + newName);
       row = current.get();
     } else if (renamed.isPresent()
-        && listing.get(dataset(newName) + "@" + BASE_SNAPSHOT).isEmpty()) {
+        && listing.get(dataset(newName) + "@" + ZfsNames.BASE_SNAPSHOT).isEmpty()) {
       row = renamed.get(); // a crash after the rename: finish the job
     } else {
       throw new StorageException(ErrorKind.NOT_FOUND,
           "volume " + volname + " does not exist in storage " + storeId());
     }
-    List<String> argv = new ArrayList<>(List.of("zfs", "snapshot"));
-    if (v.format() == ImageFormat.SUBVOL) {
-      argv.addAll(List.of("-o", ZfsListParser.PVE_REFQUOTA + "=" + row.refquota().orElse(0)));
-    }
-    argv.add(dataset(newName) + "@" + BASE_SNAPSHOT);
-    mustRun(argv, "cannot snapshot base " + newName);
+    List<String> props = v.format() == ImageFormat.SUBVOL
+        ? recordedRefquota(row) : List.of();
+    zfs.mustRun(ZfsCommands.snapshot(props, dataset(newName) + "@" + ZfsNames.BASE_SNAPSHOT),
+        "cannot snapshot base " + newName);
     return v.baseName().map(b -> b + "/").orElse("") + newName;
   }
 
@@ -643,42 +503,38 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   @Override
   public void volumeSnapshot(String volname, String snapshot, Optional<VolumeMetadata> metadata) {
     Volname v = parseVolname(volname);
-    String snap = validSnapshot(snapshot, false);
-    List<String> argv = new ArrayList<>(List.of("zfs", "snapshot"));
-    argv.addAll(metadataOptions(metadata, true));
+    String snap = ZfsNames.requireSnapshot(snapshot, false);
+    List<String> props = new ArrayList<>(ZfsCommands.metadataOptions(metadata, true));
     if (v.format() == ImageFormat.SUBVOL) {
-      ZfsDataset row = one(v.name());
-      argv.addAll(List.of("-o", ZfsListParser.PVE_REFQUOTA + "=" + row.refquota().orElse(0)));
+      props.addAll(recordedRefquota(one(v.name())));
     }
-    argv.add(dataset(v.name()) + "@" + snap);
-    mustRun(argv, "cannot snapshot " + volname + "@" + snap);
+    zfs.mustRun(ZfsCommands.snapshot(props, dataset(v.name()) + "@" + snap),
+        "cannot snapshot " + volname + "@" + snap);
+  }
+
+  /** PVE's {@code -o pve-storage:refquota=<bytes>} for a snapshot of a dataset (fix #6561). */
+  private static List<String> recordedRefquota(ZfsDataset dataset) {
+    return ZfsCommands.option(ZfsListParser.PVE_REFQUOTA,
+        Long.toString(dataset.refquota().orElse(0)));
   }
 
   /**
    * {@inheritDoc}
    *
-   * <p>No clones: {@code zfs destroy <pool>/<name>@<snap>} (busy retried). With clones: {@code
-   * zfs rename <...>@<snap> <...>@__deleted_<guid>}, a tombstone the reaper destroys when the
-   * last clone goes, so this never fails because of clones. Then the reaper runs.
+   * <p>One listing; the snapshot is found as {@link #listSnapshots} lists it (the live
+   * volume's, else a deleted volume's). No clones: {@code zfs destroy <dataset>@<snap>} (busy
+   * retried). With clones: {@code zfs rename <...>@<snap> <...>@__deleted_<guid>}, a tombstone
+   * the reaper destroys when the last clone goes, so this never fails because of clones. Then
+   * the reaper runs ({@link ZfsDeletion}); deleting the last CSI snapshot of a deleted volume
+   * destroys that volume.
    */
   @Override
   public void volumeSnapshotDelete(String volname, String snapshot) {
     Volname v = parseVolname(volname);
-    String snap = validSnapshot(snapshot, false);
+    String snap = ZfsNames.requireSnapshot(snapshot, false);
     Listing listing = list(2, true);
-    String full = dataset(v.name()) + "@" + snap;
-    Optional<ZfsDataset> row = listing.get(full);
-    Set<String> reaped = new HashSet<>();
-    if (row.isPresent()) {
-      if (row.get().clones().isEmpty()) {
-        destroy(List.of("zfs", "destroy", full), "cannot destroy snapshot " + full);
-      } else {
-        mustRun(List.of("zfs", "rename", full, tombstone(row.get())),
-            "cannot set snapshot " + full + " aside for its clones");
-      }
-      reaped.add(full);
-    }
-    reap(listing, Set.of(), reaped);
+    deletion.deleteSnapshot(listing,
+        listing.resolveSnapshot(v.name(), snap).map(Listing.Listed::snapshot));
   }
 
   // ---- delete -----------------------------------------------------------------------------
@@ -686,107 +542,19 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   /**
    * {@inheritDoc}
    *
-   * <p>Without cloned snapshots: {@code zfs destroy -r <pool>/<name>} (busy retried, "does not
-   * exist" is success). With cloned snapshots, see the class comment: destroy the uncloned
-   * snapshots, rename the cloned ones to tombstones, {@code zfs promote} a clone of the newest,
-   * destroy, reap. Never PRECONDITION because of clones; PRECONDITION when still busy after
-   * {@link Options#busyAttempts()} attempts.
+   * <p>One listing. Without CSI snapshots and clones: {@code zfs destroy -r <pool>/<name>}
+   * (busy retried, "does not exist" is success). Otherwise the volume is hidden: {@code zfs
+   * destroy} of the snapshots nothing needs, {@code zfs rename} of cloned ones to tombstones,
+   * {@code zfs set pve-storage.csi.io:deleted-volname=<name> refreservation=none|canmount=off},
+   * {@code zfs rename <pool>/<name> <pool>/csi-deleted-<guid>} ({@link ZfsDeletion}). The CSI
+   * snapshots stay usable under their IDs. Then the reaper. Never PRECONDITION because of
+   * snapshots or clones; PRECONDITION when still busy after {@link Options#busyAttempts()}
+   * attempts.
    */
   @Override
   public void freeImage(String volname) {
     Volname v = parseVolname(volname);
-    String ds = dataset(v.name());
-    Listing listing = list(2, true);
-    Optional<ZfsDataset> volume = listing.get(ds);
-    Set<String> destroyed = new HashSet<>();
-    Set<String> handled = new HashSet<>();
-    if (volume.isEmpty()) {
-      reap(listing, destroyed, handled);
-      return;
-    }
-    List<ZfsDataset> snaps = listing.snapshotsOf(ds);
-    List<ZfsDataset> cloned = snaps.stream().filter(s -> !s.clones().isEmpty()).toList();
-    if (cloned.isEmpty()) {
-      destroy(List.of("zfs", "destroy", "-r", ds), "cannot destroy " + volname);
-      destroyed.add(ds);
-      snaps.forEach(s -> handled.add(s.name()));
-      reap(listing, destroyed, handled);
-      return;
-    }
-    List<ZfsDataset> plain = snaps.stream().filter(s -> s.clones().isEmpty()).toList();
-    if (!plain.isEmpty()) {
-      String list = String.join(",", plain.stream().map(s -> s.snapName().orElseThrow()).toList());
-      destroy(List.of("zfs", "destroy", ds + "@" + list),
-          "cannot destroy the snapshots of " + volname);
-    }
-    // Cloned snapshots become tombstones; the names are unique, so the promote below cannot
-    // fail on a snapshot name that the heir already has (e.g. both with @__base__).
-    Map<ZfsDataset, String> tombstones = new LinkedHashMap<>();
-    for (ZfsDataset s : cloned) {
-      String snapName = s.snapName().orElseThrow();
-      if (TOMBSTONE.matcher(snapName).matches()) {
-        tombstones.put(s, snapName);
-      } else {
-        String t = tombstone(s);
-        mustRun(List.of("zfs", "rename", s.name(), t), "cannot set snapshot " + s.name()
-            + " aside for its clones");
-        tombstones.put(s, t.substring(t.indexOf('@') + 1));
-      }
-    }
-    ZfsDataset newest = cloned.get(cloned.size() - 1);
-    String heir = newest.clones().stream().sorted().findFirst().orElseThrow();
-    runRetryingBusy(List.of("zfs", "promote", heir), "cannot promote " + heir
-        + " to free " + volname);
-    destroy(List.of("zfs", "destroy", "-r", ds), "cannot destroy " + volname);
-    destroyed.add(ds);
-    // The tombstones now live on the heir; those whose only clone was the heir are garbage.
-    List<String> garbage = new ArrayList<>();
-    for (Map.Entry<ZfsDataset, String> e : tombstones.entrySet()) {
-      handled.add(e.getKey().name());
-      Set<String> rest = new HashSet<>(e.getKey().clones());
-      rest.remove(heir);
-      if (rest.isEmpty()) {
-        garbage.add(heir + "@" + e.getValue());
-      }
-    }
-    plain.forEach(s -> handled.add(s.name()));
-    // The volume's own origin now belongs to the heir (promote hands it over): not garbage.
-    volume.get().origin().ifPresent(handled::add);
-    for (String snapshot : garbage) {
-      reapOne(snapshot);
-    }
-    reap(listing, destroyed, handled);
-  }
-
-  /** {@code <dataset>@__deleted_<guid>}: unique within the pool, never a valid SNAP_NAME. */
-  private static String tombstone(ZfsDataset snapshot) {
-    return snapshot.datasetName() + "@" + TOMBSTONE_PREFIX + snapshot.guid();
-  }
-
-  /**
-   * The reaper: destroys every tombstone of the listing that has no clones left once {@code
-   * destroyed} are gone, except those in {@code handled} (dealt with by the caller). Best
-   * effort: failures are logged; a later call tries again.
-   */
-  private void reap(Listing listing, Set<String> destroyed, Set<String> handled) {
-    for (ZfsDataset row : listing.rows()) {
-      if (!row.isSnapshot() || handled.contains(row.name())
-          || destroyed.contains(row.datasetName())
-          || !TOMBSTONE.matcher(row.snapName().orElse("")).matches()) {
-        continue;
-      }
-      if (destroyed.containsAll(row.clones())) {
-        reapOne(row.name());
-      }
-    }
-  }
-
-  private void reapOne(String snapshot) {
-    try {
-      destroy(List.of("zfs", "destroy", snapshot), "cannot reap tombstone " + snapshot);
-    } catch (StorageException e) {
-      LOG.log(Level.WARNING, "tombstone {0} left for a later call: {1}", snapshot, e.describe());
-    }
+    deletion.freeVolume(list(2, true), v.name(), volname);
   }
 
   // ---- resize -----------------------------------------------------------------------------
@@ -812,7 +580,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
         ErrorKind.NOT_FOUND, "volume " + volname + " does not exist in storage " + storeId()));
     long unit = blockUnit(row.volblocksize());
     long rounded = roundUp(newSizeBytes, unit);
-    long current = provisioned(row);
+    long current = row.provisionedBytes();
     boolean raw = row.isVolume();
     if (!raw && current == 0) {
       throw new StorageException(ErrorKind.OUT_OF_RANGE, "dataset " + volname
@@ -826,9 +594,8 @@ public final class ZfsPoolPlugin implements StoragePlugin {
           + current + " to " + rounded + " bytes (requested " + newSizeBytes
           + ", rounded up to " + unit + ")");
     }
-    requireRoom(listing, rounded - current, "the growth of " + volname);
-    String property = raw ? "volsize" : "refquota";
-    mustRun(List.of("zfs", "set", property + "=" + rounded / 1024 + "k", dataset(v.name())),
+    ZfsCapacity.requireRoom(listing, storage, rounded - current, "the growth of " + volname);
+    zfs.mustRun(ZfsCommands.setSize(raw, rounded, dataset(v.name())),
         "cannot resize " + volname + " to " + rounded + " bytes");
     return rounded;
   }
@@ -847,18 +614,18 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   public void activateVolume(String volname, Optional<String> snapshot) {
     Volname v = parseVolname(volname);
     if (snapshot.isPresent()) {
-      validSnapshot(snapshot.get(), true);
+      ZfsNames.requireSnapshot(snapshot.get(), true);
       return;
     }
     if (v.format() == ImageFormat.RAW) {
-      waitForDeviceLink(v.name());
+      links.await(v.name());
       return;
     }
     String ds = dataset(v.name());
-    CommandResult mounted = mustRun(List.of("zfs", "get", "-H", "-p", "-o", "value", "mounted",
-        ds), "cannot read whether " + volname + " is mounted");
+    CommandResult mounted = zfs.mustRun(ZfsCommands.getMounted(ds),
+        "cannot read whether " + volname + " is mounted");
     if (!mounted.stdoutText().strip().equals("yes")) {
-      CommandResult mount = run(List.of("zfs", "mount", ds));
+      CommandResult mount = zfs.run(ZfsCommands.mount(ds));
       if (!mount.succeeded() && !mount.stderrText().contains("already mounted")) {
         throw ZfsErrors.failure(mount, "cannot mount " + volname);
       }
@@ -869,157 +636,25 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   @Override
   public void deactivateVolume(String volname, Optional<String> snapshot) {
     parseVolname(volname);
-    snapshot.ifPresent(s -> validSnapshot(s, true));
+    snapshot.ifPresent(s -> ZfsNames.requireSnapshot(s, true));
   }
 
   // ---- helpers ----------------------------------------------------------------------------
-
-  private void waitForDeviceLink(String name) {
-    String link = "/dev/zvol/" + pool + "/" + name;
-    Instant start = clock.instant();
-    Instant deadline = start.plus(options.deviceLinkTimeout());
-    Instant askAgain = start.plus(options.deviceLinkTimeout().dividedBy(3));
-    boolean askedAgain = false;
-    // udev usually makes the link within tens of milliseconds: look again soon, then back off
-    // to the poll interval, so a create is not held up a whole interval for nothing.
-    Duration pause = FIRST_LINK_POLL.compareTo(options.pollInterval()) < 0
-        ? FIRST_LINK_POLL : options.pollInterval();
-    while (true) {
-      CommandResult test = run(List.of("test", "-b", link));
-      if (test.succeeded()) {
-        return;
-      }
-      Instant now = clock.instant();
-      if (!now.isBefore(deadline)) {
-        throw test.failure(ErrorKind.UNAVAILABLE, "timeout: no zvol device link for '" + name
-            + "' found after " + options.deviceLinkTimeout().toSeconds() + " s");
-      }
-      if (!askedAgain && !now.isBefore(askAgain)) {
-        askedAgain = true;
-        askUdevAgain(link, Duration.between(start, now), Duration.between(now, deadline));
-        continue;
-      }
-      pause(pause);
-      pause = pause.multipliedBy(2).compareTo(options.pollInterval()) < 0
-          ? pause.multipliedBy(2) : options.pollInterval();
-    }
-  }
-
-  /**
-   * udev runs {@code zvol_id} for every new zvol to name its link, and kills it when it takes
-   * too long, as it does when many zvols appear at once (OpenZFS #756, #12484): the link is then
-   * never made. Asks udev once more for each zvol device no {@code /dev/zvol} link points to, and
-   * waits for udev's queue to empty. Best effort: a failure here only means waiting on.
-   */
-  private void askUdevAgain(String link, Duration waited, Duration left) {
-    CommandResult links = run(List.of("find", "/dev/zvol", "-type", "l", "-printf", "%l\\n"));
-    CommandResult devices = run(List.of("find", "/sys/block", "-maxdepth", "1", "-name", "zd*",
-        "-printf", "%f\\n"));
-    if (!devices.succeeded()) {
-      LOG.log(Level.WARNING, "no {0} yet; cannot list the zvol devices: {1}", link,
-          devices.stderrText().strip());
-      return;
-    }
-    Set<String> linked = new HashSet<>();
-    // Without any link /dev/zvol does not exist and find fails: then nothing is linked.
-    for (String target : links.stdoutText().split("\n")) {
-      Matcher m = LINKED_ZVOL.matcher(target.strip());
-      if (m.matches()) {
-        linked.add(m.group(1));
-      }
-    }
-    List<String> unlinked = new ArrayList<>();
-    for (String device : devices.stdoutText().split("\n")) {
-      String zd = device.strip();
-      if (ZVOL_DEVICE.matcher(zd).matches() && !linked.contains(zd)) {
-        unlinked.add(zd);
-      }
-    }
-    if (unlinked.isEmpty()) {
-      LOG.log(Level.WARNING, "no {0} yet, and every zvol device has its link; waiting for ZFS "
-          + "to make the device", link);
-      return;
-    }
-    LOG.log(Level.WARNING, "no {0} after {1} s; asking udev again for the zvol devices without "
-        + "a link: {2}", link, waited.toSeconds(), unlinked);
-    List<String> argv = new ArrayList<>(List.of("udevadm", "trigger", "--action=change"));
-    unlinked.forEach(zd -> argv.add("--sysname-match=" + zd));
-    CommandResult trigger = run(argv);
-    if (!trigger.succeeded()) {
-      LOG.log(Level.WARNING, "udevadm trigger failed: {0}", trigger.stderrText().strip());
-      return;
-    }
-    long settle = Math.max(1, Math.min(10, left.toSeconds()));
-    CommandResult settled = run(List.of("udevadm", "settle", "--timeout=" + settle));
-    if (!settled.succeeded()) {
-      LOG.log(Level.WARNING, "udevadm settle: {0}", settled.stderrText().strip());
-    }
-  }
-
-  private void pause(Duration duration) {
-    try {
-      sleeper.sleep(duration);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new StorageException(ErrorKind.ABORTED, "interrupted while waiting", e);
-    }
-  }
-
-  /** A destroy: busy retried, "does not exist" is success. */
-  private void destroy(List<String> argv, String message) {
-    CommandResult result = retryBusy(argv);
-    if (!result.succeeded() && !ZfsErrors.isMissing(result)) {
-      throw ZfsErrors.failure(result, message);
-    }
-  }
-
-  private CommandResult runRetryingBusy(List<String> argv, String message) {
-    CommandResult result = retryBusy(argv);
-    if (!result.succeeded()) {
-      throw ZfsErrors.failure(result, message);
-    }
-    return result;
-  }
-
-  private CommandResult retryBusy(List<String> argv) {
-    CommandResult result = run(argv);
-    for (int attempt = 1; attempt < options.busyAttempts() && ZfsErrors.isBusy(result);
-        attempt++) {
-      pause(options.busyDelay());
-      result = run(argv);
-    }
-    return result;
-  }
-
-  private CommandResult run(List<String> argv) {
-    return runner.run(Command.of(options.commandTimeout(), argv));
-  }
-
-  private CommandResult mustRun(List<String> argv, String message) {
-    CommandResult result = run(argv);
-    if (!result.succeeded()) {
-      throw ZfsErrors.failure(result, message);
-    }
-    return result;
-  }
 
   /**
    * One {@code zfs list} of the pool dataset and its children ({@code depth} 1), or also their
    * snapshots ({@code depth} 2, snapshots on).
    */
   private Listing list(int depth, boolean snapshots) {
-    List<String> argv = List.of("zfs", "list", "-H", "-p", "-o", ZfsListParser.COLUMNS,
-        "-t", snapshots ? "filesystem,volume,snapshot" : "filesystem,volume",
-        "-r", "-d", Integer.toString(depth), pool);
-    CommandResult result = mustRun(argv, "cannot list storage " + storeId());
+    CommandResult result = zfs.mustRun(ZfsCommands.list(pool, depth, snapshots),
+        "cannot list storage " + storeId());
     return new Listing(pool, ZfsListParser.parse(result.stdoutText()));
   }
 
   /** One dataset by name, with the listing columns. */
   private ZfsDataset one(String name) {
-    List<String> argv = List.of("zfs", "list", "-H", "-p", "-o", ZfsListParser.COLUMNS,
-        "-t", "filesystem,volume", dataset(name));
-    CommandResult result = mustRun(argv, "cannot read volume " + name);
+    CommandResult result = zfs.mustRun(ZfsCommands.listOne(dataset(name)),
+        "cannot read volume " + name);
     List<ZfsDataset> rows = ZfsListParser.parse(result.stdoutText());
     if (rows.size() != 1) {
       throw new StorageException(ErrorKind.INTERNAL, "zfs list of " + name + " gave "
@@ -1032,38 +667,16 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     return pool + "/" + name;
   }
 
-  private String relative(String fullName) {
-    return fullName.startsWith(pool + "/") ? fullName.substring(pool.length() + 1) : fullName;
-  }
-
-  /** PVE's volid name: {@code <base>/<name>} for a clone of a base's {@code @__base__}. */
-  private String volidName(ZfsDataset d) {
-    if (d.origin().isPresent()) {
-      String origin = relative(d.origin().get());
-      if (origin.endsWith("@" + BASE_SNAPSHOT)) {
-        String base = origin.substring(0, origin.length() - BASE_SNAPSHOT.length() - 1);
-        if (base.startsWith("base-") || base.startsWith("basevol-")) {
-          return base + "/" + d.leafName();
-        }
-      }
-    }
-    return d.leafName();
-  }
-
-  private static ImageFormat format(ZfsDataset d) {
-    return d.isVolume() ? ImageFormat.RAW : ImageFormat.SUBVOL;
-  }
-
-  private static long provisioned(ZfsDataset d) {
-    return d.isVolume() ? d.volsize().orElse(0) : d.refquota().orElse(0);
-  }
-
-  /** ALREADY_EXISTS when a volume of this storage already carries the CSI name. */
+  /**
+   * ALREADY_EXISTS when a volume of this storage already carries the CSI name. Deleted (hidden)
+   * volumes keep theirs but do not count: the name is free once its volume is deleted.
+   */
   private void requireCsiNameFree(Listing listing, VolumeMetadata metadata) {
     for (ZfsDataset d : listing.rows()) {
-      if (!d.name().contains("@") && d.csiName().filter(metadata.csiName()::equals).isPresent()) {
+      if (!d.isSnapshot() && !listing.isHidden(d)
+          && d.csiName().filter(metadata.csiName()::equals).isPresent()) {
         throw new StorageException(ErrorKind.ALREADY_EXISTS, "CSI name '" + metadata.csiName()
-            + "' already belongs to volume '" + relative(d.name()) + "' of storage '"
+            + "' already belongs to volume '" + listing.relative(d.name()) + "' of storage '"
             + storeId() + "'");
       }
     }
@@ -1071,55 +684,6 @@ public final class ZfsPoolPlugin implements StoragePlugin {
 
   private static Optional<VolumeMetadata> metadata(ZfsDataset d) {
     return d.csiName().map(n -> new VolumeMetadata(n, d.pvcNamespace(), d.pvcName(), d.pvName()));
-  }
-
-  private static List<String> metadataOptions(Optional<VolumeMetadata> metadata,
-      boolean snapshot) {
-    List<String> argv = new ArrayList<>();
-    if (metadata.isEmpty()) {
-      return argv;
-    }
-    VolumeMetadata m = metadata.get();
-    if (m.csiName().isEmpty()) {
-      throw new StorageException(ErrorKind.INVALID, "the CSI name is empty");
-    }
-    if (snapshot) {
-      option(argv, ZfsListParser.SNAPSHOT_CSI_NAME, Optional.of(m.csiName()));
-      return argv;
-    }
-    option(argv, ZfsListParser.CSI_NAME, Optional.of(m.csiName()));
-    option(argv, ZfsListParser.PVC_NAMESPACE, m.pvcNamespace());
-    option(argv, ZfsListParser.PVC_NAME, m.pvcName());
-    option(argv, ZfsListParser.PV_NAME, m.pvName());
-    return argv;
-  }
-
-  private static void option(List<String> argv, String property, Optional<String> value) {
-    if (value.isPresent() && !value.get().isEmpty()) {
-      String encoded = PropertyValues.encode(value.get());
-      if (encoded.length() > 1024) {
-        throw new StorageException(ErrorKind.INVALID, property + " is too long ("
-            + value.get().length() + " characters)");
-      }
-      argv.add("-o");
-      argv.add(property + "=" + encoded);
-    }
-  }
-
-  private static void validOwner(long owner) {
-    if (owner < 0 || owner > MAX_OWNER) {
-      throw new StorageException(ErrorKind.INVALID,
-          "owner ID must be between 0 and " + MAX_OWNER + ", got " + owner);
-    }
-  }
-
-  private static String validSnapshot(String snapshot, boolean allowBase) {
-    if (snapshot == null || !(SnapshotId.SNAP_NAME.matcher(snapshot).matches()
-        || allowBase && snapshot.equals(BASE_SNAPSHOT))) {
-      throw new StorageException(ErrorKind.INVALID, "snapshot name '" + snapshot
-          + "' is invalid (a letter, then letters, digits, '_' or '-', at most 40)");
-    }
-    return snapshot;
   }
 
   /** 1 MiB, or the volblocksize when it is larger (volsize must be a multiple of it). */
@@ -1145,51 +709,5 @@ public final class ZfsPoolPlugin implements StoragePlugin {
           "size " + bytes + " bytes is too large");
     }
     return units * unit;
-  }
-
-  /** A listing with lookups; rows in zfs order. */
-  private record Listing(String pool, List<ZfsDataset> rows, Map<String, ZfsDataset> byName) {
-
-    Listing(String pool, List<ZfsDataset> rows) {
-      this(pool, rows, index(rows));
-    }
-
-    private static Map<String, ZfsDataset> index(List<ZfsDataset> rows) {
-      Map<String, ZfsDataset> map = new LinkedHashMap<>();
-      rows.forEach(r -> map.put(r.name(), r));
-      return map;
-    }
-
-    Optional<ZfsDataset> get(String name) {
-      return Optional.ofNullable(byName.get(name));
-    }
-
-    Optional<ZfsDataset> root() {
-      return get(pool);
-    }
-
-    /** Direct children of the pool dataset with a PVE volume name (filesystems, volumes). */
-    List<ZfsDataset> children() {
-      List<ZfsDataset> result = new ArrayList<>();
-      for (ZfsDataset d : rows) {
-        if (!d.isSnapshot() && (d.isVolume() || d.isFilesystem())
-            && d.parentPath().equals(pool) && CHILD.matcher(d.leafName()).matches()
-            && d.leafName().length() <= MAX_NAME) {
-          result.add(d);
-        }
-      }
-      return result;
-    }
-
-    /** Snapshots of one dataset, oldest first (by creation txg). */
-    List<ZfsDataset> snapshotsOf(String dataset) {
-      Set<ZfsDataset> result = new LinkedHashSet<>();
-      for (ZfsDataset d : rows) {
-        if (d.isSnapshot() && d.datasetName().equals(dataset)) {
-          result.add(d);
-        }
-      }
-      return result.stream().sorted(Comparator.comparingLong(ZfsDataset::createTxg)).toList();
-    }
   }
 }

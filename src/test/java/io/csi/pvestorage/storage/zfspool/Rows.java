@@ -62,6 +62,7 @@ final class Rows {
     private String pvcName = "-";
     private String pvName = "-";
     private String snapCsiName = "-";
+    private String deletedVolname = "-";
 
     Row(String name, String type) {
       this.name = name;
@@ -87,12 +88,13 @@ final class Rows {
     Row pvc(String ns, String n) { pvcNamespace = ns; pvcName = n; return this; }
     Row pvName(String v) { pvName = v; return this; }
     Row snapCsiName(String v) { snapCsiName = v; return this; }
+    Row deletedVolname(String v) { deletedVolname = v; return this; }
 
     String line() {
       return String.join("\t", name, type, volsize, refquota, origin, Long.toString(creation),
           Long.toString(used), Long.toString(used), available, "57344", volblocksize, guid,
           Long.toString(txg), clones, recordedRefquota, csiName, pvcNamespace, pvcName, pvName,
-          snapCsiName);
+          snapCsiName, deletedVolname);
     }
   }
 }

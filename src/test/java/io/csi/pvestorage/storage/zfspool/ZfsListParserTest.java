@@ -48,12 +48,13 @@ class ZfsListParserTest {
     assertEquals(OptionalLong.of(64L << 20), zvol.volsize());
     assertEquals(OptionalLong.empty(), zvol.refquota());
     assertEquals(OptionalLong.of(16384), zvol.volblocksize());
-    assertEquals(1795546658L, zvol.creation());
+    assertEquals(1796637957L, zvol.creation());
     assertEquals(Optional.of("pvc-1"), zvol.csiName());
     assertEquals(Optional.of("ns1"), zvol.pvcNamespace());
     assertEquals(Optional.of("claim\tä"), zvol.pvcName(), "decoded, tab and all");
     assertEquals(Optional.of("pvc-1"), zvol.pvName());
     assertEquals(Optional.empty(), zvol.snapshotCsiName());
+    assertEquals(Optional.empty(), zvol.deletedVolname());
 
     ZfsDataset cloned = rows.get("rpool/data/vm-0-pvc-1@snap-a");
     assertTrue(cloned.isSnapshot());
@@ -99,7 +100,7 @@ class ZfsListParserTest {
         () -> ZfsListParser.parse("rpool/data\tfilesystem\t-\n"));
     assertEquals(ErrorKind.INTERNAL, e.kind());
     String line = SNAPSHOTS.stdoutText().lines().findFirst().orElseThrow()
-        .replace("1795546656", "yesterday");
+        .replace("1796637954", "yesterday");
     assertThrows(StorageException.class, () -> ZfsListParser.parse(line));
   }
 
@@ -136,6 +137,49 @@ class ZfsListParserTest {
     assertEquals("vm-0-disk-1", plugin.findFreeDiskname(0, ImageFormat.RAW),
         "subvol-0-disk-0 takes number 0 for vm- too");
     zfs.verifyAllConsumed();
+  }
+
+  /**
+   * Deleted volumes as the plugin leaves them (recorded: the plugin's own hide commands on a zvol
+   * and a dataset, a new volume of the old name, a restore of the old one's CSI snapshot, and a
+   * dataset named like a hidden one without the mark).
+   */
+  @Test
+  void thePluginReadsDeletedVolumesFromARecordedListing() {
+    Fixture deleted = Fixture.load("zfs-plugin-list-deleted");
+    assertEquals(ZfsPoolPluginTest.LIST_2, deleted.argv());
+    Map<String, ZfsDataset> rows = byName(ZfsListParser.parse(deleted.stdoutText()));
+    assertEquals(Optional.of("vm-0-pvc-9"), rows.get("rpool/data/csi-deleted-1").deletedVolname());
+    assertEquals(Optional.of("vm-0-pvc-9"), rows.get("rpool/data/csi-deleted-1@snap-9")
+        .deletedVolname(), "snapshots inherit it, as every user property");
+    assertEquals(Optional.empty(), rows.get("rpool/data/vm-0-pvc-9").deletedVolname());
+    Listing listing = new Listing("rpool/data", List.copyOf(rows.values()));
+    assertEquals(List.of("rpool/data/csi-deleted-1", "rpool/data/csi-deleted-2"),
+        listing.hidden().stream().map(ZfsDataset::name).sorted().toList(),
+        "csi-deleted-3 has no mark: not ours");
+
+    FakeCommandRunner zfs = new FakeCommandRunner();
+    zfs.expect(deleted.argv()).thenExit(0, deleted.stdoutText(), "")
+        .expect(ZfsPoolPluginTest.LIST_1).thenExit(0, deleted.stdoutText(), "");
+    ZfsPoolPlugin plugin = new ZfsPoolPlugin(new ZfsPoolStorage("local-zfs", "rpool/data",
+        OptionalLong.empty(), true, Optional.empty(), new CommonOptions(Set.of(), false,
+            Set.of(), 0, CapacityPolicy.DEFAULT)), zfs);
+    List<SnapshotInfo> snaps = plugin.listSnapshots(Optional.empty());
+    assertEquals(List.of("local-zfs:subvol-0-pvc-11@snap-11", "local-zfs:vm-0-pvc-9@snap-9"),
+        snaps.stream().map(s -> s.id().toString()).toList(),
+        "CSI snapshots of deleted volumes under their old IDs; no tombstone");
+    assertEquals(List.of(16L << 20, 16L << 20), snaps.stream().map(SnapshotInfo::sizeBytes)
+        .toList());
+    assertEquals(Optional.of(VolumeMetadata.of("snapshot-9")), snaps.get(1).metadata());
+    assertEquals(List.of("vm-0-pvc-10", "vm-0-pvc-9", "vm-1-disk-0"),
+        plugin.listImages(OptionalLong.empty(), Optional.empty()).stream()
+            .map(i -> i.volid().volname()).toList(), "no deleted volume is an image");
+    zfs.verifyAllConsumed();
+
+    List<String> released = Fixture.load("zfs-get-deleted-released").stdoutText().lines().toList();
+    assertTrue(released.contains("rpool/data/csi-deleted-1\trefreservation\t0"), released::toString);
+    assertTrue(released.contains("rpool/data/csi-deleted-2\tmounted\tno"), released::toString);
+    assertTrue(released.contains("rpool/data/csi-deleted-2\tcanmount\toff"), released::toString);
   }
 
   private static Map<String, ZfsDataset> byName(List<ZfsDataset> rows) {

@@ -24,11 +24,13 @@ import io.csi.pvestorage.storage.config.StorageDefinition.CapacityPolicy;
 import io.csi.pvestorage.storage.config.StorageDefinition.CommonOptions;
 import io.csi.pvestorage.storage.config.ZfsPoolStorage;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -246,6 +248,123 @@ class ZfsPoolPluginIT {
     assertNotEquals(List.of(DATA), everything(), "c3 still needs its origin");
     plugin.freeImage(c3);
     assertEquals(List.of(DATA), everything(), "no dataset or snapshot left behind");
+  }
+
+  /**
+   * A volume deleted while a restore of its snapshot lives is hidden, not destroyed: the
+   * restore keeps its data and stays writable, the snapshot's ID lists nothing (it was deleted
+   * first), and when the restore goes, the hidden volume goes with it in the same call.
+   */
+  @ParameterizedTest
+  @EnumSource(ImageFormat.class)
+  void aDeletedVolumesRestoreKeepsWorkingAndTakesItAlongWhenItGoes(ImageFormat format) {
+    String vol = plugin.allocImage(100, format, Optional.empty(), 16 * MIB,
+        Optional.of(VolumeMetadata.of("pvc-hidden-" + format.pveName())));
+    plugin.activateVolume(vol, Optional.empty());
+    write(format, vol);
+    byte[] data = read(format, vol);
+    plugin.volumeSnapshot(vol, "s1", Optional.of(VolumeMetadata.of("snapshot-hidden")));
+    String restore = plugin.cloneImage(vol, 101, Optional.of("s1"), Optional.empty(),
+        Optional.of(VolumeMetadata.of("pvc-restore")));
+    plugin.volumeSnapshotDelete(vol, "s1");
+    plugin.freeImage(vol);
+
+    List<String> hidden = datasets().stream()
+        .filter(n -> n.startsWith(DATA + "/csi-deleted-")).toList();
+    assertEquals(1, hidden.size(), datasets().toString());
+    String hiddenName = hidden.get(0).substring(DATA.length() + 1);
+    assertEquals(vol, get("pve-storage.csi.io:deleted-volname", hiddenName));
+    assertEquals(List.of(restore), plugin.listImages(OptionalLong.empty(), Optional.empty())
+        .stream().map(i -> i.volid().volname()).toList());
+    assertEquals(List.of(), plugin.listSnapshots(Optional.of(vol)));
+    plugin.activateVolume(restore, Optional.empty());
+    assertArrayEquals(data, read(format, restore), "the restore keeps the snapshot's data");
+    write(format, restore);
+
+    plugin.freeImage(restore);
+    assertEquals(List.of(DATA), everything(), "the hidden volume went with its last clone");
+  }
+
+  /**
+   * What a deleted volume gives back while its CSI snapshot keeps it: a thick zvol its
+   * reservation, a dataset its mount; neither counts as provisioned any more. Its snapshot is
+   * still restorable; deleting that snapshot destroys the hidden volume.
+   */
+  @ParameterizedTest
+  @EnumSource(ImageFormat.class)
+  void aDeletedVolumeReleasesItsReservationAndMountAndIsNotProvisioned(ImageFormat format) {
+    ZfsPoolPlugin thick = new ZfsPoolPlugin(new ZfsPoolStorage("local-zfs", DATA,
+        OptionalLong.empty(), false, Optional.empty(), new CommonOptions(Set.of(), false,
+            Set.of("images", "rootdir"), 0, CapacityPolicy.DEFAULT)), guest);
+    String vol = thick.allocImage(102, format, Optional.empty(), 64 * MIB, Optional.empty());
+    thick.activateVolume(vol, Optional.empty());
+    write(format, vol);
+    byte[] data = read(format, vol);
+    thick.volumeSnapshot(vol, "s1", Optional.of(VolumeMetadata.of("snapshot-release")));
+    long provisioned = thick.status().provisionedBytes();
+    if (format == ImageFormat.RAW) {
+      assertTrue(Long.parseLong(get("refreservation", vol)) >= 64 * MIB);
+    } else {
+      assertEquals("yes", get("mounted", vol));
+    }
+
+    thick.freeImage(vol);
+    String hidden = datasets().stream().filter(n -> n.startsWith(DATA + "/csi-deleted-"))
+        .findFirst().orElseThrow().substring(DATA.length() + 1);
+    if (format == ImageFormat.RAW) {
+      assertEquals("0", get("refreservation", hidden));
+    } else {
+      assertEquals("no", get("mounted", hidden));
+      assertEquals("off", get("canmount", hidden));
+      assertFalse(ok("ls", "-A", "/" + DATA).stdoutText().contains("csi-deleted-"),
+          "no mount point of the deleted dataset is left behind");
+    }
+    assertEquals(provisioned - 64 * MIB, thick.status().provisionedBytes());
+
+    String restore = thick.cloneImage(vol, 103, Optional.of("s1"), Optional.empty(),
+        Optional.empty());
+    plugin.activateVolume(restore, Optional.empty());
+    assertArrayEquals(data, read(format, restore));
+    thick.freeImage(restore);
+    thick.volumeSnapshotDelete(vol, "s1");
+    assertEquals(List.of(DATA), everything(), "the last snapshot took the deleted volume along");
+  }
+
+  /**
+   * PVE does not see a deleted volume: its own list_images command (pve-storage-semantics.md
+   * section 2.2: {@code zfs list -o name,volsize,origin,type,refquota -t volume,filesystem -d1
+   * -Hp <pool>}, each line split on whitespace, the parent path equal to the pool, the last
+   * path element matching {@code ^(vm|base|subvol|basevol)-(\d+)-(\S+)$}) keeps the live volume
+   * beside it and drops the hidden one, which zfs itself does list.
+   */
+  @Test
+  void pvesOwnListingDoesNotShowADeletedVolume() {
+    String gone = plugin.allocImage(104, ImageFormat.RAW, Optional.empty(), 8 * MIB,
+        Optional.empty());
+    plugin.volumeSnapshot(gone, "s1", Optional.of(VolumeMetadata.of("snapshot-pve")));
+    plugin.freeImage(gone);
+    String live = plugin.allocImage(104, ImageFormat.SUBVOL, Optional.empty(), 8 * MIB,
+        Optional.empty());
+
+    List<String[]> lines = ok("zfs", "list", "-o", "name,volsize,origin,type,refquota", "-t",
+        "volume,filesystem", "-d1", "-Hp", DATA).stdoutText().lines()
+        .map(l -> l.split("\\s+")).toList();
+    assertTrue(lines.stream().anyMatch(f -> f[0].startsWith(DATA + "/csi-deleted-")),
+        "zfs lists the hidden dataset");
+    Pattern volume = Pattern.compile("^(vm|base|subvol|basevol)-(\\d+)-(\\S+)$");
+    List<String> pveSees = new ArrayList<>();
+    for (String[] f : lines) {
+      String name = f[0];
+      int slash = name.lastIndexOf('/');
+      if ((f[3].equals("volume") || f[3].equals("filesystem")) && slash > 0
+          && name.substring(0, slash).equals(DATA)
+          && volume.matcher(name.substring(slash + 1)).matches()) {
+        pveSees.add(name.substring(slash + 1));
+      }
+    }
+    assertEquals(List.of(live), pveSees);
+    assertEquals(List.of("local-zfs:" + gone + "@s1"), plugin.listSnapshots(Optional.empty())
+        .stream().map(s -> s.id().toString()).toList(), "the driver still lists its snapshot");
   }
 
   @Test

@@ -336,44 +336,125 @@ class ZfsPoolPluginTest {
       fails(ErrorKind.UNAVAILABLE, () -> plugin().freeImage("vm-0-a"));
     }
 
+    /** How a volume is hidden: rpool/data/<name> marked, then renamed after its guid. */
+    void markedAndHidden(String name, String guid, String release) {
+      zfs.expect("zfs", "set", "pve-storage.csi.io:deleted-volname=" + name, release,
+              "rpool/data/" + name).thenSucceed()
+          .expect("zfs", "rename", "rpool/data/" + name, "rpool/data/csi-deleted-" + guid)
+          .thenSucceed();
+    }
+
     @Test
-    void withClonedSnapshotsPromotesTheCloneOfTheNewestAndReapsWhatIsLeft() {
+    void aVolumeWithOnlyOtherSnapshotsWithoutClonesIsDestroyedWithThem() {
+      // not CSI snapshots: a PVE one, a tombstone without clones, a PVC clone's leftover
       zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
-              .add(zvol("rpool/data/vm-0-a", 1 << 20))
-              .add(snap("rpool/data/vm-0-a@old", 3).guid("11").clones("rpool/data/vm-0-c1"))
-              .add(snap("rpool/data/vm-0-a@plain", 4).guid("12"))
-              .add(snap("rpool/data/vm-0-a@new", 5).guid("13")
-                  .clones("rpool/data/vm-0-c3,rpool/data/vm-0-c2"))
-              .add(snap("rpool/data/vm-0-a@newest", 6).guid("14"))
-              .add(zvol("rpool/data/vm-0-c1", 1 << 20).origin("rpool/data/vm-0-a@old"))
-              .add(zvol("rpool/data/vm-0-c2", 1 << 20).origin("rpool/data/vm-0-a@new"))
-              .add(zvol("rpool/data/vm-0-c3", 1 << 20).origin("rpool/data/vm-0-a@new"))
-              .text())
-          .expect("zfs", "destroy", "rpool/data/vm-0-a@plain,newest").thenSucceed()
-          .expect("zfs", "rename", "rpool/data/vm-0-a@old", "rpool/data/vm-0-a@__deleted_11")
-          .thenSucceed()
-          .expect("zfs", "rename", "rpool/data/vm-0-a@new", "rpool/data/vm-0-a@__deleted_13")
-          .thenSucceed()
-          .expect("zfs", "promote", "rpool/data/vm-0-c2").thenSucceed()
+              .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a"))
+              .add(snap("rpool/data/vm-0-a@before-upgrade", 3).csiName("pvc-a"))
+              .add(snap("rpool/data/vm-0-a@__deleted_4", 4).csiName("pvc-a"))
+              .add(snap("rpool/data/vm-0-a@clone-of-vm-0-b", 5).csiName("pvc-a")).text())
           .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenSucceed();
-      // @__deleted_11 keeps c1 and @__deleted_13 keeps c3: both stay, on c2, until they go.
       plugin().freeImage("vm-0-a");
     }
 
     @Test
-    void tombstonesWithoutOtherClonesAreDestroyedRightAfterThePromote() {
+    void csiSnapshotsKeepAThickZvolHiddenWithoutItsReservation() {
       zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
-              .add(zvol("rpool/data/vm-0-a", 1 << 20))
-              .add(snap("rpool/data/vm-0-a@s", 3).guid("77").clones("rpool/data/vm-0-b"))
-              .add(zvol("rpool/data/vm-0-b", 1 << 20).origin("rpool/data/vm-0-a@s")).text())
-          .expect("zfs", "rename", "rpool/data/vm-0-a@s", "rpool/data/vm-0-a@__deleted_77")
-          .thenSucceed()
-          .expect("zfs", "promote", "rpool/data/vm-0-b").thenExit(1, "",
-              "cannot promote 'rpool/data/vm-0-b': dataset is busy\n")
-          .expect("zfs", "promote", "rpool/data/vm-0-b").thenSucceed()
-          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenSucceed()
-          .expect("zfs", "destroy", "rpool/data/vm-0-b@__deleted_77").thenSucceed();
+              .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a").guid("4242"))
+              .add(snap("rpool/data/vm-0-a@s1", 3).csiName("pvc-a").snapCsiName("snapshot-1"))
+              .add(snap("rpool/data/vm-0-a@plain", 4).csiName("pvc-a"))
+              .add(snap("rpool/data/vm-0-a@clone-of-vm-0-x", 5).csiName("pvc-a"))
+              .add(snap("rpool/data/vm-0-a@__deleted_6", 6).csiName("pvc-a")
+                  .snapCsiName("snapshot-gone")).text())
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@plain,clone-of-vm-0-x,__deleted_6")
+          .thenSucceed();
+      markedAndHidden("vm-0-a", "4242", "refreservation=none");
+      plugin(false).freeImage("vm-0-a");
+    }
+
+    @Test
+    void aDatasetIsHiddenUnmountedForGood() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(subvol("rpool/data/subvol-0-b", 1 << 30).guid("77"))
+              .add(snap("rpool/data/subvol-0-b@s1", 3).snapCsiName("snapshot-1")).text());
+      markedAndHidden("subvol-0-b", "77", "canmount=off");
+      plugin().freeImage("subvol-0-b");
+    }
+
+    @Test
+    void clonedSnapshotsBecomeTombstonesAndTheVolumeIsHidden() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20).guid("10"))
+              .add(snap("rpool/data/vm-0-a@old", 3).guid("11").clones("rpool/data/vm-0-c1"))
+              .add(snap("rpool/data/vm-0-a@plain", 4).guid("12"))
+              .add(snap("rpool/data/vm-0-a@new", 5).guid("13").snapCsiName("snapshot-new")
+                  .clones("rpool/data/vm-0-c3,rpool/data/vm-0-c2"))
+              .add(snap("rpool/data/vm-0-a@__deleted_9", 6).clones("rpool/data/vm-0-c4"))
+              .add(zvol("rpool/data/vm-0-c1", 1 << 20).origin("rpool/data/vm-0-a@old"))
+              .add(zvol("rpool/data/vm-0-c2", 1 << 20).origin("rpool/data/vm-0-a@new"))
+              .add(zvol("rpool/data/vm-0-c3", 1 << 20).origin("rpool/data/vm-0-a@new"))
+              .add(zvol("rpool/data/vm-0-c4", 1 << 20).origin("rpool/data/vm-0-a@__deleted_9"))
+              .text())
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@plain").thenSucceed()
+          // the CSI snapshot keeps its name (it stays listed); the other one is set aside
+          .expect("zfs", "rename", "rpool/data/vm-0-a@old", "rpool/data/vm-0-a@__deleted_11")
+          .thenSucceed();
+      markedAndHidden("vm-0-a", "10", "refreservation=none");
       plugin().freeImage("vm-0-a");
+    }
+
+    @Test
+    void aBaseWithALinkedCloneIsHiddenWithItsBaseSnapshotSetAside() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/base-1-disk-0", 1 << 20).guid("20"))
+              .add(snap("rpool/data/base-1-disk-0@__base__", 3).guid("21")
+                  .clones("rpool/data/vm-2-disk-0"))
+              .add(zvol("rpool/data/vm-2-disk-0", 1 << 20)
+                  .origin("rpool/data/base-1-disk-0@__base__")).text())
+          // as a tombstone, PVE no longer names the clone after a dataset it cannot parse
+          .expect("zfs", "rename", "rpool/data/base-1-disk-0@__base__",
+              "rpool/data/base-1-disk-0@__deleted_21").thenSucceed();
+      markedAndHidden("base-1-disk-0", "20", "refreservation=none");
+      plugin().freeImage("base-1-disk-0");
+    }
+
+    @Test
+    void aCrashBetweenTheMarkAndTheRenameConvergesOnRetryAndTwiceIsSuccess() {
+      // the mark made it, the rename did not: the volume is still live and marked
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20).guid("31").deletedVolname("vm-0-a"))
+              .add(snap("rpool/data/vm-0-a@s1", 3).snapCsiName("snapshot-1")
+                  .deletedVolname("vm-0-a")).text());
+      markedAndHidden("vm-0-a", "31", "refreservation=none");
+      // and once more: gone, nothing to do (its CSI snapshot keeps it)
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/csi-deleted-31", 1 << 20).guid("31").deletedVolname("vm-0-a"))
+          .add(snap("rpool/data/csi-deleted-31@s1", 3).snapCsiName("snapshot-1")
+              .deletedVolname("vm-0-a")).text());
+      plugin().freeImage("vm-0-a");
+      plugin().freeImage("vm-0-a");
+    }
+
+    @Test
+    void aFailedMarkRenamesNothing() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(subvol("rpool/data/subvol-0-b", 1 << 30).guid("77"))
+              .add(snap("rpool/data/subvol-0-b@s1", 3).snapCsiName("snapshot-1")).text())
+          .expect("zfs", "set", "pve-storage.csi.io:deleted-volname=subvol-0-b", "canmount=off",
+              "rpool/data/subvol-0-b").thenExit(1, "", "cannot set property: out of space\n");
+      fails(ErrorKind.EXHAUSTED, () -> plugin().freeImage("subvol-0-b"));
+    }
+
+    @Test
+    void theLastCloneOfAHiddenVolumeTakesItAlong() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/csi-deleted-7", 1 << 20).deletedVolname("vm-0-a"))
+              .add(snap("rpool/data/csi-deleted-7@__deleted_9", 3).deletedVolname("vm-0-a")
+                  .clones("rpool/data/vm-0-b"))
+              .add(zvol("rpool/data/vm-0-b", 1 << 20).origin("rpool/data/csi-deleted-7@__deleted_9"))
+              .text())
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-b").thenSucceed()
+          .expect("zfs", "destroy", "-r", "rpool/data/csi-deleted-7").thenSucceed();
+      plugin().freeImage("vm-0-b");
     }
 
     @Test
@@ -394,16 +475,28 @@ class ZfsPoolPluginTest {
     }
 
     @Test
-    void aRetryAfterACrashBetweenPromoteAndDestroyFinishesAndReaps() {
-      // the earlier call promoted b: a is now a clone of b's tombstone and has no snapshots
+    void aHiddenVolumeThatStaysBusyIsLeftForALaterCall() {
       zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
-              .add(zvol("rpool/data/vm-0-a", 1 << 20).origin("rpool/data/vm-0-b@__deleted_7"))
-              .add(zvol("rpool/data/vm-0-b", 1 << 20))
-              .add(snap("rpool/data/vm-0-b@__deleted_7", 3).clones("rpool/data/vm-0-a"))
-              .text())
-          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenSucceed()
-          .expect("zfs", "destroy", "rpool/data/vm-0-b@__deleted_7").thenSucceed();
-      plugin().freeImage("vm-0-a");
+          .add(zvol("rpool/data/csi-deleted-7", 1 << 20).deletedVolname("vm-0-a"))
+          .add(snap("rpool/data/csi-deleted-7@__deleted_9", 3)).text());
+      for (int i = 0; i < 6; i++) {
+        zfs.expect("zfs", "destroy", "-r", "rpool/data/csi-deleted-7").thenExit(1, "", BUSY);
+      }
+      // what can go alone still goes; the dataset is tried again by the next delete
+      zfs.expect("zfs", "destroy", "rpool/data/csi-deleted-7@__deleted_9").thenSucceed();
+      plugin().freeImage("vm-0-gone");
+      assertEquals(5, sleeps.size());
+    }
+
+    @Test
+    void aDatasetNamedLikeAHiddenVolumeWithoutTheMarkIsNotOurs() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/csi-deleted-7", 1 << 20))
+          .add(snap("rpool/data/csi-deleted-7@__deleted_9", 3))
+          .add(snap("rpool/data/csi-deleted-7@clone-of-vm-0-x", 4)).text())
+          // its tombstone is one (the reaper's name), but the dataset itself is left alone
+          .expect("zfs", "destroy", "rpool/data/csi-deleted-7@__deleted_9").thenSucceed();
+      plugin().freeImage("vm-0-gone");
     }
 
     @Test
@@ -491,14 +584,197 @@ class ZfsPoolPluginTest {
           .add(new Rows.Row("rpool/data/subvol-0-b/nested", "filesystem"))
           .add(snap("rpool/data/subvol-0-b/nested@x", 9)).text());
       List<SnapshotInfo> all = plugin().listSnapshots(Optional.empty());
-      assertEquals(List.of("local-zfs:vm-0-a@s1", "local-zfs:subvol-0-b@sq",
-          "local-zfs:subvol-0-b@noq", "local-zfs:subvol-0-c@none"),
+      // by volume name, then oldest first
+      assertEquals(List.of("local-zfs:subvol-0-b@sq", "local-zfs:subvol-0-b@noq",
+          "local-zfs:subvol-0-c@none", "local-zfs:vm-0-a@s1"),
           all.stream().map(s -> s.id().toString()).toList());
-      assertEquals(List.of(1L << 20, 2L << 20, 8L << 20, 57344L),
+      assertEquals(List.of(2L << 20, 8L << 20, 57344L, 1L << 20),
           all.stream().map(SnapshotInfo::sizeBytes).toList());
-      assertEquals(Instant.ofEpochSecond(100), all.get(0).ctime());
-      assertEquals(Optional.of(VolumeMetadata.of("snapshot-1")), all.get(0).metadata());
-      assertEquals(Optional.empty(), all.get(1).metadata());
+      assertEquals(Instant.ofEpochSecond(100), all.get(3).ctime());
+      assertEquals(Optional.of(VolumeMetadata.of("snapshot-1")), all.get(3).metadata());
+      assertEquals(Optional.empty(), all.get(0).metadata());
+    }
+  }
+
+  // ---- deleted volumes: their snapshots under their old IDs, the reaper ----------------------
+
+  @Nested
+  class DeletedVolumes {
+
+    /**
+     * A new vm-0-a beside two deleted ones of that name (and a dataset named like a hidden one
+     * that is not ours), and a restore of a deleted one's snapshot.
+     */
+    String pool() {
+      return Rows.of().pool(POOL, 1L << 30, 100L << 30)
+          .add(zvol("rpool/data/csi-deleted-10", 1 << 20).txg(10).deletedVolname("vm-0-a")
+              .csiName("pvc-a"))
+          .add(snap("rpool/data/csi-deleted-10@s0", 11).volsize("1048576")
+              .snapCsiName("snapshot-0").deletedVolname("vm-0-a").csiName("pvc-a"))
+          .add(snap("rpool/data/csi-deleted-10@s2", 12).volsize("1048576")
+              .snapCsiName("snapshot-old-2").deletedVolname("vm-0-a").csiName("pvc-a"))
+          .add(zvol("rpool/data/csi-deleted-20", 2 << 20).txg(20).deletedVolname("vm-0-a")
+              .csiName("pvc-a"))
+          .add(snap("rpool/data/csi-deleted-20@s1", 21).volsize("2097152").creation(210)
+              .snapCsiName("snapshot-1").deletedVolname("vm-0-a").csiName("pvc-a"))
+          .add(snap("rpool/data/csi-deleted-20@s2", 22).volsize("2097152")
+              .snapCsiName("snapshot-2").deletedVolname("vm-0-a").csiName("pvc-a"))
+          .add(snap("rpool/data/csi-deleted-20@__deleted_23", 23).volsize("2097152")
+              .snapCsiName("snapshot-gone").clones("rpool/data/vm-1-disk-0"))
+          .add(zvol("rpool/data/csi-deleted-5", 1 << 20).txg(5))
+          .add(snap("rpool/data/csi-deleted-5@s9", 6).snapCsiName("snapshot-9"))
+          .add(zvol("rpool/data/vm-0-a", 4 << 20).txg(50).csiName("pvc-a"))
+          .add(snap("rpool/data/vm-0-a@s3", 51).volsize("4194304").snapCsiName("snapshot-3")
+              .csiName("pvc-a"))
+          .add(snap("rpool/data/vm-0-a@s1", 52).volsize("4194304").csiName("pvc-a"))
+          .add(zvol("rpool/data/vm-1-disk-0", 2 << 20).txg(60)
+              .origin("rpool/data/csi-deleted-20@__deleted_23"))
+          .text();
+    }
+
+    @Test
+    void theirCsiSnapshotsAreListedUnderTheOldIdAndTheLiveVolumeComesFirst() {
+      zfs.expect(LIST_2).thenSucceed(pool())
+          .expect(LIST_2).thenSucceed(pool());
+      List<SnapshotInfo> ofA = plugin().listSnapshots(Optional.of("vm-0-a"));
+      // s1: the live one shadows the deleted one; s2: the newer deleted volume's
+      assertEquals(List.of("local-zfs:vm-0-a@s0", "local-zfs:vm-0-a@s2", "local-zfs:vm-0-a@s3",
+          "local-zfs:vm-0-a@s1"), ofA.stream().map(s -> s.id().toString()).toList());
+      assertEquals(List.of(1L << 20, 2L << 20, 4L << 20, 4L << 20),
+          ofA.stream().map(SnapshotInfo::sizeBytes).toList());
+      assertEquals(List.of(Optional.of(VolumeMetadata.of("snapshot-0")),
+          Optional.of(VolumeMetadata.of("snapshot-2")), Optional.of(VolumeMetadata.of("snapshot-3")),
+          Optional.<VolumeMetadata>empty()), ofA.stream().map(SnapshotInfo::metadata).toList());
+      assertEquals(ofA, plugin().listSnapshots(Optional.empty()), "nothing else is listed");
+    }
+
+    @Test
+    void theyAreNeitherVolumesNorProvisionedButTheirSnapshotsCount() {
+      zfs.expect(LIST_1).thenSucceed(pool())
+          .expect(LIST_1).thenSucceed(pool())
+          .expect(LIST_2).thenSucceed(pool())
+          .expect(ZPOOL_HEALTH).thenSucceed("ONLINE\n");
+      assertEquals(List.of("local-zfs:vm-0-a", "local-zfs:vm-1-disk-0"),
+          plugin().listImages(OptionalLong.empty(), Optional.empty()).stream()
+              .map(i -> i.volid().toString()).toList());
+      assertEquals(6L << 20, plugin().status().provisionedBytes(), "vm-0-a and vm-1-disk-0");
+      PoolInventory inventory = plugin().inventory();
+      assertEquals(2, inventory.volumes());
+      assertEquals(4, inventory.snapshots());
+    }
+
+    @Test
+    void aNewVolumeOfTheSameNameAndCsiNameIsANewOne() {
+      String deleted = Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/csi-deleted-20", 1 << 20).deletedVolname("vm-0-a")
+              .csiName("pvc-a"))
+          .add(snap("rpool/data/csi-deleted-20@s1", 21).snapCsiName("snapshot-1")).text();
+      zfs.expect(LIST_1).thenSucceed(deleted)
+          .expect("zfs", "create", "-s", "-b", "16384",
+              "-o", "pve-storage.csi.io:csi-name=pvc-a", "-V", "1024k", "rpool/data/vm-0-a")
+          .thenSucceed()
+          .expect("test", "-b", "/dev/zvol/rpool/data/vm-0-a").thenSucceed()
+          .expect(LIST_1).thenSucceed(deleted);
+      assertEquals("vm-0-a", plugin().allocImage(0, ImageFormat.RAW, Optional.of("vm-0-a"),
+          1 << 20, Optional.of(VolumeMetadata.of("pvc-a"))));
+      assertEquals("vm-0-disk-0", plugin().findFreeDiskname(0, ImageFormat.RAW));
+    }
+
+    @Test
+    void aSnapshotOfADeletedDatasetIsRestoredAndDeletedByItsOldId() {
+      Rows.Row hidden = subvol("rpool/data/csi-deleted-20", 8L << 20).deletedVolname("subvol-0-a");
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30).add(hidden)
+              .add(snap("rpool/data/csi-deleted-20@s1", 21).guid("41").recordedRefquota(4L << 20)
+                  .snapCsiName("snapshot-1"))
+              .add(snap("rpool/data/csi-deleted-20@s2", 22).snapCsiName("snapshot-2")).text())
+          .expect("zfs", "clone", "-o", "pve-storage.csi.io:csi-name=restored",
+              "-o", "refquota=4194304", "rpool/data/csi-deleted-20@s1",
+              "rpool/data/subvol-3-disk-0").thenSucceed()
+          // s2 has no clones: destroyed; s1 still keeps the deleted dataset
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30).add(hidden)
+              .add(snap("rpool/data/csi-deleted-20@s1", 21).guid("41").snapCsiName("snapshot-1")
+                  .clones("rpool/data/subvol-3-disk-0"))
+              .add(snap("rpool/data/csi-deleted-20@s2", 22).snapCsiName("snapshot-2"))
+              .add(subvol("rpool/data/subvol-3-disk-0", 4L << 20)
+                  .origin("rpool/data/csi-deleted-20@s1")).text())
+          .expect("zfs", "destroy", "rpool/data/csi-deleted-20@s2").thenSucceed()
+          // s1 has a clone: a tombstone, which keeps the deleted dataset for the restore
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30).add(hidden)
+              .add(snap("rpool/data/csi-deleted-20@s1", 21).guid("41").snapCsiName("snapshot-1")
+                  .clones("rpool/data/subvol-3-disk-0"))
+              .add(subvol("rpool/data/subvol-3-disk-0", 4L << 20)
+                  .origin("rpool/data/csi-deleted-20@s1")).text())
+          .expect("zfs", "rename", "rpool/data/csi-deleted-20@s1",
+              "rpool/data/csi-deleted-20@__deleted_41").thenSucceed()
+          // the restore goes, and with it everything of the deleted dataset
+          .expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30).add(hidden)
+              .add(snap("rpool/data/csi-deleted-20@__deleted_41", 21).snapCsiName("snapshot-1")
+                  .clones("rpool/data/subvol-3-disk-0"))
+              .add(subvol("rpool/data/subvol-3-disk-0", 4L << 20)
+                  .origin("rpool/data/csi-deleted-20@__deleted_41")).text())
+          .expect("zfs", "destroy", "-r", "rpool/data/subvol-3-disk-0").thenSucceed()
+          .expect("zfs", "destroy", "-r", "rpool/data/csi-deleted-20").thenSucceed();
+
+      assertEquals("subvol-3-disk-0", plugin().cloneImage("subvol-0-a", 3, Optional.of("s1"),
+          Optional.empty(), Optional.of(VolumeMetadata.of("restored"))));
+      plugin().volumeSnapshotDelete("subvol-0-a", "s2");
+      plugin().volumeSnapshotDelete("subvol-0-a", "s1");
+      plugin().freeImage("subvol-3-disk-0");
+    }
+
+    @Test
+    void deletingTheLastCsiSnapshotTakesTheDeletedVolumeAndWhatOnlyItNeededAlong() {
+      // csi-deleted-3 was restored from a snapshot of csi-deleted-1, then deleted itself
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/csi-deleted-1", 1 << 20).txg(1).deletedVolname("vm-0-a"))
+              .add(snap("rpool/data/csi-deleted-1@__deleted_2", 2).deletedVolname("vm-0-a")
+                  .clones("rpool/data/csi-deleted-3"))
+              .add(zvol("rpool/data/csi-deleted-3", 1 << 20).txg(3).deletedVolname("vm-0-b")
+                  .origin("rpool/data/csi-deleted-1@__deleted_2"))
+              .add(snap("rpool/data/csi-deleted-3@t1", 4).snapCsiName("snapshot-t1")
+                  .deletedVolname("vm-0-b")).text())
+          .expect("zfs", "destroy", "rpool/data/csi-deleted-3@t1").thenSucceed()
+          .expect("zfs", "destroy", "-r", "rpool/data/csi-deleted-3").thenSucceed()
+          .expect("zfs", "destroy", "-r", "rpool/data/csi-deleted-1").thenSucceed();
+      plugin().volumeSnapshotDelete("vm-0-b", "t1");
+    }
+
+    @Test
+    void aLiveSnapshotIsDeletedBeforeADeletedVolumesOfTheSameName() {
+      String both = Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/csi-deleted-9", 1 << 20).deletedVolname("vm-0-a"))
+          .add(snap("rpool/data/csi-deleted-9@s1", 3).snapCsiName("snapshot-1"))
+          .add(snap("rpool/data/csi-deleted-9@odd", 4))
+          .add(zvol("rpool/data/vm-0-a", 1 << 20).txg(20))
+          .add(snap("rpool/data/vm-0-a@s1", 21)).text();
+      zfs.expect(LIST_2).thenSucceed(both)
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@s1").thenSucceed()
+          // a snapshot of a deleted volume without a CSI name is not addressable
+          .expect(LIST_2).thenSucceed(both)
+          .expect(LIST_2).thenSucceed(both);
+      plugin().volumeSnapshotDelete("vm-0-a", "s1");
+      plugin().volumeSnapshotDelete("vm-0-a", "odd");
+      fails(ErrorKind.NOT_FOUND, () -> plugin().cloneImage("vm-0-a", 1, Optional.of("odd"),
+          Optional.empty(), Optional.empty()));
+    }
+
+    @Test
+    void staleCloneSnapshotsAreReapedButNotCsiSnapshotsNorOtherVolumes() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a"))
+              .add(snap("rpool/data/vm-0-a@s1", 3).csiName("pvc-a").snapCsiName("snapshot-1"))
+              .add(snap("rpool/data/vm-0-a@clone-of-vm-0-b", 4).csiName("pvc-a"))
+              .add(snap("rpool/data/vm-0-a@clone-of-vm-0-c", 5).csiName("pvc-a")
+                  .snapCsiName("clone-of-vm-0-c"))
+              .add(snap("rpool/data/vm-0-a@clone-of-vm-0-d", 6).csiName("pvc-a")
+                  .clones("rpool/data/vm-0-d"))
+              .add(zvol("rpool/data/vm-0-d", 1 << 20).csiName("pvc-d")
+                  .origin("rpool/data/vm-0-a@clone-of-vm-0-d"))
+              .add(zvol("rpool/data/vm-100-disk-0", 1 << 20))
+              .add(snap("rpool/data/vm-100-disk-0@clone-of-vm-0-e", 7)).text())
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@s1").thenSucceed()
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@clone-of-vm-0-b").thenSucceed();
+      plugin().volumeSnapshotDelete("vm-0-a", "s1");
     }
   }
 
@@ -713,12 +989,12 @@ class ZfsPoolPluginTest {
     @Test
     void allocatableFormula() {
       CapacityPolicy policy = new CapacityPolicy(1.5, 90, 80);
-      assertEquals(0, ZfsPoolPlugin.allocatable(policy, true, 100, 90, 10, 0), "at the limit");
-      assertEquals(150, ZfsPoolPlugin.allocatable(policy, true, 100, 89, 11, 0));
-      assertEquals(90, ZfsPoolPlugin.allocatable(policy, true, 100, 10, 90, 60));
-      assertEquals(0, ZfsPoolPlugin.allocatable(policy, true, 100, 0, 100, 500));
-      assertEquals(11, ZfsPoolPlugin.allocatable(policy, false, 100, 89, 11, 0), "thick");
-      assertEquals(Long.MAX_VALUE, ZfsPoolPlugin.allocatable(new CapacityPolicy(1000, 90, 80),
+      assertEquals(0, ZfsCapacity.allocatable(policy, true, 100, 90, 10, 0), "at the limit");
+      assertEquals(150, ZfsCapacity.allocatable(policy, true, 100, 89, 11, 0));
+      assertEquals(90, ZfsCapacity.allocatable(policy, true, 100, 10, 90, 60));
+      assertEquals(0, ZfsCapacity.allocatable(policy, true, 100, 0, 100, 500));
+      assertEquals(11, ZfsCapacity.allocatable(policy, false, 100, 89, 11, 0), "thick");
+      assertEquals(Long.MAX_VALUE, ZfsCapacity.allocatable(new CapacityPolicy(1000, 90, 80),
           true, Long.MAX_VALUE / 2, 0, Long.MAX_VALUE / 2, 0), "no overflow");
     }
   }
