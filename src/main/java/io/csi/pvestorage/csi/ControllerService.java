@@ -430,10 +430,23 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     if (name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
       throw invalid(field + " is longer than " + MAX_NAME_BYTES + " bytes");
     }
-    if (name.chars().anyMatch(Character::isISOControl)) {
-      throw invalid(field + " must not contain control characters");
+    for (int i = 0; i < name.length(); i++) {
+      if (bannedInName(name.charAt(i))) {
+        throw invalid(field + " contains the control character U+" + String.format("%04X",
+            (int) name.charAt(i)) + " at position " + i + "; CSI names may hold any Unicode "
+            + "text except U+0000-U+0008, U+000B, U+000C, U+000E-U+001F and U+007F-U+009F");
+      }
     }
     return name;
+  }
+
+  /**
+   * The characters the CSI spec bans from names: the control characters except the common
+   * whitespace tab, newline and carriage return, which a name may hold (the volume name on
+   * disk is then a hash, and the CSI name is stored encoded).
+   */
+  static boolean bannedInName(char c) {
+    return Character.isISOControl(c) && c != '\t' && c != '\n' && c != '\r';
   }
 
   private static String required(String value, String field) {
