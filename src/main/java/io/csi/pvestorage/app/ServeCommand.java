@@ -115,7 +115,10 @@ final class ServeCommand {
 
     CsiServer server;
     try {
-      server = CsiServer.start(config.endpoint(), config.socketMode(), services,
+      // Lenient parsing: a request that does not parse reaches the interceptor, which answers
+      // INVALID_ARGUMENT instead of gRPC's UNKNOWN.
+      server = CsiServer.start(config.endpoint(), config.socketMode(),
+          services.stream().map(CallInterceptor::parsingLeniently).toList(),
           List.of(new CallInterceptor(observer)));
     } catch (IOException | IllegalStateException e) {
       LOG.log(Level.ERROR, "cannot serve on " + config.endpoint() + ": " + e.getMessage());

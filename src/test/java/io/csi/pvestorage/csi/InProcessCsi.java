@@ -11,7 +11,10 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
-/** An in-process server with the real interceptor, and a channel to it; close after use. */
+/**
+ * An in-process server with the real interceptor and request parsing (as {@code serve} wires
+ * them), and a channel to it; close after use.
+ */
 public final class InProcessCsi implements AutoCloseable {
 
   private final Server server;
@@ -22,7 +25,8 @@ public final class InProcessCsi implements AutoCloseable {
     InProcessServerBuilder builder = InProcessServerBuilder.forName(name).directExecutor();
     CallInterceptor interceptor = new CallInterceptor(observer);
     for (BindableService service : services) {
-      builder.addService(ServerInterceptors.intercept(service, interceptor));
+      builder.addService(ServerInterceptors.intercept(CallInterceptor.parsingLeniently(service),
+          interceptor));
     }
     server = builder.build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
