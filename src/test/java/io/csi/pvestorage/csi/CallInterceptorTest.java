@@ -15,13 +15,9 @@ import csi.v1.VolumeCapability;
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
 import io.grpc.CallOptions;
-import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayInputStream;
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -194,23 +190,6 @@ class CallInterceptorTest {
   /** GetPluginInfo with raw bytes as the request, as a broken or hostile client sends them. */
   private static StatusRuntimeException sendBytes(byte[] request, List<String> observed,
       AtomicInteger handled) throws Exception {
-    MethodDescriptor.Marshaller<byte[]> raw = new MethodDescriptor.Marshaller<>() {
-      @Override
-      public InputStream stream(byte[] value) {
-        return new ByteArrayInputStream(value);
-      }
-
-      @Override
-      public byte[] parse(InputStream stream) {
-        try {
-          return stream.readAllBytes();
-        } catch (java.io.IOException e) {
-          throw new java.io.UncheckedIOException(e);
-        }
-      }
-    };
-    MethodDescriptor<byte[], byte[]> method = IdentityGrpc.getGetPluginInfoMethod()
-        .toBuilder(raw, raw).build();
     try (InProcessCsi csi = new InProcessCsi(
         (name, code, took) -> observed.add(name + " " + code),
         List.of(new Scripted(o -> {
@@ -218,8 +197,8 @@ class CallInterceptorTest {
           o.onNext(GetPluginInfoResponse.getDefaultInstance());
           o.onCompleted();
         })))) {
-      return assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(
-          csi.channel(), method, CallOptions.DEFAULT, request));
+      return assertThrows(StatusRuntimeException.class, () -> csi.callWithBytes(
+          IdentityGrpc.getGetPluginInfoMethod(), request, CallOptions.DEFAULT));
     }
   }
 

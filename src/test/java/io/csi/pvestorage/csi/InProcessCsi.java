@@ -1,12 +1,18 @@
 package io.csi.pvestorage.csi;
 
 import io.grpc.BindableService;
+import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.ClientCalls;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -34,6 +40,35 @@ public final class InProcessCsi implements AutoCloseable {
 
   public ManagedChannel channel() {
     return channel;
+  }
+
+  /** Bytes in and out as they are: for requests no typed stub would send. */
+  private static final MethodDescriptor.Marshaller<byte[]> RAW = new MethodDescriptor.Marshaller<>() {
+    @Override
+    public InputStream stream(byte[] value) {
+      return new ByteArrayInputStream(value);
+    }
+
+    @Override
+    public byte[] parse(InputStream stream) {
+      try {
+        return stream.readAllBytes();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  };
+
+  /**
+   * Calls {@code method} with {@code request} as the message's bytes, as a broken or hostile
+   * client would, and returns the response's bytes.
+   *
+   * @throws io.grpc.StatusRuntimeException with the status the server answered
+   */
+  public byte[] callWithBytes(MethodDescriptor<?, ?> method, byte[] request,
+      CallOptions options) {
+    return ClientCalls.blockingUnaryCall(channel, method.toBuilder(RAW, RAW).build(), options,
+        request);
   }
 
   @Override
