@@ -35,6 +35,7 @@ import io.csi.pvestorage.lock.PveFlock;
 import io.csi.pvestorage.lock.Sleeper;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.VolumeMetadata;
+import io.csi.pvestorage.storage.config.OwnerPolicy;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
@@ -739,5 +740,51 @@ class ControllerServiceTest {
     }
     fails(Status.Code.INVALID_ARGUMENT, () -> controller.listVolumes(ListVolumesRequest
         .newBuilder().setMaxEntries(Integer.MIN_VALUE).build()));
+  }
+
+  // ---- owners PVE may take for a guest (issue 13 point 9) ---------------------------------------
+
+  @Test
+  void anOwnerThatMayBeAGuestIdIsRefusedBeforeAnythingRuns() {
+    for (String owner : List.of("100", "101", "9000", "999999999")) {
+      StatusRuntimeException e = fails(Status.Code.INVALID_ARGUMENT, () -> controller
+          .createVolume(create("pvc-g", GIB, Map.of("storage", "local-lvm", "owner", owner))
+              .build()));
+      assertTrue(e.getStatus().getDescription().startsWith("StorageClass parameter owner="
+          + owner + " is a possible Proxmox VE guest ID (100 and above): PVE counts volume vm-"
+          + owner + "-... as a disk of guest " + owner + ", and removing that guest with "
+          + "'destroy unreferenced disks' deletes the volume"), e.getStatus().getDescription());
+      assertTrue(e.getStatus().getDescription().contains("--allow-guest-owners"));
+    }
+    nothingDone();
+    assertEquals("local-lvm:vm-99-pvc-g", controller.createVolume(create("pvc-g", GIB,
+        Map.of("storage", "local-lvm", "owner", "99")).build()).getVolume().getVolumeId());
+  }
+
+  @Test
+  void aStorageWhoseDefaultOwnerMayBeAGuestIdServesNoNewVolume() {
+    lvm.defaultOwner(100);
+    StatusRuntimeException e = fails(Status.Code.INVALID_ARGUMENT,
+        () -> controller.createVolume(create("pvc-g", GIB, LVM).build()));
+    assertTrue(e.getStatus().getDescription().startsWith("the csi-owner 100 of storage "
+        + "local-lvm is a possible Proxmox VE guest ID"), e.getStatus().getDescription());
+    nothingDone();
+  }
+
+  @Test
+  void guestOwnersServeWhenTheOperatorAllowsThem() throws Exception {
+    lvm.defaultOwner(100);
+    Clock clock = Clock.systemUTC();
+    NodeStorages storages = new NodeStorages("node-a", List.of(lvm, zfs), lock,
+        Duration.ofSeconds(5), clock);
+    try (InProcessCsi allowing = new InProcessCsi((method, code, took) -> { },
+        List.of(new ControllerService(storages, new InFlight(), new OwnerPolicy(true))))) {
+      ControllerGrpc.ControllerBlockingStub allowed = ControllerGrpc.newBlockingStub(
+          allowing.channel());
+      assertEquals("local-lvm:vm-100-pvc-a", allowed.createVolume(create("pvc-a", GIB, LVM)
+          .build()).getVolume().getVolumeId());
+      assertEquals("local-lvm:vm-4242-pvc-b", allowed.createVolume(create("pvc-b", GIB,
+          Map.of("storage", "local-lvm", "owner", "4242")).build()).getVolume().getVolumeId());
+    }
   }
 }
