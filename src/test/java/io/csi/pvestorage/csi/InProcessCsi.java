@@ -8,11 +8,7 @@ import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
-import io.grpc.stub.ClientCalls;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -42,23 +38,6 @@ public final class InProcessCsi implements AutoCloseable {
     return channel;
   }
 
-  /** Bytes in and out as they are: for requests no typed stub would send. */
-  private static final MethodDescriptor.Marshaller<byte[]> RAW = new MethodDescriptor.Marshaller<>() {
-    @Override
-    public InputStream stream(byte[] value) {
-      return new ByteArrayInputStream(value);
-    }
-
-    @Override
-    public byte[] parse(InputStream stream) {
-      try {
-        return stream.readAllBytes();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
-  };
-
   /**
    * Calls {@code method} with {@code request} as the message's bytes, as a broken or hostile
    * client would, and returns the response's bytes.
@@ -67,8 +46,7 @@ public final class InProcessCsi implements AutoCloseable {
    */
   public byte[] callWithBytes(MethodDescriptor<?, ?> method, byte[] request,
       CallOptions options) {
-    return ClientCalls.blockingUnaryCall(channel, method.toBuilder(RAW, RAW).build(), options,
-        request);
+    return RawRequests.call(channel, method, request, options);
   }
 
   @Override
