@@ -460,7 +460,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
    * whitespace tab, newline and carriage return, which a name may hold (the volume name on
    * disk is then a hash, and the CSI name is stored encoded).
    */
-  static boolean bannedInName(char c) {
+  private static boolean bannedInName(char c) {
     return Character.isISOControl(c) && c != '\t' && c != '\n' && c != '\r';
   }
 
