@@ -2,6 +2,7 @@ package io.csi.pvestorage.app;
 
 import io.csi.pvestorage.app.Flags.Spec;
 import io.csi.pvestorage.app.Flags.UsageException;
+import io.csi.pvestorage.storage.config.OwnerPolicy;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
@@ -42,6 +43,8 @@ import java.util.regex.Pattern;
  * @param lockWait the longest an operation waits for the storage lock
  * @param lockLinger how long a Lease is kept after the last queued operation; 0 releases at once
  * @param poolRefresh how often the pool gauges re-read each storage
+ * @param allowGuestOwners whether volume owner IDs of 100 and above (possible PVE guest IDs)
+ *     are allowed ({@link OwnerPolicy})
  */
 public record DriverConfig(
     Mode mode,
@@ -63,7 +66,8 @@ public record DriverConfig(
     Duration leaseDuration,
     Duration lockWait,
     Duration lockLinger,
-    Duration poolRefresh) {
+    Duration poolRefresh,
+    boolean allowGuestOwners) {
 
   /** Which CSI services a process serves. */
   public enum Mode {
@@ -145,6 +149,8 @@ public record DriverConfig(
           "how long the Lease is kept after the last operation for a next one (0 to 2s)"),
       new Spec("pool-refresh", null, false, "30s",
           "how often the pool gauges re-read each storage (never on scrape)"),
+      new Spec("allow-guest-owners", null, true, "false",
+          "allow volume owners of 100 and above, which PVE counts as guest disks"),
       new Spec("help", null, true, "false", "print this help"));
 
   /** The flag table, for {@code serve --help}. */
@@ -227,10 +233,17 @@ public record DriverConfig(
     Duration lockLinger = duration(flags, "lock-linger", Duration.ZERO, Duration.ofSeconds(2));
     Duration poolRefresh =
         duration(flags, "pool-refresh", Duration.ofSeconds(1), Duration.ofHours(1));
+    boolean allowGuestOwners = bool(flags, "allow-guest-owners");
 
     return new DriverConfig(mode, endpoint, nodeId, storageConfig, driverName, metrics,
         namespace, podName, List.copyOf(prefix), logLevel, logFormat, socketMode, grace,
-        lockMode, pveLock, maxVolumes, leaseDuration, lockWait, lockLinger, poolRefresh);
+        lockMode, pveLock, maxVolumes, leaseDuration, lockWait, lockLinger, poolRefresh,
+        allowGuestOwners);
+  }
+
+  /** Which volume owner IDs the driver may use. */
+  public OwnerPolicy ownerPolicy() {
+    return new OwnerPolicy(allowGuestOwners);
   }
 
   /** Whether {@code --help} was asked for (checked before validation). */

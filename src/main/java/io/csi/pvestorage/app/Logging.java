@@ -2,9 +2,11 @@ package io.csi.pvestorage.app;
 
 import io.csi.pvestorage.app.DriverConfig.LogFormat;
 import io.csi.pvestorage.app.DriverConfig.LogLevel;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import io.csi.pvestorage.csi.SafeText;
 import java.time.Instant;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Formatter;
 import java.util.logging.Handler;
@@ -17,6 +19,11 @@ import java.util.logging.Logger;
  * One log pipeline for the whole process: our {@code System.Logger} calls, gRPC's
  * java.util.logging and fabric8's SLF4J (bridged by slf4j-jdk14) all end in one handler on
  * standard error, as text lines or one JSON object per line.
+ *
+ * <p>Both formats pass every message, and every exception message of a stack trace, through
+ * {@link SafeText#logMessage}: a request's secrets are removed, control characters escaped (a
+ * name with a newline cannot forge a log line) and long request text cut, whichever code logged
+ * it.
  */
 final class Logging {
 
@@ -69,9 +76,26 @@ final class Logging {
     return logger.substring(logger.lastIndexOf('.') + 1);
   }
 
-  private static String stackTrace(Throwable t) {
-    StringWriter text = new StringWriter();
-    t.printStackTrace(new PrintWriter(text));
+  /** The record's message, safe to write as one line. */
+  private static String message(Formatter formatter, LogRecord r) {
+    return SafeText.logMessage(formatter.formatMessage(r));
+  }
+
+  /**
+   * A stack trace whose exception messages are made safe like log messages; the frames, which
+   * hold no request text, stay one per line.
+   */
+  static String stackTrace(Throwable t) {
+    StringBuilder text = new StringBuilder();
+    Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    String caption = "";
+    for (Throwable cause = t; cause != null && seen.add(cause); cause = cause.getCause()) {
+      text.append(caption).append(SafeText.logMessage(cause.toString())).append('\n');
+      for (StackTraceElement frame : cause.getStackTrace()) {
+        text.append("\tat ").append(frame).append('\n');
+      }
+      caption = "Caused by: ";
+    }
     return text.toString();
   }
 
@@ -86,7 +110,7 @@ final class Logging {
           .append(' ')
           .append(shortName(r.getLoggerName()))
           .append(": ")
-          .append(formatMessage(r))
+          .append(message(this, r))
           .append('\n');
       if (r.getThrown() != null) {
         line.append(stackTrace(r.getThrown()));
@@ -103,7 +127,7 @@ final class Logging {
       field(json, "time", Instant.ofEpochMilli(r.getMillis()).toString()).append(',');
       field(json, "level", levelName(r.getLevel())).append(',');
       field(json, "logger", r.getLoggerName() == null ? "" : r.getLoggerName()).append(',');
-      field(json, "msg", formatMessage(r));
+      field(json, "msg", message(this, r));
       if (r.getThrown() != null) {
         json.append(',');
         field(json, "error", stackTrace(r.getThrown()));

@@ -15,6 +15,7 @@ import io.csi.pvestorage.metrics.MetricsServer;
 import io.csi.pvestorage.metrics.PoolMetrics;
 import io.csi.pvestorage.node.Mounter;
 import io.csi.pvestorage.storage.StoragePlugin;
+import io.csi.pvestorage.storage.config.OwnerPolicy;
 import io.csi.pvestorage.storage.config.StorageConfig;
 import io.csi.pvestorage.storage.config.StorageConfigParser;
 import io.csi.pvestorage.storage.config.StorageDefinition;
@@ -87,7 +88,7 @@ final class ServeCommand {
       }
       NodeStorages storages = wiring.get().storages();
       InFlight inFlight = new InFlight();
-      services.add(new ControllerService(storages, inFlight));
+      services.add(new ControllerService(storages, inFlight, config.ownerPolicy()));
       services.add(new NodeService(storages, inFlight,
           new Mounter(wiring.get().commands(), NODE_COMMAND_TIMEOUT, FILESYSTEM_TIMEOUT),
           config.maxVolumesPerNode()));
@@ -115,7 +116,10 @@ final class ServeCommand {
 
     CsiServer server;
     try {
-      server = CsiServer.start(config.endpoint(), config.socketMode(), services,
+      // Lenient parsing: a request that does not parse reaches the interceptor, which answers
+      // INVALID_ARGUMENT instead of gRPC's UNKNOWN.
+      server = CsiServer.start(config.endpoint(), config.socketMode(),
+          services.stream().map(CallInterceptor::parsingLeniently).toList(),
           List.of(new CallInterceptor(observer)));
     } catch (IOException | IllegalStateException e) {
       LOG.log(Level.ERROR, "cannot serve on " + config.endpoint() + ": " + e.getMessage());
@@ -204,7 +208,8 @@ final class ServeCommand {
 
   /** Loads storage.cfg and builds the plugins of the storages this node has, and the lock. */
   private static StorageWiring wireStorage(DriverConfig config, MetricsObserver observer) {
-    StorageConfig storage = loadStorageConfig(config.storageConfig().orElseThrow());
+    StorageConfig storage = loadStorageConfig(config.storageConfig().orElseThrow(),
+        config.ownerPolicy());
     String node = config.nodeId().orElseThrow();
     List<StorageDefinition> usable = storage.availableOn(node);
     storage.skipped().forEach(s -> LOG.log(Level.INFO, "storage.cfg: skipping " + s
@@ -216,7 +221,7 @@ final class ServeCommand {
     return StorageWiring.build(config, usable, observer);
   }
 
-  private static StorageConfig loadStorageConfig(Path path) {
+  private static StorageConfig loadStorageConfig(Path path, OwnerPolicy owners) {
     String text;
     try {
       text = Files.readString(path, StandardCharsets.UTF_8);
@@ -225,6 +230,6 @@ final class ServeCommand {
           "--storage-config: cannot read " + path + ": " + e.getClass().getSimpleName()
               + (e.getMessage() == null ? "" : " " + e.getMessage()));
     }
-    return StorageConfigParser.parse(text, path.toString());
+    return StorageConfigParser.parse(text, path.toString(), owners);
   }
 }

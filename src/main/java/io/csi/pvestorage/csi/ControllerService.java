@@ -37,6 +37,7 @@ import io.csi.pvestorage.storage.SnapshotInfo;
 import io.csi.pvestorage.storage.StoragePlugin;
 import io.csi.pvestorage.storage.VolumeId;
 import io.csi.pvestorage.storage.VolumeOptions;
+import io.csi.pvestorage.storage.config.OwnerPolicy;
 import io.grpc.stub.StreamObserver;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -84,11 +85,22 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
   private final NodeStorages storages;
   private final VolumeOperations operations;
   private final InFlight inFlight;
+  private final OwnerPolicy owners;
 
+  /** A controller that refuses owner IDs PVE may give a guest ({@link OwnerPolicy#DEFAULT}). */
   public ControllerService(NodeStorages storages, InFlight inFlight) {
+    this(storages, inFlight, OwnerPolicy.DEFAULT);
+  }
+
+  /**
+   * @param owners which volume owner IDs a CreateVolume may use (StorageClass {@code owner}, or
+   *     the storage's {@code csi-owner})
+   */
+  public ControllerService(NodeStorages storages, InFlight inFlight, OwnerPolicy owners) {
     this.storages = Objects.requireNonNull(storages, "storages");
     this.operations = new VolumeOperations(storages);
     this.inFlight = Objects.requireNonNull(inFlight, "inFlight");
+    this.owners = Objects.requireNonNull(owners, "owners");
   }
 
   /** The GetCapabilities answer, also served by the controller-only mode. */
@@ -133,6 +145,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             + " (storages here: " + storeIds() + "); the pod must run where the storage is"));
     VolumeAccess access = VolumeAccess.of(request.getVolumeCapabilitiesList(),
         parameters.fsType(), plugin.type());
+    long owner = parameters.owner().orElse(plugin.defaultOwner());
+    owners.check(owner, parameters.owner().isPresent() ? "StorageClass parameter owner=" + owner
+        : "the csi-owner " + owner + " of storage " + plugin.storeId());
     // Refuses ZFS-only parameters on an LVM storage now, before anything runs.
     plugin.withVolumeOptions(new VolumeOptions(parameters.volBlockSize(), parameters.sparse()));
 
@@ -430,10 +445,23 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     if (name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
       throw invalid(field + " is longer than " + MAX_NAME_BYTES + " bytes");
     }
-    if (name.chars().anyMatch(Character::isISOControl)) {
-      throw invalid(field + " must not contain control characters");
+    for (int i = 0; i < name.length(); i++) {
+      if (bannedInName(name.charAt(i))) {
+        throw invalid(field + " contains the control character U+" + String.format("%04X",
+            (int) name.charAt(i)) + " at position " + i + "; CSI names may hold any Unicode "
+            + "text except U+0000-U+0008, U+000B, U+000C, U+000E-U+001F and U+007F-U+009F");
+      }
     }
     return name;
+  }
+
+  /**
+   * The characters the CSI spec bans from names: the control characters except the common
+   * whitespace tab, newline and carriage return, which a name may hold (the volume name on
+   * disk is then a hash, and the CSI name is stored encoded).
+   */
+  private static boolean bannedInName(char c) {
+    return Character.isISOControl(c) && c != '\t' && c != '\n' && c != '\r';
   }
 
   private static String required(String value, String field) {

@@ -50,7 +50,10 @@ record Page<T>(List<T> items, Optional<String> nextToken) {
           start++;
         }
       }
-      int end = maxEntries == 0 ? sorted.size() : Math.min(sorted.size(), start + maxEntries);
+      // Compared as a remainder, not as start + maxEntries: a max_entries near 2^31 must not
+      // overflow into a negative end.
+      int end = maxEntries == 0 || maxEntries >= sorted.size() - start
+          ? sorted.size() : start + maxEntries;
       List<T> items = List.copyOf(sorted.subList(start, end));
       Optional<String> next = end < sorted.size() && !items.isEmpty()
           ? Optional.of(encode(key.apply(items.getLast()))) : Optional.empty();

@@ -24,6 +24,10 @@ import io.grpc.StatusRuntimeException;
  * </table>
  *
  * <p>Any other exception becomes INTERNAL with its message: no RPC answers UNKNOWN.
+ *
+ * <p>Every status a client receives passes {@link #forClient}, which makes its description safe
+ * to echo ({@link SafeText}): the call's secrets removed, control characters escaped, long
+ * request text cut to its beginning and length.
  */
 public final class StatusMapping {
 
@@ -63,6 +67,24 @@ public final class StatusMapping {
     return Status.INTERNAL
         .withDescription("internal error, " + failure.getClass().getSimpleName() + message)
         .withCause(failure);
+  }
+
+  /**
+   * The status as a client receives it: UNKNOWN mapped as {@link #toStatus} maps it (by its cause
+   * when it has one), and the description made safe to echo.
+   *
+   * @param sensitive the secrets and mount flag values of the call's request
+   */
+  static Status forClient(Status status, Redaction.Sensitive sensitive) {
+    Status mapped = status;
+    if (status.getCode() == Status.Code.UNKNOWN) {
+      mapped = toStatus(status.getCause() != null ? status.getCause()
+          : status.asRuntimeException());
+    }
+    if (mapped.getDescription() == null) {
+      return mapped;
+    }
+    return mapped.withDescription(SafeText.description(mapped.getDescription(), sensitive));
   }
 
   private static Status known(Status status, Throwable failure) {

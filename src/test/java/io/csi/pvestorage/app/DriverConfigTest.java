@@ -8,6 +8,7 @@ import io.csi.pvestorage.app.DriverConfig.LockMode;
 import io.csi.pvestorage.app.DriverConfig.LogFormat;
 import io.csi.pvestorage.app.DriverConfig.Mode;
 import io.csi.pvestorage.app.Flags.UsageException;
+import io.csi.pvestorage.storage.config.OwnerPolicy;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
@@ -39,6 +40,20 @@ class DriverConfigTest {
     assertEquals(List.of(), c.commandPrefix());
     assertEquals(Duration.ofSeconds(30), c.poolRefresh());
     assertEquals(Duration.ofSeconds(1), c.lockLinger());
+    assertEquals(OwnerPolicy.DEFAULT, c.ownerPolicy());
+  }
+
+  @Test
+  void guestOwnersAreAllowedOnlyByTheirFlag() {
+    assertTrue(parse(Map.of(), "--node-id", "n", "--allow-guest-owners").ownerPolicy()
+        .allowGuestIds());
+    assertTrue(parse(Map.of(), "--node-id", "n", "--allow-guest-owners=true").allowGuestOwners());
+    assertEquals(OwnerPolicy.DEFAULT,
+        parse(Map.of(), "--node-id", "n", "--allow-guest-owners", "false").ownerPolicy());
+    UsageException e = assertThrows(UsageException.class,
+        () -> parse(Map.of(), "--node-id", "n", "--allow-guest-owners=often"));
+    assertEquals("--allow-guest-owners: 'often' is not true or false", e.getMessage());
+    assertTrue(DriverConfig.help().contains("--allow-guest-owners"));
   }
 
   @Test

@@ -2,8 +2,18 @@ package io.csi.pvestorage.app;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import csi.v1.ControllerGrpc;
+import csi.v1.ValidateVolumeCapabilitiesRequest;
+import csi.v1.VolumeCapability;
+import io.csi.pvestorage.csi.RawRequests;
+import io.grpc.CallOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -161,6 +171,58 @@ class ServeProcessTest {
       assertTrue(Files.readString(log).contains("stopped"), Files.readString(log));
     } finally {
       first.destroyForcibly();
+    }
+  }
+
+  /** The port a driver started on {@code tcp://127.0.0.1:0} announces in its log. */
+  private static int announcedPort(Path log) throws Exception {
+    Pattern serving = Pattern.compile("on tcp://127.0.0.1:(\\d+) ");
+    Instant until = Instant.now().plus(Duration.ofSeconds(30));
+    while (Instant.now().isBefore(until)) {
+      Matcher m = serving.matcher(Files.readString(log));
+      if (m.find()) {
+        return Integer.parseInt(m.group(1));
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("never served: " + Files.readString(log));
+  }
+
+  @Test
+  void unparsableRequestsAreInvalidAndEchoedInputIsEscapedInTheLog() throws Exception {
+    Path cfg = dir.resolve("storage.cfg");
+    Files.writeString(cfg, "zfspool: local-zfs\n\tpool rpool/data\n");
+    Path log = dir.resolve("hostile.log");
+    Process driver = launch(log, "serve", "--endpoint=tcp://127.0.0.1:0", "--node-id=n1",
+        "--storage-config=" + cfg, "--lock=local", "--metrics-address=");
+    try {
+      ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", announcedPort(log))
+          .usePlaintext().build();
+      try {
+        StatusRuntimeException garbage = assertThrows(StatusRuntimeException.class,
+            () -> RawRequests.call(channel, ControllerGrpc.getCreateVolumeMethod(),
+                new byte[] {(byte) 0xff, (byte) 0xff, 1, 2},
+                CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS)));
+        assertEquals(Status.Code.INVALID_ARGUMENT, garbage.getStatus().getCode(),
+            garbage.getStatus().toString());
+
+        StatusRuntimeException missing = assertThrows(StatusRuntimeException.class,
+            () -> ControllerGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+                .validateVolumeCapabilities(ValidateVolumeCapabilitiesRequest.newBuilder()
+                    .setVolumeId("local-zfs:vm-0-x\nFORGED ERROR line")
+                    .addVolumeCapabilities(VolumeCapability.newBuilder()
+                        .setBlock(VolumeCapability.BlockVolume.getDefaultInstance()))
+                    .build()));
+        assertEquals(Status.Code.NOT_FOUND, missing.getStatus().getCode());
+      } finally {
+        channel.shutdownNow();
+      }
+      String written = Files.readString(log);
+      assertTrue(written.contains("local-zfs:vm-0-x\\nFORGED ERROR line"), written);
+      assertTrue(written.lines().noneMatch(l -> l.startsWith("FORGED")), written);
+    } finally {
+      driver.destroy();
+      driver.waitFor(30, TimeUnit.SECONDS);
     }
   }
 }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
+import io.csi.pvestorage.storage.config.OwnerPolicy;
 import io.csi.pvestorage.storage.config.StorageConfig;
 import io.csi.pvestorage.storage.config.StorageConfigParser;
 import io.csi.pvestorage.storage.config.StorageDefinition;
@@ -213,6 +214,32 @@ class ChartTest {
   }
 
   @Test
+  void guestOwnersAreAllowedOnlyByTheirValue() {
+    List<HasMetadata> defaults = render("");
+    Container driver = container(only(defaults, DaemonSet.class).getSpec().getTemplate().getSpec()
+        .getContainers(), "driver");
+    assertTrue(driver.getArgs().stream().noneMatch(a -> a.startsWith("--allow-guest-owners")),
+        driver.getArgs()::toString);
+
+    List<HasMetadata> allowed = render("zfspool.yaml");
+    assertTrue(container(only(allowed, DaemonSet.class).getSpec().getTemplate().getSpec()
+        .getContainers(), "driver").getArgs().contains("--allow-guest-owners=true"));
+    assertTrue(container(only(allowed, Deployment.class).getSpec().getTemplate().getSpec()
+        .getContainers(), "driver").getArgs().stream()
+        .noneMatch(a -> a.startsWith("--allow-guest-owners")), "the controller has no storage");
+    String text = only(allowed, ConfigMap.class).getData().get("storage.cfg");
+    Exception refused = assertThrows(Exception.class,
+        () -> StorageConfigParser.parse(text, "storage.cfg"));
+    assertTrue(refused.getMessage().contains("csi-owner 9000") && refused.getMessage()
+        .contains("--allow-guest-owners (chart value pve.allowGuestOwners)"), refused::getMessage);
+
+    var notBoolean = new Helm(CHART).template().withKubeVersion("1.34.0")
+        .set("pve.allowGuestOwners", "sometimes");
+    Exception e = assertThrows(Exception.class, notBoolean::call);
+    assertTrue(e.getMessage().contains("allowGuestOwners"), e.getMessage());
+  }
+
+  @Test
   void controllerHasResizerWithLeaderElectionAndNoHostAccess() {
     List<HasMetadata> objects = render("");
     Deployment d = only(objects, Deployment.class);
@@ -280,7 +307,11 @@ class ChartTest {
     List<HasMetadata> objects = render(valuesFile);
     ConfigMap cm = only(objects, ConfigMap.class);
     String text = cm.getData().get("storage.cfg");
-    StorageConfig config = StorageConfigParser.parse(text, "storage.cfg");
+    // Read as the driver reads it, with the owner policy the chart's flags give it.
+    boolean allowGuestOwners = container(only(objects, DaemonSet.class).getSpec().getTemplate()
+        .getSpec().getContainers(), "driver").getArgs().contains("--allow-guest-owners=true");
+    StorageConfig config = StorageConfigParser.parse(text, "storage.cfg",
+        new OwnerPolicy(allowGuestOwners));
     List<String> ids = config.storages().stream().map(StorageDefinition::storeId).toList();
     List<String> classes = objects.stream().filter(StorageClass.class::isInstance)
         .map(o -> ((StorageClass) o).getParameters().get("storage")).toList();

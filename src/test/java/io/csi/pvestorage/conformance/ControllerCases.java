@@ -34,6 +34,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -457,5 +458,126 @@ abstract class ControllerCases extends IdentityCases {
       token = page.nextToken();
     }
     throw new AssertionError("the listing did not end after " + MAX_PAGES + " pages");
+  }
+
+  // ---- issue 13 point 4: input as the CSI spec allows it ------------------------------------
+  // (a block of its own: other cases are added above and in other blocks)
+
+  /** Strings that no volume or snapshot ID of this driver can be, on this backend's storage. */
+  private List<String> neverIssuedIds() {
+    String storage = backend().storage();
+    return List.of("x".repeat(16 << 10), "no-colon", "\u0000", storage + ":",
+        storage + ":../../etc/passwd", storage + ":/dev/sda", storage + ":vm-0-a\nb",
+        storage + ":vm-0-a b", storage + ":vm-0-\u00e4", storage + ":" + "v".repeat(200),
+        storage + ":vm-0-a@", storage + ":vm-0-a@Not_A_Snapshot", "@snap");
+  }
+
+  @Test
+  void controller_idsThisDriverNeverIssuedAreObjectsThatDoNotExist() {
+    List<String> before = pools(driver.guest());
+    for (String id : neverIssuedIds()) {
+      String shown = id.length() > 40 ? id.substring(0, 40) + "..." : id;
+      controller().deleteVolume(deleteRequest(id));
+      controller().deleteSnapshot(csi.v1.DeleteSnapshotRequest.newBuilder().setSnapshotId(id)
+          .build());
+      StatusRuntimeException e = assertCode(NOT_FOUND,
+          () -> controller().validateVolumeCapabilities(validateRequest(id, mountCapability())));
+      assertTrue(e.getStatus().getDescription().length() < 2200,
+          "an echoed ID is bounded: " + e.getStatus().getDescription().length());
+      assertFalse(e.getStatus().getDescription().contains("\n"), "and escaped");
+      assertCode(NOT_FOUND, () -> controller().createSnapshot(csi.v1.CreateSnapshotRequest
+          .newBuilder().setName(uniqueName("snapshot")).setSourceVolumeId(id).build()));
+      CreateVolumeRequest.Builder restore = volumeRequest(uniqueName("pvc"), VOLUME_BYTES,
+          mountCapability());
+      restore.getVolumeContentSourceBuilder().getSnapshotBuilder().setSnapshotId(id);
+      assertCode(NOT_FOUND, () -> createVolume(restore.build()));
+      CreateVolumeRequest.Builder clone = volumeRequest(uniqueName("pvc"), VOLUME_BYTES,
+          mountCapability());
+      clone.getVolumeContentSourceBuilder().getVolumeBuilder().setVolumeId(id);
+      assertCode(NOT_FOUND, () -> createVolume(clone.build()));
+      assertEquals(0, controller().listSnapshots(csi.v1.ListSnapshotsRequest.newBuilder()
+          .setSnapshotId(id).build()).getEntriesCount(), shown);
+      assertEquals(0, controller().listSnapshots(csi.v1.ListSnapshotsRequest.newBuilder()
+          .setSourceVolumeId(id).build()).getEntriesCount(), shown);
+    }
+    assertEquals(before, pools(driver.guest()), "nothing was made or removed");
+  }
+
+  @Test
+  void controller_namesWithATabAndANewlineGetTheirVolumeAndSnapshotAgainOnRetry() {
+    String name = "pvc\twith a tab\nFORGED-" + UUID.randomUUID();
+    CreateVolumeRequest request = volumeRequest(name, VOLUME_BYTES, mountCapability()).build();
+    Volume volume = createVolume(request);
+    assertEquals(volume, controller().createVolume(request).getVolume(),
+        "the retry finds the volume by the name stored on it");
+    assertTrue(listAllVolumes().containsKey(volume.getVolumeId()));
+    String volname = volume.getVolumeId().substring(backend().storage().length() + 1);
+    assertEquals(name, storedName(volname), "the name round-trips through the storage");
+
+    String snapName = "snapshot\twith a tab\nFORGED-" + UUID.randomUUID();
+    csi.v1.Snapshot snapshot = createSnapshot(snapName, volume.getVolumeId()).getSnapshot();
+    assertEquals(snapshot, controller().createSnapshot(csi.v1.CreateSnapshotRequest.newBuilder()
+        .setName(snapName).setSourceVolumeId(volume.getVolumeId()).build()).getSnapshot(),
+        "the retry finds the snapshot by the name stored on it");
+    assertEquals(List.of(snapshot.getSnapshotId()), controller().listSnapshots(
+        csi.v1.ListSnapshotsRequest.newBuilder().setSourceVolumeId(volume.getVolumeId()).build())
+        .getEntriesList().stream().map(e -> e.getSnapshot().getSnapshotId()).toList());
+
+    // An incompatible request for the same name echoes it: escaped in the answer and the log.
+    StatusRuntimeException e = assertCode(ALREADY_EXISTS, () -> controller().createVolume(
+        volumeRequest(name, 2 * VOLUME_BYTES, mountCapability()).build()));
+    String escaped = name.replace("\t", "\\t").replace("\n", "\\n");
+    assertTrue(e.getStatus().getDescription().contains(escaped), e.getStatus().getDescription());
+    String log = driver.log();
+    assertTrue(log.contains(escaped), "the log names the volume escaped");
+    assertTrue(log.lines().noneMatch(l -> l.startsWith("FORGED")), "no forged log line");
+  }
+
+  /** The CSI name recorded on a volume, read from the storage itself and decoded. */
+  private String storedName(String volname) {
+    if (backend().storage().equals(GuestDriver.LVM_STORAGE)) {
+      String tags = driver.must("lvs", "--noheadings", "-o", "lv_tags",
+          io.csi.pvestorage.harness.VmHarness.VG + "/" + volname).stdoutText().strip();
+      assertFalse(tags.contains("\t") || tags.contains("\n"), "stored encoded: " + tags);
+      return io.csi.pvestorage.storage.lvmthin.LvTags.decode(List.of(tags.split(",")))
+          .orElseThrow(() -> new AssertionError("no name tag on " + volname + ": " + tags))
+          .csiName();
+    }
+    String value = driver.must("zfs", "get", "-H", "-o", "value", "pve-storage.csi.io:csi-name",
+        io.csi.pvestorage.harness.VmHarness.ZFS_DATASET + "/" + volname).stdoutText().strip();
+    assertFalse(value.contains("\t") || value.contains("\n"), "stored percent-encoded: " + value);
+    return java.net.URLDecoder.decode(value.replace("+", "%2B"), StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void controller_requestBytesThatDoNotParseAreInvalid() {
+    for (byte[] bytes : List.of(new byte[] {(byte) 0xff, (byte) 0xff, 1, 2},
+        new byte[] {0x0a, 0x05, 'a'}, new byte[] {0x0a, 0x02, (byte) 0xc3, 0x28})) {
+      StatusRuntimeException e = assertCode(INVALID_ARGUMENT, () -> io.csi.pvestorage.csi
+          .RawRequests.call(driver.channel(), csi.v1.ControllerGrpc.getCreateVolumeMethod(),
+              bytes, io.grpc.CallOptions.DEFAULT.withDeadlineAfter(CALL_SECONDS,
+                  java.util.concurrent.TimeUnit.SECONDS)));
+      assertTrue(e.getStatus().getDescription().contains("CreateVolume request"),
+          e.getStatus().getDescription());
+    }
+    assertTrue(driver.isAlive());
+  }
+
+  @Test
+  void controller_aHugeMaxEntriesAfterATokenIsTheRestOfTheListing() {
+    createMountVolume();
+    createMountVolume();
+    List<String> all = new ArrayList<>(listAllVolumes().keySet());
+    ListVolumesResponse first = controller().listVolumes(ListVolumesRequest.newBuilder()
+        .setMaxEntries(1).build());
+    for (int huge : new int[] {Integer.MAX_VALUE, Integer.MAX_VALUE - 1}) {
+      ListVolumesResponse rest = controller().listVolumes(ListVolumesRequest.newBuilder()
+          .setMaxEntries(huge).setStartingToken(first.getNextToken()).build());
+      assertEquals(all.subList(1, all.size()), rest.getEntriesList().stream()
+          .map(e -> e.getVolume().getVolumeId()).toList());
+      assertEquals("", rest.getNextToken());
+    }
+    assertCode(INVALID_ARGUMENT, () -> controller().listVolumes(ListVolumesRequest.newBuilder()
+        .setMaxEntries(-1).build()));
   }
 }

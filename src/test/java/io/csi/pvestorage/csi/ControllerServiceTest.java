@@ -35,6 +35,7 @@ import io.csi.pvestorage.lock.PveFlock;
 import io.csi.pvestorage.lock.Sleeper;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.VolumeMetadata;
+import io.csi.pvestorage.storage.config.OwnerPolicy;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
@@ -237,7 +238,7 @@ class ControllerServiceTest {
     fails(Status.Code.INVALID_ARGUMENT,
         () -> controller.createVolume(create("x".repeat(129), 0, LVM).build()));
     fails(Status.Code.INVALID_ARGUMENT,
-        () -> controller.createVolume(create("a\nb", 0, LVM).build()));
+        () -> controller.createVolume(create("a\u0007b", 0, LVM).build()));
     fails(Status.Code.INVALID_ARGUMENT, () -> controller.createVolume(
         create("v", 0, LVM).clearVolumeCapabilities().build()));
     StatusRuntimeException multi = fails(Status.Code.INVALID_ARGUMENT,
@@ -634,5 +635,156 @@ class ControllerServiceTest {
     assertEquals(ControllerService.CAPABILITIES, types);
     assertFalse(types.contains(ControllerServiceCapability.RPC.Type.EXPAND_VOLUME));
     assertNotEquals(0, types.size());
+  }
+
+  // ---- names and IDs as the spec allows them (issue 13 point 4) ------------------------------
+
+  @Test
+  void namesWithTabsNewlinesAndReturnsAreLegalIdempotentAndListed() {
+    String name = "claim\twith\ttabs\nand a newline\r";
+    Volume made = controller.createVolume(create(name, GIB, LVM).build()).getVolume();
+    assertTrue(made.getVolumeId().startsWith("local-lvm:vm-0-claim-with-tabs-and-a-newline-"),
+        made.getVolumeId());
+    assertEquals(made, controller.createVolume(create(name, GIB, LVM).build()).getVolume(),
+        "the retry finds the volume by its CSI name");
+    assertEquals(List.of(made.getVolumeId()), controller.listVolumes(
+        ListVolumesRequest.getDefaultInstance()).getEntriesList().stream()
+        .map(e -> e.getVolume().getVolumeId()).toList());
+
+    String snapName = "snap\tshot\n1";
+    Snapshot snap = snapshot(snapName, made.getVolumeId());
+    assertEquals(snap, snapshot(snapName, made.getVolumeId()));
+    assertEquals(List.of(snap.getSnapshotId()), walkSnapshots(ListSnapshotsRequest.newBuilder(),
+        0));
+    Volume restored = controller.createVolume(create("restore\nof it", GIB, LVM)
+        .setVolumeContentSource(fromSnapshot(snap.getSnapshotId())).build()).getVolume();
+    assertNotEquals(made.getVolumeId(), restored.getVolumeId());
+    assertEquals(2, lvm.listImages(java.util.OptionalLong.empty(), Optional.empty()).size(),
+        "one volume for the name, one restore; the retry made nothing");
+    assertEquals(1, lvm.listSnapshots(Optional.empty()).size());
+  }
+
+  @Test
+  void theControlCharactersTheSpecBansAreInvalidAndTheOthersAreNot() {
+    for (char banned : new char[] {0x00, 0x01, 0x08, 0x0b, 0x0c, 0x0e, 0x1b, 0x1f, 0x7f, 0x85,
+        0x9f}) {
+      String name = "pvc" + banned + "x";
+      StatusRuntimeException e = fails(Status.Code.INVALID_ARGUMENT,
+          () -> controller.createVolume(create(name, GIB, LVM).build()));
+      assertTrue(e.getStatus().getDescription().contains(
+          String.format("U+%04X at position 3", (int) banned)), e.getStatus().getDescription());
+      fails(Status.Code.INVALID_ARGUMENT, () -> snapshot(name, "local-lvm:vm-0-x"));
+    }
+    nothingDone();
+    for (char allowed : new char[] {0x09, 0x0a, 0x0d, 0x20, 0xa0, 0x2028}) {
+      controller.createVolume(create("pvc" + allowed + "x", GIB, LVM).build());
+    }
+    assertEquals(6, lvm.calls().size(), lvm.calls().toString());
+  }
+
+  /** Strings no volume or snapshot ID of this driver can be. */
+  private static final List<String> NEVER_ISSUED = List.of(
+      "x".repeat(1 << 20), "local-lvm:" + "v".repeat(200), "local-lvm:vm-0-a\nb",
+      "local-lvm:vm-0-a\tb", "local-lvm:../../etc/passwd", "local-lvm:vm-0-a b", ":vm-0-a",
+      "local-lvm:", "local-lvm:vm-0-ä", "local-lvm:vm-0-a@", "local-lvm:vm-0-a@@b",
+      "local-lvm:vm-0-a@UPPER", "@snap", "\u0000", "local-lvm\u0000:vm-0-a", "9lives:vm-0-a",
+      "local-lvm:vm-0-a@s\u0085");
+
+  @Test
+  void idsThisDriverNeverIssuedAreObjectsThatDoNotExist() {
+    controller.createVolume(create("a", GIB, LVM).build());
+    snapshot("snap1", "local-lvm:vm-0-a");
+    List<String> before = lvm.calls();
+    for (String id : NEVER_ISSUED) {
+      String shown = id.length() > 40 ? id.substring(0, 40) + "..." : id;
+      controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(id).build());
+      controller.deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId(id).build());
+      fails(Status.Code.NOT_FOUND, () -> controller.validateVolumeCapabilities(
+          ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId(id)
+              .addVolumeCapabilities(mount()).build()));
+      fails(Status.Code.NOT_FOUND, () -> snapshot("s2", id));
+      fails(Status.Code.NOT_FOUND, () -> controller.createVolume(create("r", GIB, LVM)
+          .setVolumeContentSource(fromSnapshot(id)).build()));
+      fails(Status.Code.NOT_FOUND, () -> controller.createVolume(create("r", GIB, LVM)
+          .setVolumeContentSource(fromVolume(id)).build()));
+      assertEquals(List.of(), walkSnapshots(ListSnapshotsRequest.newBuilder().setSnapshotId(id),
+          0), shown);
+      assertEquals(List.of(), walkSnapshots(ListSnapshotsRequest.newBuilder()
+          .setSourceVolumeId(id), 0), shown);
+    }
+    assertEquals(before, lvm.calls(), "nothing was changed");
+    assertTrue(lvm.has("vm-0-a"));
+    assertTrue(lvm.hasSnapshot("vm-0-a", "snap1"));
+  }
+
+  @Test
+  void aHugeMaxEntriesAfterATokenIsTheRestOfTheListing() {
+    for (int i = 0; i < 3; i++) {
+      controller.createVolume(create("pvc-" + i, GIB, LVM).build());
+      snapshot("s" + i, "local-lvm:vm-0-pvc-0");
+    }
+    ListVolumesResponse first = controller.listVolumes(ListVolumesRequest.newBuilder()
+        .setMaxEntries(1).build());
+    ListSnapshotsResponse firstSnap = controller.listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setMaxEntries(1).build());
+    for (int huge : new int[] {Integer.MAX_VALUE, Integer.MAX_VALUE - 1}) {
+      ListVolumesResponse rest = controller.listVolumes(ListVolumesRequest.newBuilder()
+          .setMaxEntries(huge).setStartingToken(first.getNextToken()).build());
+      assertEquals(List.of("local-lvm:vm-0-pvc-1", "local-lvm:vm-0-pvc-2"),
+          rest.getEntriesList().stream().map(e -> e.getVolume().getVolumeId()).toList());
+      assertEquals("", rest.getNextToken());
+      ListSnapshotsResponse restSnap = controller.listSnapshots(ListSnapshotsRequest
+          .newBuilder().setMaxEntries(huge).setStartingToken(firstSnap.getNextToken()).build());
+      assertEquals(2, restSnap.getEntriesCount());
+      assertEquals("", restSnap.getNextToken());
+    }
+    fails(Status.Code.INVALID_ARGUMENT, () -> controller.listVolumes(ListVolumesRequest
+        .newBuilder().setMaxEntries(Integer.MIN_VALUE).build()));
+  }
+
+  // ---- owners PVE may take for a guest (issue 13 point 9) ---------------------------------------
+
+  @Test
+  void anOwnerThatMayBeAGuestIdIsRefusedBeforeAnythingRuns() {
+    for (String owner : List.of("100", "101", "9000", "999999999")) {
+      StatusRuntimeException e = fails(Status.Code.INVALID_ARGUMENT, () -> controller
+          .createVolume(create("pvc-g", GIB, Map.of("storage", "local-lvm", "owner", owner))
+              .build()));
+      assertTrue(e.getStatus().getDescription().startsWith("StorageClass parameter owner="
+          + owner + " is a possible Proxmox VE guest ID (100 and above): PVE counts volume vm-"
+          + owner + "-... as a disk of guest " + owner + ", and removing that guest with "
+          + "'destroy unreferenced disks' deletes the volume"), e.getStatus().getDescription());
+      assertTrue(e.getStatus().getDescription().contains("--allow-guest-owners"));
+    }
+    nothingDone();
+    assertEquals("local-lvm:vm-99-pvc-g", controller.createVolume(create("pvc-g", GIB,
+        Map.of("storage", "local-lvm", "owner", "99")).build()).getVolume().getVolumeId());
+  }
+
+  @Test
+  void aStorageWhoseDefaultOwnerMayBeAGuestIdServesNoNewVolume() {
+    lvm.defaultOwner(100);
+    StatusRuntimeException e = fails(Status.Code.INVALID_ARGUMENT,
+        () -> controller.createVolume(create("pvc-g", GIB, LVM).build()));
+    assertTrue(e.getStatus().getDescription().startsWith("the csi-owner 100 of storage "
+        + "local-lvm is a possible Proxmox VE guest ID"), e.getStatus().getDescription());
+    nothingDone();
+  }
+
+  @Test
+  void guestOwnersServeWhenTheOperatorAllowsThem() throws Exception {
+    lvm.defaultOwner(100);
+    Clock clock = Clock.systemUTC();
+    NodeStorages storages = new NodeStorages("node-a", List.of(lvm, zfs), lock,
+        Duration.ofSeconds(5), clock);
+    try (InProcessCsi allowing = new InProcessCsi((method, code, took) -> { },
+        List.of(new ControllerService(storages, new InFlight(), new OwnerPolicy(true))))) {
+      ControllerGrpc.ControllerBlockingStub allowed = ControllerGrpc.newBlockingStub(
+          allowing.channel());
+      assertEquals("local-lvm:vm-100-pvc-a", allowed.createVolume(create("pvc-a", GIB, LVM)
+          .build()).getVolume().getVolumeId());
+      assertEquals("local-lvm:vm-4242-pvc-b", allowed.createVolume(create("pvc-b", GIB,
+          Map.of("storage", "local-lvm", "owner", "4242")).build()).getVolume().getVolumeId());
+    }
   }
 }

@@ -1,7 +1,9 @@
 package io.csi.pvestorage.csi;
 
 import io.grpc.BindableService;
+import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.inprocess.InProcessChannelBuilder;
@@ -11,7 +13,10 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
-/** An in-process server with the real interceptor, and a channel to it; close after use. */
+/**
+ * An in-process server with the real interceptor and request parsing (as {@code serve} wires
+ * them), and a channel to it; close after use.
+ */
 public final class InProcessCsi implements AutoCloseable {
 
   private final Server server;
@@ -22,7 +27,8 @@ public final class InProcessCsi implements AutoCloseable {
     InProcessServerBuilder builder = InProcessServerBuilder.forName(name).directExecutor();
     CallInterceptor interceptor = new CallInterceptor(observer);
     for (BindableService service : services) {
-      builder.addService(ServerInterceptors.intercept(service, interceptor));
+      builder.addService(ServerInterceptors.intercept(CallInterceptor.parsingLeniently(service),
+          interceptor));
     }
     server = builder.build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -30,6 +36,17 @@ public final class InProcessCsi implements AutoCloseable {
 
   public ManagedChannel channel() {
     return channel;
+  }
+
+  /**
+   * Calls {@code method} with {@code request} as the message's bytes, as a broken or hostile
+   * client would, and returns the response's bytes.
+   *
+   * @throws io.grpc.StatusRuntimeException with the status the server answered
+   */
+  public byte[] callWithBytes(MethodDescriptor<?, ?> method, byte[] request,
+      CallOptions options) {
+    return RawRequests.call(channel, method, request, options);
   }
 
   @Override

@@ -59,6 +59,7 @@ final class MemoryStoragePlugin implements StoragePlugin {
   private final Map<String, Vol> volumes = new TreeMap<>();
   private final List<String> calls = new CopyOnWriteArrayList<>();
   private volatile long allocatable = 100L << 30;
+  private volatile long defaultOwner;
   private volatile BooleanSupplier lockHeld = () -> true;
   private volatile Instant now = Instant.parse("2026-11-24T12:00:00Z");
 
@@ -122,7 +123,12 @@ final class MemoryStoragePlugin implements StoragePlugin {
 
   @Override
   public long defaultOwner() {
-    return 0;
+    return defaultOwner;
+  }
+
+  /** The storage's csi-owner (0 unless set). */
+  void defaultOwner(long owner) {
+    this.defaultOwner = owner;
   }
 
   @Override

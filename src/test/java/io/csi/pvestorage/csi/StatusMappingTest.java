@@ -49,4 +49,19 @@ class StatusMappingTest {
     assertEquals(Status.Code.ABORTED,
         StatusMapping.toStatus(Status.ABORTED.asRuntimeException()).getCode(), "passes through");
   }
+
+  @Test
+  void whatAClientReceivesIsMappedEscapedAndBounded() {
+    Status unknown = Status.UNKNOWN.withCause(new StorageException(ErrorKind.NOT_FOUND,
+        "volume '" + "v".repeat(100_000) + "' is\tgone"));
+    Status sent = StatusMapping.forClient(unknown, Redaction.Sensitive.NONE);
+    assertEquals(Status.Code.NOT_FOUND, sent.getCode());
+    assertEquals("volume '" + "v".repeat(SafeText.RUN_LIMIT - 1) + " ... (100002 bytes) is\\tgone",
+        sent.getDescription());
+    Status plain = Status.ABORTED.withDescription("lock held by pod-1");
+    assertEquals(plain.getDescription(),
+        StatusMapping.forClient(plain, Redaction.Sensitive.NONE).getDescription());
+    assertEquals(Status.Code.INTERNAL,
+        StatusMapping.forClient(Status.UNKNOWN, Redaction.Sensitive.NONE).getCode());
+  }
 }

@@ -69,13 +69,25 @@ public final class StorageConfigParser {
   private record Property(String value, int line) {}
 
   /**
-   * Parses storage.cfg text.
+   * Parses storage.cfg text, refusing a {@code csi-owner} that is a possible PVE guest ID.
    *
    * @param text the file content
    * @param source the file name used in error messages
    * @throws StorageException INVALID with {@code <source>:<line>: <what is wrong>}
    */
   public static StorageConfig parse(String text, String source) {
+    return parse(text, source, OwnerPolicy.DEFAULT);
+  }
+
+  /**
+   * Parses storage.cfg text.
+   *
+   * @param text the file content
+   * @param source the file name used in error messages
+   * @param owners which {@code csi-owner} values are allowed ({@link OwnerPolicy})
+   * @throws StorageException INVALID with {@code <source>:<line>: <what is wrong>}
+   */
+  public static StorageConfig parse(String text, String source, OwnerPolicy owners) {
     List<Section> sections = sections(text, source);
     List<StorageDefinition> storages = new ArrayList<>();
     List<String> skipped = new ArrayList<>();
@@ -87,8 +99,8 @@ public final class StorageConfigParser {
             + "' is defined twice (first at line " + earlier + "); storage IDs must be unique");
       }
       switch (section.type()) {
-        case "lvmthin" -> storages.add(lvmThin(section, source));
-        case "zfspool" -> storages.add(zfsPool(section, source));
+        case "lvmthin" -> storages.add(lvmThin(section, source, owners));
+        case "zfspool" -> storages.add(zfsPool(section, source, owners));
         default -> skipped.add(section.type() + ": " + section.storeId() + " (line "
             + section.line() + ")");
       }
@@ -161,16 +173,16 @@ public final class StorageConfigParser {
     return sections;
   }
 
-  private static LvmThinStorage lvmThin(Section section, String source) {
+  private static LvmThinStorage lvmThin(Section section, String source, OwnerPolicy owners) {
     checkKeys(section, source, LVMTHIN_KEYS);
     String vg = required(section, source, "vgname");
     String pool = required(section, source, "thinpool");
     checkName(section, source, "vgname", vg);
     checkName(section, source, "thinpool", pool);
-    return new LvmThinStorage(section.storeId(), vg, pool, common(section, source));
+    return new LvmThinStorage(section.storeId(), vg, pool, common(section, source, owners));
   }
 
-  private static ZfsPoolStorage zfsPool(Section section, String source) {
+  private static ZfsPoolStorage zfsPool(Section section, String source, OwnerPolicy owners) {
     checkKeys(section, source, ZFSPOOL_KEYS);
     String pool = required(section, source, "pool");
     if (!ZFS_DATASET.matcher(pool).matches()) {
@@ -193,10 +205,10 @@ public final class StorageConfigParser {
       mountpoint = Optional.of(mp.value());
     }
     return new ZfsPoolStorage(section.storeId(), pool, blockSize, sparse, mountpoint,
-        common(section, source));
+        common(section, source, owners));
   }
 
-  private static CommonOptions common(Section section, String source) {
+  private static CommonOptions common(Section section, String source, OwnerPolicy owners) {
     Set<String> nodes = new LinkedHashSet<>();
     Property nodesProp = section.props().get("nodes");
     if (nodesProp != null) {
@@ -225,6 +237,12 @@ public final class StorageConfigParser {
     Property ownerProp = section.props().get("csi-owner");
     if (ownerProp != null) {
       owner = number(ownerProp, source, "csi-owner", 0, MAX_OWNER);
+      try {
+        owners.check(owner, "csi-owner " + owner + " of " + section.type() + " storage '"
+            + section.storeId() + "'");
+      } catch (StorageException e) {
+        throw error(source, ownerProp.line(), e.getMessage());
+      }
     }
     CapacityPolicy defaults = CapacityPolicy.DEFAULT;
     double overcommit = defaults.overcommit();

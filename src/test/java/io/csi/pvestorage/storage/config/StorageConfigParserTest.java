@@ -83,14 +83,31 @@ class StorageConfigParserTest {
         lvmthin: k8s-lvm
             vgname pve
             thinpool data
-            csi-owner 9000
+            csi-owner 99
             csi-overcommit 1.5
             csi-data-limit 85
             csi-metadata-limit 70
         """, "cfg");
     StorageDefinition s = config.find("k8s-lvm").orElseThrow();
-    assertEquals(9000, s.common().owner());
+    assertEquals(99, s.common().owner());
     assertEquals(new CapacityPolicy(1.5, 85, 70), s.common().capacity());
+  }
+
+  @ParameterizedTest(name = "csi-owner {0}")
+  @CsvSource({"100", "9000", "999999999"})
+  void aCsiOwnerThatMayBeAGuestIdIsRefusedUnlessAllowed(long owner) {
+    String text = "zfspool: tank\n\tpool tank/k8s\n\tcsi-owner " + owner + "\n";
+    StorageException e = assertThrows(StorageException.class,
+        () -> StorageConfigParser.parse(text, "storage.cfg"));
+    assertEquals(ErrorKind.INVALID, e.kind());
+    assertEquals("storage.cfg:3: csi-owner " + owner + " of zfspool storage 'tank' is a possible "
+        + "Proxmox VE guest ID (100 and above): PVE counts volume vm-" + owner + "-... as a disk "
+        + "of guest " + owner + ", and removing that guest with 'destroy unreferenced disks' "
+        + "deletes the volume. Use an owner from 0 to 99, or start the driver with "
+        + "--allow-guest-owners (chart value pve.allowGuestOwners) if no guest can ever have "
+        + "this ID", e.getMessage());
+    StorageConfig allowed = StorageConfigParser.parse(text, "storage.cfg", new OwnerPolicy(true));
+    assertEquals(owner, allowed.find("tank").orElseThrow().common().owner());
   }
 
   @Test
