@@ -27,11 +27,17 @@ import java.util.regex.Pattern;
  *
  * <p>LVM accepts only {@code A-Z a-z 0-9 _ + . - / = ! : # &} in a tag, at most 1024
  * characters, not starting with '-' (lvm(8), "Tags"; a comma is refused with exit 3, recorded in
- * the fixture {@code lvcreate-tag-with-comma}). Values made only of those characters stay
- * readable ({@code pve-storage.csi.io/pvc-name=data-db-0}); any other value (a comma, a space,
- * non-ASCII text, or a value that itself starts with {@code b64:}) is written as {@code b64:}
- * plus its UTF-8 bytes in URL-safe base64 without padding, whose alphabet is inside LVM's.
- * Decoding reverses exactly that, so every value round-trips.
+ * the fixture {@code lvcreate-tag-with-comma}). Values made only of those characters, except
+ * the colon, stay readable ({@code pve-storage.csi.io/pvc-name=data-db-0}); any other value (a
+ * comma, a colon, a space, non-ASCII text, or a value that itself starts with {@code b64:}) is
+ * written as {@code b64:} plus its UTF-8 bytes in URL-safe base64 without padding, whose
+ * alphabet is inside LVM's. Decoding reverses exactly that, so every value round-trips.
+ *
+ * <p>The colon is legal in a tag but encoded all the same: PVE lists LVs with {@code lvs
+ * --separator :} and splits each line on every ':', with the tags column before the size of the
+ * metadata and the creation time, so one ':' in a tag shifts those columns and PVE shows the
+ * volume without a ctime (issue 13 point 9). Tags written before that change may still hold a
+ * plain ':'; they decode as before, since only a {@code b64:} prefix is ever decoded.
  */
 public final class LvTags {
 
@@ -46,7 +52,8 @@ public final class LvTags {
   public static final int MAX_TAG = 1024;
 
   private static final String B64 = "b64:";
-  private static final Pattern PLAIN = Pattern.compile("[A-Za-z0-9_+.\\-/=!:#&]*");
+  /** LVM's tag characters without ':' (see the class comment for why). */
+  private static final Pattern PLAIN = Pattern.compile("[A-Za-z0-9_+.\\-/=!#&]*");
 
   private LvTags() {}
 

@@ -54,6 +54,31 @@ class LvTagsTest {
     assertEquals("pve-storage.csi.io/name=b64:YjY0Onh5", LvTags.tag(LvTags.NAME, "b64:xy"));
   }
 
+  /**
+   * PVE splits its {@code lvs --separator :} lines on every ':', so no tag may carry one; the
+   * value is base64 like a comma's. Tags written with a plain ':' before still decode.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"ns:claim", ":", "a:b:c", "pvc-1:"})
+  void aColonIsEncodedAndNeverReachesATag(String value) {
+    List<String> tags = LvTags.encode(new VolumeMetadata(value, Optional.of(value),
+        Optional.of(value), Optional.of(value)));
+    for (String tag : tags) {
+      assertTrue(tag.contains("=b64:"), tag);
+      assertEquals(1, tag.chars().filter(c -> c == ':').count(), "only b64's own colon: " + tag);
+    }
+    assertEquals("pve-storage.csi.io/name=b64:bnM6Y2xhaW0", LvTags.tag(LvTags.NAME, "ns:claim"));
+    assertEquals(Optional.of(new VolumeMetadata(value, Optional.of(value), Optional.of(value),
+        Optional.of(value))), LvTags.decode(tags));
+  }
+
+  @Test
+  void aPlainColonWrittenBeforeStillDecodes() {
+    assertEquals(Optional.of(new VolumeMetadata("a:b", Optional.empty(), Optional.of("c:d"),
+        Optional.empty())), LvTags.decode(List.of("pve-storage.csi.io/name=a:b",
+        "pve-storage.csi.io/pvc-name=c:d")));
+  }
+
   @Test
   void foreignTagsAreIgnoredAndNoNameMeansNoMetadata() {
     assertEquals(Optional.empty(), LvTags.decode(List.of("pve-vm-100", "csi.k8s.io/pvc=x")));
