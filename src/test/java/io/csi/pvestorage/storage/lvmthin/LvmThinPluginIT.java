@@ -91,7 +91,7 @@ class LvmThinPluginIT extends StoragePluginContract {
         Optional.of(new VolumeMetadata("name, with comma", Optional.of("ns"),
             Optional.of("claim.v1"), Optional.empty())));
     JsonNode row = lv(volname, "lv_tags,lv_attr");
-    assertEquals("pve-storage.csi.io/name=b64:bmFtZSwgd2l0aCBjb21tYQ,"
+    assertEquals("pve-storage.csi.io/name.b64=bmFtZSwgd2l0aCBjb21tYQ,"
         + "pve-storage.csi.io/pvc-name=claim.v1,pve-storage.csi.io/pvc-namespace=ns",
         row.path("lv_tags").asText());
     // lvs' autoactivation column reads empty either way on lvm2 2.03.16 (found by the control
