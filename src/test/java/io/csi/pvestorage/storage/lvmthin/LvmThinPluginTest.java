@@ -799,7 +799,8 @@ class LvmThinPluginTest {
     replay(LVS, "plugin-lvs-activated-pool");
     PoolStatus status = plugin.status();
     assertTrue(status.active());
-    assertEquals(OptionalLong.of(487378), status.metadataUsedBytes(), "11.62 % of 4 MiB, as listed after the activation");
+    assertEquals(OptionalLong.of(487378), status.metadataUsedBytes(),
+        "11.62 % of 4 MiB, as listed after the activation");
 
     replay(LVS, "plugin-lvs-inactive-pool");
     replay("plugin-lvchange-activate-pool");
