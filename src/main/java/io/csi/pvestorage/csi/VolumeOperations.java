@@ -40,7 +40,9 @@ import java.util.OptionalLong;
  * <p><b>Deleted volumes.</b> Deleting a volume keeps its CSI snapshots (the backends keep them
  * usable), so a snapshot's source volume may be gone: its snapshots stay listed with the old
  * source volume ID and can be restored and deleted; a new snapshot of the deleted volume is
- * NOT_FOUND.
+ * NOT_FOUND. A CreateVolume of the deleted volume's name makes a new volume under the same volume
+ * ID; the old snapshots are then listed beside the new volume's own (a CO never reuses a
+ * snapshot's name, so a CreateSnapshot of an old snapshot's name still answers that snapshot).
  */
 public final class VolumeOperations {
 
