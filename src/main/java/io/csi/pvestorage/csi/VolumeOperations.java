@@ -30,6 +30,19 @@ import java.util.OptionalLong;
  *
  * <p><b>Locking.</b> Each mutating plugin call runs under the storage lock through {@link
  * NodeStorages#locked}; lookups do not take it.
+ *
+ * <p><b>Ownership.</b> The driver acts only on what it made: a volume or snapshot without a CSI
+ * name (a Proxmox VE guest disk, a snapshot PVE or an operator took) is never snapshotted,
+ * cloned, restored, listed or deleted. Such a request is refused before any command that
+ * changes the storage runs: FAILED_PRECONDITION naming the object and why, or NOT_FOUND for a
+ * volume or snapshot that does not exist (a deleted volume included).
+ *
+ * <p><b>Deleted volumes.</b> Deleting a volume keeps its CSI snapshots (the backends keep them
+ * usable), so a snapshot's source volume may be gone: its snapshots stay listed with the old
+ * source volume ID and can be restored and deleted; a new snapshot of the deleted volume is
+ * NOT_FOUND. A CreateVolume of the deleted volume's name makes a new volume under the same volume
+ * ID; the old snapshots are then listed beside the new volume's own (a CO never reuses a
+ * snapshot's name, so a CreateSnapshot of an old snapshot's name still answers that snapshot).
  */
 public final class VolumeOperations {
 
@@ -138,6 +151,16 @@ public final class VolumeOperations {
       String volname, VolumeMetadata metadata) {
     long size = chooseSize(request, 0);
     ImageFormat format = request.access().format();
+    OptionalLong aboveLimit = roundedAboveLimit(plugin, request, format, size);
+    if (aboveLimit.isPresent()) {
+      // Refused before anything is made. A volume an earlier attempt left under this name is
+      // settled as any found volume is (removed when it is this request's over-limit result).
+      Optional<ImageInfo> earlier = findVolume(plugin, request.name());
+      if (earlier.isPresent()) {
+        return adopt(plugin, request, earlier.get());
+      }
+      throw overLimit(plugin, request, aboveLimit.getAsLong());
+    }
     String made = storages.locked(plugin, "alloc", volname, () -> plugin.allocImage(owner,
         format, Optional.of(volname), size, Optional.of(metadata)));
     // The plugin knows its rounding (extents, 1 MiB): no listing just to read the size back.
@@ -151,12 +174,17 @@ public final class VolumeOperations {
       String volname, VolumeMetadata metadata, Source.FromSnapshot source) {
     SnapshotId snapshotId = source.snapshot();
     sameStorage(plugin, snapshotId.volume(), "snapshot " + snapshotId);
-    SnapshotInfo snapshot = listSnapshotsOf(plugin, snapshotId.volume()).stream().filter(s -> s.id().equals(snapshotId)).findFirst()
+    SnapshotInfo snapshot = listSnapshotsOf(plugin, snapshotId.volume()).stream()
+        .filter(s -> s.id().equals(snapshotId)).findFirst()
         .orElseThrow(() -> notFound("snapshot " + snapshotId + " does not exist on node "
             + storages.nodeId()));
+    if (snapshot.metadata().isEmpty()) {
+      throw notOurs("snapshot " + snapshotId + " was not taken by this driver", "restored");
+    }
     ImageFormat format = plugin.parseVolname(snapshotId.volume().volname()).format();
     sameFormat(request, format, "snapshot " + snapshotId);
     long size = chooseSize(request, snapshot.sizeBytes());
+    requireGrowWithinLimit(plugin, request, format, snapshot.sizeBytes(), size);
     String made = storages.locked(plugin, "clone", volname, () -> plugin.cloneImage(
         snapshotId.volume().volname(), owner, Optional.of(snapshotId.snapName()),
         Optional.of(volname), Optional.of(metadata)));
@@ -167,16 +195,16 @@ public final class VolumeOperations {
       String volname, VolumeMetadata metadata, Source.FromVolume source) {
     VolumeId sourceId = source.volume();
     sameStorage(plugin, sourceId, "volume " + sourceId);
-    ImageInfo sourceImage = plugin.listImages(OptionalLong.empty(),
-            Optional.of(List.of(sourceId))).stream().findFirst()
-        .orElseThrow(() -> notFound("source volume " + sourceId + " does not exist on node "
-            + storages.nodeId()));
+    ImageInfo sourceImage = ownVolume(plugin, sourceId, "cloned");
     sameFormat(request, sourceImage.format(), "volume " + sourceId);
     long size = chooseSize(request, sourceImage.sizeBytes());
+    requireGrowWithinLimit(plugin, request, sourceImage.format(), sourceImage.sizeBytes(), size);
     // A clone of a volume is a clone of a snapshot taken for it. The snapshot is named after the
     // new volume, so a retry after a crash reuses it, and it carries no CSI name, so it is never
-    // listed as a VolumeSnapshot. LVM-thin deletes it at once; ZFS keeps it as a tombstone for
-    // as long as the clone needs its origin.
+    // listed as a VolumeSnapshot. It is deleted in the same hold of the lock, whether the clone
+    // worked or not; LVM-thin then removes it at once, ZFS keeps it as a tombstone for as long
+    // as the clone needs its origin. One left by a process that died in between is removed by
+    // the backends' next delete (under the lock, any clone snapshot is such a leftover).
     String snapName = VolumeNames.cloneSnapshotFor(volname);
     String made = storages.locked(plugin, "clone", volname, () -> {
       try {
@@ -186,15 +214,36 @@ public final class VolumeOperations {
           throw e;
         }
       }
-      String clone = plugin.cloneImage(sourceId.volname(), owner, Optional.of(snapName),
-          Optional.of(volname), Optional.of(metadata));
+      String clone;
+      try {
+        clone = plugin.cloneImage(sourceId.volname(), owner, Optional.of(snapName),
+            Optional.of(volname), Optional.of(metadata));
+      } catch (RuntimeException e) {
+        try {
+          plugin.volumeSnapshotDelete(sourceId.volname(), snapName);
+        } catch (RuntimeException cleanup) {
+          e.addSuppressed(cleanup);
+        }
+        throw e;
+      }
       plugin.volumeSnapshotDelete(sourceId.volname(), snapName);
       return clone;
     });
     return grow(plugin, made, size);
   }
 
-  /** A volume found under the request's name: returned when compatible, else ALREADY_EXISTS. */
+  /**
+   * A volume found under the request's name: returned when compatible, else ALREADY_EXISTS.
+   * What a crash may have left unfinished is finished first: the backend's steps after its
+   * creating command ({@link StoragePlugin#finishCreate}), and the grow of a restore or clone.
+   *
+   * <p>A volume above the request's limit whose size is exactly what this request rounds up
+   * to is what a create of this very request left behind when it was cut off before it could
+   * remove it again (or what a version that did not check the rounding first made): it is
+   * removed and the request answered OUT_OF_RANGE, as the create itself would be, instead of
+   * ALREADY_EXISTS on every retry. Any other volume above the limit is a different volume and
+   * stays (ALREADY_EXISTS); so does one whose rounding the plugin cannot foresee.
+   */
   private Volume adopt(StoragePlugin plugin, CreateRequest request, ImageInfo image) {
     String what = "volume " + image.volid() + " (CSI name '" + request.name() + "')";
     if (image.format() != request.access().format()) {
@@ -203,19 +252,34 @@ public final class VolumeOperations {
           + request.access().format().pveName());
     }
     long size = image.sizeBytes();
-    if (request.limitBytes() > 0 && size > request.limitBytes()) {
-      throw new StorageException(ErrorKind.ALREADY_EXISTS, what + " exists with " + size
-          + " bytes, more than this request's limit of " + request.limitBytes());
-    }
-    if (size < request.requiredBytes()) {
-      if (request.source() instanceof Source.Empty) {
-        throw new StorageException(ErrorKind.ALREADY_EXISTS, what + " exists with " + size
-            + " bytes, less than the " + request.requiredBytes() + " bytes this request needs");
+    String volname = image.volid().volname();
+    long limit = request.limitBytes();
+    if (limit > 0 && size > limit) {
+      OptionalLong ownResult = plugin.allocationSize(image.format(), chooseSize(request, 0));
+      if (ownResult.isPresent() && ownResult.getAsLong() == size) {
+        throw removedOverLimit(plugin, request, volname, size);
       }
-      // A restore or clone that was interrupted between the clone and the grow.
-      return grow(plugin, image.volid().volname(), request.requiredBytes());
+      throw new StorageException(ErrorKind.ALREADY_EXISTS, what + " exists with " + size
+          + " bytes, more than this request's limit of " + limit);
     }
-    return new Volume(image.volid(), size, image.format());
+    if (size < request.requiredBytes() && request.source() instanceof Source.Empty) {
+      throw new StorageException(ErrorKind.ALREADY_EXISTS, what + " exists with " + size
+          + " bytes, less than the " + request.requiredBytes() + " bytes this request needs");
+    }
+    storages.locked(plugin, "finish", volname, () -> {
+      plugin.finishCreate(volname);
+      return null;
+    });
+    if (size >= request.requiredBytes()) {
+      return new Volume(image.volid(), size, image.format());
+    }
+    // A restore or clone that was interrupted between the clone and the grow.
+    OptionalLong grown = roundedAboveLimit(plugin, request, image.format(),
+        request.requiredBytes());
+    if (grown.isPresent()) {
+      throw removedOverLimit(plugin, request, volname, grown.getAsLong());
+    }
+    return withinLimit(plugin, request, grow(plugin, volname, request.requiredBytes()));
   }
 
   /** The size to create: the request's minimum, else the source's size, else the default. */
@@ -247,21 +311,64 @@ public final class VolumeOperations {
   }
 
   /**
-   * The backends round sizes up (LVM extents, ZFS blocks); a result above the request's limit
-   * is removed again and refused, so no volume outside the range is ever handed out.
+   * The backends round sizes up (LVM extents, ZFS blocks). The rounding is checked before
+   * anything is created ({@link #roundedAboveLimit}) wherever the plugin can foresee it; a
+   * result above the limit that it could not foresee is removed again and refused, so no volume
+   * outside the range is ever handed out.
    */
   private Volume withinLimit(StoragePlugin plugin, CreateRequest request, Volume volume) {
     if (request.limitBytes() == 0 || volume.sizeBytes() <= request.limitBytes()) {
       return volume;
     }
-    storages.locked(plugin, "free", volume.id().volname(), () -> {
-      plugin.freeImage(volume.id().volname());
+    throw removedOverLimit(plugin, request, volume.id().volname(), volume.sizeBytes());
+  }
+
+  /** Removes a volume of this request that is above its limit; the answer to give. */
+  private StorageException removedOverLimit(StoragePlugin plugin, CreateRequest request,
+      String volname, long sizeBytes) {
+    storages.locked(plugin, "free", volname, () -> {
+      plugin.freeImage(volname);
       return null;
     });
-    throw new StorageException(ErrorKind.OUT_OF_RANGE, "storage " + plugin.storeId()
-        + " rounds this volume up to " + volume.sizeBytes() + " bytes, above the limit of "
+    return overLimit(plugin, request, sizeBytes);
+  }
+
+  private static StorageException overLimit(StoragePlugin plugin, CreateRequest request,
+      long roundedBytes) {
+    return new StorageException(ErrorKind.OUT_OF_RANGE, "storage " + plugin.storeId()
+        + " rounds this volume up to " + roundedBytes + " bytes, above the limit of "
         + request.limitBytes() + " bytes; raise the limit or ask for a size that is a multiple "
         + "of the allocation unit");
+  }
+
+  /**
+   * The size the plugin rounds {@code sizeBytes} up to, when it foresees that and it is above
+   * the request's limit; empty otherwise. Checked before anything is created; a plugin that
+   * cannot foresee its rounding is checked on the result instead ({@link #withinLimit}).
+   */
+  private static OptionalLong roundedAboveLimit(StoragePlugin plugin, CreateRequest request,
+      ImageFormat format, long sizeBytes) {
+    if (request.limitBytes() == 0) {
+      return OptionalLong.empty();
+    }
+    OptionalLong rounded = plugin.allocationSize(format, sizeBytes);
+    return rounded.isPresent() && rounded.getAsLong() > request.limitBytes()
+        ? rounded : OptionalLong.empty();
+  }
+
+  /**
+   * OUT_OF_RANGE for a restore or clone whose grow after cloning would be rounded above the
+   * limit: checked before the clone is made, so that no clone is left at its source's size when
+   * the grow could never fit.
+   */
+  private static void requireGrowWithinLimit(StoragePlugin plugin, CreateRequest request,
+      ImageFormat format, long sourceBytes, long sizeBytes) {
+    if (sizeBytes > sourceBytes) {
+      OptionalLong rounded = roundedAboveLimit(plugin, request, format, sizeBytes);
+      if (rounded.isPresent()) {
+        throw overLimit(plugin, request, rounded.getAsLong());
+      }
+    }
   }
 
   private static Volume sized(StoragePlugin plugin, String volname) {
@@ -317,8 +424,9 @@ public final class VolumeOperations {
   /**
    * Takes a snapshot named after a CSI name, or returns the one taken for that name before.
    *
-   * @throws StorageException NOT_FOUND (source missing), ALREADY_EXISTS (the name belongs to a
-   *     snapshot of another volume)
+   * @throws StorageException NOT_FOUND (source missing or deleted), PRECONDITION (the source
+   *     was not created by this driver), ALREADY_EXISTS (the name belongs to a snapshot of
+   *     another volume)
    */
   public SnapshotInfo snapshot(String name, VolumeId source) {
     StoragePlugin plugin = storages.find(source.storeId()).orElseThrow(() -> notFound(
@@ -334,6 +442,7 @@ public final class VolumeOperations {
     if (existing.isPresent()) {
       return sameSource(existing.get(), name, source);
     }
+    ownVolume(plugin, source, "snapshotted");
     String snapName = VolumeNames.snapNameFor(name);
     try {
       storages.locked(plugin, "snapshot", source.volname() + "@" + snapName, () -> {
@@ -390,11 +499,16 @@ public final class VolumeOperations {
     });
   }
 
-  /** One snapshot by ID, whoever took it (a pre-provisioned VolumeSnapshotContent may name any). */
+  /**
+   * One CSI snapshot by ID; none when it does not exist or was not taken by this driver. A
+   * pre-provisioned VolumeSnapshotContent may name a snapshot PVE or an operator took, but the
+   * driver never restores, lists or deletes a snapshot it did not take (it cannot know what
+   * else relies on it), so such an ID is answered as unknown here too.
+   */
   public List<SnapshotInfo> snapshotById(SnapshotId id) {
     return storages.find(id.volume().storeId())
-        .map(p -> listSnapshotsOf(p, id.volume()).stream().filter(s -> s.id().equals(id))
-            .toList())
+        .map(p -> listSnapshotsOf(p, id.volume()).stream()
+            .filter(s -> s.id().equals(id) && s.metadata().isPresent()).toList())
         .orElse(List.of());
   }
 
@@ -427,6 +541,28 @@ public final class VolumeOperations {
       }
       throw e;
     }
+  }
+
+  /**
+   * The volume {@code id} as a source of a new snapshot or clone: NOT_FOUND when it does not
+   * exist (a deleted volume included), PRECONDITION when it carries no CSI name.
+   *
+   * @param doing what would be done to it, for the message ("snapshotted", "cloned")
+   */
+  private ImageInfo ownVolume(StoragePlugin plugin, VolumeId id, String doing) {
+    ImageInfo image = plugin.listImages(OptionalLong.empty(), Optional.of(List.of(id))).stream()
+        .findFirst().orElseThrow(() -> notFound("source volume " + id + " does not exist on node "
+            + storages.nodeId()));
+    if (image.metadata().isEmpty()) {
+      throw notOurs("source volume " + id + " was not created by this driver", doing);
+    }
+    return image;
+  }
+
+  /** PRECONDITION for an object without a CSI name; the driver leaves it alone. */
+  private static StorageException notOurs(String what, String doing) {
+    return new StorageException(ErrorKind.PRECONDITION, what + " (it records no CSI name); "
+        + "the driver never changes or uses what it did not create, so it is not " + doing);
   }
 
   private static Optional<ImageInfo> findVolume(StoragePlugin plugin, String name) {

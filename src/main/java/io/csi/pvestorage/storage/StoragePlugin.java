@@ -111,8 +111,22 @@ public interface StoragePlugin {
   }
 
   /**
-   * Deletes an image and its snapshots. Under the storage lock. Idempotent: a volume that does
-   * not exist is success.
+   * Finishes the creation of a volume that {@link #allocImage} or {@link #cloneImage} made, for
+   * a caller that found the volume again after a crash or a lost answer: whatever the backend
+   * does after its creating command is checked and done if it is missing. Under the storage
+   * lock. Idempotent; nothing that changes the storage runs when nothing is missing. This
+   * default has nothing to finish (the creating command is the whole creation).
+   *
+   * @throws io.csi.pvestorage.error.StorageException NOT_FOUND when a backend that looks finds
+   *     no such volume
+   */
+  default void finishCreate(String volname) {}
+
+  /**
+   * Deletes an image. Under the storage lock. Idempotent: a volume that does not exist is
+   * success. Its snapshots that carry a CSI name outlive it: they stay listed under its volume
+   * name, restorable and deletable, and the name is free for a new volume at once; snapshots
+   * without a CSI name go with it, as in PVE.
    *
    * @throws io.csi.pvestorage.error.StorageException PRECONDITION when the volume is in use
    *     (open, mounted), or the backend cannot delete it yet for a documented reason

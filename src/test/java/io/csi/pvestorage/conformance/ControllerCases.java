@@ -2,6 +2,7 @@ package io.csi.pvestorage.conformance;
 
 import static io.grpc.Status.Code.ABORTED;
 import static io.grpc.Status.Code.ALREADY_EXISTS;
+import static io.grpc.Status.Code.FAILED_PRECONDITION;
 import static io.grpc.Status.Code.INVALID_ARGUMENT;
 import static io.grpc.Status.Code.NOT_FOUND;
 import static io.grpc.Status.Code.OUT_OF_RANGE;
@@ -25,6 +26,7 @@ import csi.v1.ValidateVolumeCapabilitiesResponse;
 import csi.v1.Volume;
 import csi.v1.VolumeCapability;
 import csi.v1.VolumeCapability.AccessMode.Mode;
+import io.csi.pvestorage.harness.VmHarness;
 import io.grpc.StatusRuntimeException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -38,6 +40,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 
@@ -277,6 +280,146 @@ abstract class ControllerCases extends IdentityCases {
     assertFalse(listAllVolumes().containsKey(volume.getVolumeId()), "not listed after delete");
     assertCode(NOT_FOUND, () -> controller().validateVolumeCapabilities(
         validateRequest(volume.getVolumeId(), mountCapability())));
+  }
+
+  // ---- a volume this driver did not make (issue 13 point 3, controller side) ---------------
+  // The node side of the same rule is in NodeCases; the point-4 cases are at the end of this
+  // class.
+
+  /**
+   * A disk made by hand in the guest with a Proxmox VE name (lvcreate in the thin pool, zfs
+   * create under the pool dataset) carries no CSI name: CreateSnapshot of it, a CreateVolume
+   * cloning it and DeleteVolume are refused, ListVolumes does not show it, and afterwards it
+   * holds the same bytes at the same size, and the pools hold no new LV, dataset or snapshot.
+   */
+  @Test
+  void controller_aVolumeMadeByHandIsNeverSnapshottedClonedOrDeleted() {
+    HandMadeDisk disk = handMadeDisk();
+    long size = disk.sizeBytes();
+    String written = disk.writePattern();
+    List<String> poolsBefore = pools(driver.guest());
+
+    StatusRuntimeException snapshot = assertCodeIn(List.of(NOT_FOUND, FAILED_PRECONDITION),
+        () -> createSnapshot(uniqueName("snapshot"), disk.volumeId()));
+    assertTrue(String.valueOf(snapshot.getStatus().getDescription()).contains(disk.volumeId()),
+        "the message names the volume: " + snapshot.getStatus().getDescription());
+    CreateVolumeRequest.Builder clone = volumeRequest(uniqueName("pvc"), 0, mountCapability());
+    clone.getVolumeContentSourceBuilder().getVolumeBuilder().setVolumeId(disk.volumeId());
+    StatusRuntimeException cloned = assertCodeIn(List.of(NOT_FOUND, FAILED_PRECONDITION),
+        () -> createVolume(clone.build()));
+    assertTrue(String.valueOf(cloned.getStatus().getDescription()).contains(disk.volumeId()),
+        "the message names the volume: " + cloned.getStatus().getDescription());
+    StatusRuntimeException deleted = assertCode(FAILED_PRECONDITION,
+        () -> controller().deleteVolume(deleteRequest(disk.volumeId())));
+    assertTrue(String.valueOf(deleted.getStatus().getDescription()).contains(disk.volumeId()),
+        "the message names the volume: " + deleted.getStatus().getDescription());
+    assertFalse(listAllVolumes().containsKey(disk.volumeId()), "ListVolumes shows only ours");
+
+    assertEquals(poolsBefore, pools(driver.guest()), "nothing was made or removed");
+    assertEquals(size, disk.sizeBytes(), "the same size");
+    assertEquals(written, disk.readPattern(), "the same bytes");
+  }
+
+  /** A disk made with the storage's own tools, removed after the case. */
+  interface HandMadeDisk {
+    /** Its volume ID as this driver would spell it. */
+    String volumeId();
+
+    long sizeBytes();
+
+    /** Writes 4 MiB of random data into it; their sha256. */
+    String writePattern();
+
+    /** The sha256 of what {@link #writePattern} wrote, read back from the disk. */
+    String readPattern();
+  }
+
+  /**
+   * A disk named like a Proxmox VE guest's, made by hand on this backend's storage: a thin LV,
+   * a zvol, or a dataset with a refquota.
+   */
+  HandMadeDisk handMadeDisk() {
+    String pattern = driver.workDir() + "/hand-made-pattern";
+    driver.must("dd", "if=/dev/urandom", "of=" + pattern, "bs=1M", "count=4", "status=none");
+    if (backend().format().equals("subvol")) {
+      String dataset = VmHarness.ZFS_DATASET + "/subvol-100-disk-9";
+      driver.must("zfs", "create", "-o", "refquota=64M", dataset);
+      afterCase("zfs destroy " + dataset, () -> driver.must("zfs", "destroy", "-r", dataset));
+      String file = driver.must("zfs", "get", "-H", "-o", "value", "mountpoint", dataset)
+          .stdoutText().strip() + "/pattern";
+      return new HandMadeDisk() {
+        public String volumeId() {
+          return backend().storage() + ":subvol-100-disk-9";
+        }
+
+        public long sizeBytes() {
+          return Long.parseLong(driver.must("zfs", "get", "-H", "-p", "-o", "value", "refquota",
+              dataset).stdoutText().strip());
+        }
+
+        public String writePattern() {
+          driver.must("cp", pattern, file);
+          driver.must("sync", "-f", file);
+          return sha256sum(pattern);
+        }
+
+        public String readPattern() {
+          return sha256sum(file);
+        }
+      };
+    }
+    String device;
+    if (backend().storage().equals(GuestDriver.LVM_STORAGE)) {
+      String lv = VmHarness.VG + "/vm-100-disk-9";
+      driver.must("lvcreate", "-V", "64M", "-T", VmHarness.VG + "/" + VmHarness.THIN_POOL,
+          "-n", "vm-100-disk-9");
+      afterCase("lvremove " + lv, () -> driver.must("lvremove", "-f", lv));
+      device = "/dev/" + lv;
+    } else {
+      String zvol = VmHarness.ZFS_DATASET + "/vm-100-disk-9";
+      driver.must("zfs", "create", "-V", "64M", zvol);
+      afterCase("zfs destroy " + zvol, () -> driver.must("zfs", "destroy", "-r", zvol));
+      device = "/dev/zvol/" + zvol;
+      awaitBlockDevice(device);
+    }
+    String back = driver.workDir() + "/hand-made-back";
+    return new HandMadeDisk() {
+      public String volumeId() {
+        return backend().storage() + ":vm-100-disk-9";
+      }
+
+      public long sizeBytes() {
+        return Long.parseLong(driver.must("blockdev", "--getsize64", device).stdoutText()
+            .strip());
+      }
+
+      public String writePattern() {
+        driver.must("dd", "if=" + pattern, "of=" + device, "bs=1M", "oflag=direct",
+            "conv=fsync", "status=none");
+        return sha256sum(pattern);
+      }
+
+      public String readPattern() {
+        driver.must("dd", "if=" + device, "of=" + back, "bs=1M", "count=4", "iflag=direct",
+            "status=none");
+        return sha256sum(back);
+      }
+    };
+  }
+
+  /** zvol links appear a little after {@code zfs create} returns (PVE polls for them too). */
+  private void awaitBlockDevice(String device) {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (driver.run("test", "-b", device).exitCode() != 0) {
+      if (System.nanoTime() > end) {
+        throw new AssertionError(device + " did not appear within 30 s of zfs create");
+      }
+      driver.run("udevadm", "settle");
+    }
+  }
+
+  private String sha256sum(String path) {
+    return driver.must("sha256sum", path).stdoutText().split("\\s+")[0];
   }
 
   // ---- ValidateVolumeCapabilities ---------------------------------------------------------

@@ -6,6 +6,7 @@ import static io.grpc.Status.Code.INVALID_ARGUMENT;
 import static io.grpc.Status.Code.NOT_FOUND;
 import static io.grpc.Status.Code.OUT_OF_RANGE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.util.Timestamps;
@@ -14,8 +15,11 @@ import csi.v1.CreateVolumeRequest;
 import csi.v1.DeleteSnapshotRequest;
 import csi.v1.ListSnapshotsRequest;
 import csi.v1.ListSnapshotsResponse;
+import csi.v1.NodeUnpublishVolumeRequest;
+import csi.v1.NodeUnstageVolumeRequest;
 import csi.v1.Snapshot;
 import csi.v1.Volume;
+import csi.v1.VolumeCapability;
 import csi.v1.VolumeContentSource;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -23,6 +27,7 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -286,7 +291,96 @@ abstract class SnapshotCases extends ControllerCases {
     assertCode(NOT_FOUND, () -> createVolume(request.build()));
   }
 
+  // ---- a deleted volume's snapshots (issue 13 point 1) ------------------------------------
+
+  /**
+   * DeleteVolume keeps the volume's VolumeSnapshots usable, since Kubernetes keeps them ready
+   * to use: both snapshots of a deleted volume stay listed (by ID, by source and unfiltered,
+   * with the old source_volume_id, size and time), each restores the data it was taken of, a
+   * CreateVolume with the deleted volume's name makes a new, empty volume, and once the
+   * snapshots and restores are deleted the pools hold what they held before.
+   */
+  @Test
+  void snapshot_deletingAVolumeKeepsItsSnapshotsUsable() {
+    List<String> poolsBefore = pools(driver.guest());
+    String name = uniqueName("pvc");
+    Volume volume = createVolume(name, VOLUME_BYTES, mountCapability());
+    String first = onPublished(volume, dir -> writeRandomData(dir));
+    Snapshot s1 = createSnapshot(uniqueName("snapshot"), volume.getVolumeId()).getSnapshot();
+    String second = onPublished(volume, dir -> writeRandomData(dir));
+    Snapshot s2 = createSnapshot(uniqueName("snapshot"), volume.getVolumeId()).getSnapshot();
+    assertTrue(!first.equals(second), "two different states of the volume");
+
+    controller().deleteVolume(deleteRequest(volume.getVolumeId()));
+    assertFalse(listAllVolumes().containsKey(volume.getVolumeId()), "the volume is gone");
+    for (Snapshot snapshot : List.of(s1, s2)) {
+      assertEquals(List.of(snapshot), listSnapshots(ListSnapshotsRequest.newBuilder()
+          .setSnapshotId(snapshot.getSnapshotId()).build()),
+          "by ID, as CreateSnapshot answered it (old source_volume_id included)");
+    }
+    assertEquals(Set.of(s1, s2), new HashSet<>(listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSourceVolumeId(volume.getVolumeId()).build())));
+    assertTrue(listSnapshots(ListSnapshotsRequest.getDefaultInstance()).containsAll(
+        List.of(s1, s2)), "in the unfiltered listing");
+
+    Volume fromFirst = createVolume(restoreRequest(uniqueName("pvc"), s1, s1.getSizeBytes()));
+    Volume fromSecond = createVolume(restoreRequest(uniqueName("pvc"), s2, s2.getSizeBytes()));
+    assertEquals(first, onPublished(fromFirst, dir -> sha256Of(dir + "/data")));
+    assertEquals(second, onPublished(fromSecond, dir -> sha256Of(dir + "/data")));
+
+    Volume again = createVolume(name, VOLUME_BYTES, mountCapability());
+    assertEquals(volume.getVolumeId(), again.getVolumeId(), "the name is free again");
+    boolean oldData = onPublished(again, dir -> existsInGuest(dir + "/data"));
+    assertFalse(oldData, "a new, empty volume, not the deleted one");
+
+    for (String snapshot : List.of(s1.getSnapshotId(), s2.getSnapshotId())) {
+      controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId(snapshot)
+          .build());
+    }
+    for (Volume v : List.of(fromFirst, fromSecond, again)) {
+      controller().deleteVolume(deleteRequest(v.getVolumeId()));
+    }
+    assertEquals(List.of(), listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSourceVolumeId(volume.getVolumeId()).build()));
+    assertEquals(poolsBefore, pools(driver.guest()),
+        "nothing of the volume, its snapshots or its restores is left");
+  }
+
   // ---- helpers ----------------------------------------------------------------------------
+
+  /**
+   * Stages and publishes a mount volume, runs {@code action} on the published directory, then
+   * unpublishes and unstages it again.
+   */
+  <T> T onPublished(Volume volume, Function<String, T> action) {
+    VolumeCapability capability = mountCapability();
+    String staging = stagingDir(volume.getVolumeId());
+    node().nodeStageVolume(stageRequest(volume, staging, capability));
+    try {
+      String target = targetPath(volume.getVolumeId());
+      node().nodePublishVolume(publishRequest(volume, staging, target, capability));
+      try {
+        return action.apply(target);
+      } finally {
+        node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
+            .setVolumeId(volume.getVolumeId()).setTargetPath(target).build());
+      }
+    } finally {
+      node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder()
+          .setVolumeId(volume.getVolumeId()).setStagingTargetPath(staging).build());
+    }
+  }
+
+  /** 2 MiB of random data in {@code dir/data}, flushed; its sha256. */
+  String writeRandomData(String dir) {
+    driver.must("dd", "if=/dev/urandom", "of=" + dir + "/data", "bs=1M", "count=2",
+        "conv=fsync", "status=none");
+    return sha256Of(dir + "/data");
+  }
+
+  String sha256Of(String path) {
+    return driver.must("sha256sum", path).stdoutText().split("\\s+")[0];
+  }
 
   Snapshot snapshotOfNewVolume() {
     Volume volume = createMountVolume();

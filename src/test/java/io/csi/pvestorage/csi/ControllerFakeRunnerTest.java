@@ -2,6 +2,7 @@ package io.csi.pvestorage.csi;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import csi.v1.CapacityRange;
 import csi.v1.ControllerGrpc;
@@ -19,6 +20,7 @@ import csi.v1.VolumeCapability;
 import csi.v1.VolumeCapability.AccessMode.Mode;
 import csi.v1.VolumeContentSource;
 import io.csi.pvestorage.exec.FakeCommandRunner;
+import io.csi.pvestorage.fixtures.Fixture;
 import io.csi.pvestorage.lock.LocalStorageLock;
 import io.csi.pvestorage.lock.LockObserver;
 import io.csi.pvestorage.lock.PveFlock;
@@ -49,7 +51,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Bad Controller requests against the real LVM-thin and ZFS plugins over a fake command runner
  * with nothing scripted: each answers its pinned status code and not one lvm or zfs command
- * runs (the fake fails on any).
+ * runs (the fake fails on any). Requests about volumes the driver did not make get only the
+ * listings they need scripted, so anything else that ran would fail the test.
  */
 class ControllerFakeRunnerTest {
 
@@ -175,5 +178,46 @@ class ControllerFakeRunnerTest {
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, rpc::get);
     assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
     assertEquals(List.of(), commands.commands(), "no command may run for: " + what);
+  }
+
+  static Stream<Arguments> foreignSources() {
+    VolumeContentSource guestDisk = VolumeContentSource.newBuilder().setVolume(
+        VolumeContentSource.VolumeSource.newBuilder().setVolumeId("local-lvm:vm-100-disk-9"))
+        .build();
+    VolumeContentSource guestSnapshot = VolumeContentSource.newBuilder().setSnapshot(
+        VolumeContentSource.SnapshotSource.newBuilder()
+            .setSnapshotId("local-lvm:vm-100-disk-9@clone-of-backup")).build();
+    return Stream.of(
+        Arguments.of("snapshot of a guest disk", 2, (Call) c -> c.createSnapshot(
+            CreateSnapshotRequest.newBuilder().setName("s1")
+                .setSourceVolumeId("local-lvm:vm-100-disk-9").build())),
+        Arguments.of("clone of a guest disk", 2, (Call) c -> c.createVolume(
+            create("local-lvm").setVolumeContentSource(guestDisk).build())),
+        Arguments.of("restore of a guest disk's snapshot", 2, (Call) c -> c.createVolume(
+            create("local-lvm").setVolumeContentSource(guestSnapshot).build())),
+        Arguments.of("delete of a guest disk", 1, (Call) c -> c.deleteVolume(
+            DeleteVolumeRequest.newBuilder().setVolumeId("local-lvm:vm-100-disk-9").build())));
+  }
+
+  /**
+   * A guest disk and its snapshot without a CSI name, in a pool recorded on lvm2 2.03.16
+   * (fixture {@code plugin-lvs-keep-before}): every request that would use or change them is
+   * FAILED_PRECONDITION after the listings it needs, and nothing but {@code lvs} runs.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("foreignSources")
+  void whatTheDriverDidNotMakeIsRefusedAfterListingOnly(String what, int listings, Call call) {
+    Fixture pool = Fixture.load("lvm", "2.03.16", "plugin-lvs-keep-before");
+    for (int i = 0; i < listings; i++) {
+      commands.expect(pool.argv()).thenSucceed(pool.stdoutText());
+    }
+    Supplier<Object> rpc = () -> call.on(controller);
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, rpc::get);
+    assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode(),
+        e.getStatus().toString());
+    assertTrue(e.getStatus().getDescription().contains("local-lvm:vm-100-disk-9"),
+        e.getStatus().getDescription());
+    assertEquals(listings, commands.commands().size(), what + ": " + commands.commands());
+    commands.verifyAllConsumed();
   }
 }

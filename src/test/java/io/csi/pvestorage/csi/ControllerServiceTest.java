@@ -355,6 +355,9 @@ class ControllerServiceTest {
         .setVolumeContentSource(fromSnapshot(snap.getSnapshotId())).build()).getVolume();
     assertEquals(2 * GIB, v.getCapacityBytes());
     assertEquals(2 * GIB, lvm.sizeOf("vm-0-r-crash"));
+    List<String> calls = lvm.calls();
+    assertEquals(List.of("finish vm-0-r-crash", "resize vm-0-r-crash " + 2 * GIB),
+        calls.subList(calls.size() - 2, calls.size()));
   }
 
   @Test
@@ -393,6 +396,135 @@ class ControllerServiceTest {
     assertFalse(lvm.hasSnapshot("vm-0-src", temp));
     assertEquals(0, controller.listSnapshots(ListSnapshotsRequest.getDefaultInstance())
         .getEntriesCount(), "the temporary snapshot is never a CSI snapshot");
+  }
+
+  @Test
+  void aCloneThatFailsRemovesItsTemporarySnapshotInTheSameLockHold() {
+    controller.createVolume(create("src", GIB, LVM).build());
+    lvm.failNextClone(new io.csi.pvestorage.error.StorageException(
+        io.csi.pvestorage.error.ErrorKind.EXHAUSTED, "thin pool full"));
+    fails(Status.Code.RESOURCE_EXHAUSTED, () -> controller.createVolume(create("pvc-c", 0, LVM)
+        .setVolumeContentSource(fromVolume("local-lvm:vm-0-src")).build()));
+    List<String> calls = lvm.calls();
+    String temp = calls.get(1).substring(calls.get(1).indexOf('@') + 1);
+    assertEquals(List.of("alloc vm-0-src " + GIB, "snapshot vm-0-src@" + temp,
+        "clone vm-0-src@" + temp + " vm-0-pvc-c", "delsnapshot vm-0-src@" + temp), calls,
+        "every call asserted the lock held; the temporary snapshot is gone again");
+    assertFalse(lvm.hasSnapshot("vm-0-src", temp));
+    assertFalse(lvm.has("vm-0-pvc-c"));
+  }
+
+  // ---- ownership: what the driver did not make is never used (issue 13 point 3) ---------------
+
+  @Test
+  void aVolumeOrSnapshotWithoutACsiNameIsNeverSnapshottedClonedOrRestored() {
+    lvm.put("vm-100-disk-0", ImageFormat.RAW, GIB, Optional.empty());
+    lvm.putSnapshot("vm-100-disk-0", "vzdump", Optional.empty());
+    StatusRuntimeException snapshot = fails(Status.Code.FAILED_PRECONDITION,
+        () -> snapshot("snap-f", "local-lvm:vm-100-disk-0"));
+    assertTrue(snapshot.getMessage().contains("local-lvm:vm-100-disk-0 was not created by this "
+        + "driver") && snapshot.getMessage().contains("not snapshotted"), snapshot.getMessage());
+    StatusRuntimeException clone = fails(Status.Code.FAILED_PRECONDITION,
+        () -> controller.createVolume(create("pvc-f", 0, LVM)
+            .setVolumeContentSource(fromVolume("local-lvm:vm-100-disk-0")).build()));
+    assertTrue(clone.getMessage().contains("not cloned"), clone.getMessage());
+    StatusRuntimeException restore = fails(Status.Code.FAILED_PRECONDITION,
+        () -> controller.createVolume(create("pvc-f", 0, LVM)
+            .setVolumeContentSource(fromSnapshot("local-lvm:vm-100-disk-0@vzdump")).build()));
+    assertTrue(restore.getMessage().contains("local-lvm:vm-100-disk-0@vzdump was not taken by "
+        + "this driver") && restore.getMessage().contains("not restored"), restore.getMessage());
+    assertEquals(0, controller.listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSourceVolumeId("local-lvm:vm-100-disk-0").build()).getEntriesCount());
+    nothingDone();
+    assertTrue(lvm.has("vm-100-disk-0") && lvm.hasSnapshot("vm-100-disk-0", "vzdump"));
+  }
+
+  // ---- a deleted volume's snapshots (issue 13 point 1) -----------------------------------------
+
+  @Test
+  void theSnapshotsOfADeletedVolumeStayListedAndRestorableButItTakesNoNewOnes() {
+    controller.createVolume(create("src", GIB, LVM).build());
+    Snapshot snap = snapshot("snap-k", "local-lvm:vm-0-src");
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("local-lvm:vm-0-src")
+        .build());
+    assertFalse(lvm.has("vm-0-src"));
+    assertEquals(List.of(snap), controller.listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSnapshotId(snap.getSnapshotId()).build()).getEntriesList().stream()
+        .map(ListSnapshotsResponse.Entry::getSnapshot).toList(),
+        "by ID, with the old source volume ID, size and time");
+    assertEquals(List.of(snap.getSnapshotId()), walkSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSourceVolumeId("local-lvm:vm-0-src"), 0));
+    assertEquals(List.of(snap.getSnapshotId()), walkSnapshots(ListSnapshotsRequest.newBuilder(),
+        0));
+
+    Volume restored = controller.createVolume(create("r-k", 0, LVM)
+        .setVolumeContentSource(fromSnapshot(snap.getSnapshotId())).build()).getVolume();
+    assertEquals(GIB, restored.getCapacityBytes());
+    int before = lvm.calls().size();
+    StatusRuntimeException e = fails(Status.Code.NOT_FOUND,
+        () -> snapshot("snap-k2", "local-lvm:vm-0-src"));
+    assertTrue(e.getMessage().contains("local-lvm:vm-0-src does not exist"), e.getMessage());
+    fails(Status.Code.NOT_FOUND, () -> controller.createVolume(create("c-k", 0, LVM)
+        .setVolumeContentSource(fromVolume("local-lvm:vm-0-src")).build()));
+    assertEquals(before, lvm.calls().size(), "nothing ran for them");
+
+    Volume again = controller.createVolume(create("src", GIB, LVM).build()).getVolume();
+    assertEquals("local-lvm:vm-0-src", again.getVolumeId(), "the name is free: a new volume");
+    controller.deleteSnapshot(DeleteSnapshotRequest.newBuilder()
+        .setSnapshotId(snap.getSnapshotId()).build());
+    assertFalse(lvm.hasSnapshot("vm-0-src", snap.getSnapshotId()
+        .substring(snap.getSnapshotId().indexOf('@') + 1)));
+  }
+
+  // ---- limit_bytes and interrupted creates (issue 13 point 8) ----------------------------------
+
+  @Test
+  void aSizeThatRoundsAboveTheLimitIsRefusedBeforeAnythingIsCreated() {
+    StatusRuntimeException e = fails(Status.Code.OUT_OF_RANGE, () -> controller.createVolume(
+        create("pvc-z", 5_000_000, ZFS).setCapacityRange(CapacityRange.newBuilder()
+            .setRequiredBytes(5_000_000).setLimitBytes(6_000_000)).build()));
+    assertTrue(e.getMessage().contains("rounds this volume up to " + 2 * MemoryStoragePlugin.UNIT),
+        e.getMessage());
+    assertEquals(List.of(), zfs.calls(), "the plugin foresees its rounding: nothing created");
+
+    controller.createVolume(create("zsrc", MemoryStoragePlugin.UNIT, ZFS).build());
+    Snapshot snap = snapshot("zs", "local-zfs:vm-0-zsrc");
+    List<String> made = zfs.calls();
+    fails(Status.Code.OUT_OF_RANGE, () -> controller.createVolume(
+        create("pvc-zr", MemoryStoragePlugin.UNIT + 1, ZFS).setCapacityRange(CapacityRange
+            .newBuilder().setRequiredBytes(MemoryStoragePlugin.UNIT + 1)
+            .setLimitBytes(MemoryStoragePlugin.UNIT + 2))
+            .setVolumeContentSource(fromSnapshot(snap.getSnapshotId())).build()));
+    assertEquals(made, zfs.calls(), "the grow's rounding is checked before the clone is made");
+  }
+
+  @Test
+  void aLeftoverAboveTheLimitIsRemovedAndAnsweredOutOfRange() {
+    // what a create of this request that was cut off before removing its result leaves
+    zfs.put("vm-0-pvc-left", ImageFormat.RAW, 2 * MemoryStoragePlugin.UNIT,
+        Optional.of(VolumeMetadata.of("pvc-left")));
+    CreateVolumeRequest request = create("pvc-left", 5_000_000, ZFS).setCapacityRange(
+        CapacityRange.newBuilder().setRequiredBytes(5_000_000).setLimitBytes(6_000_000)).build();
+    fails(Status.Code.OUT_OF_RANGE, () -> controller.createVolume(request));
+    assertFalse(zfs.has("vm-0-pvc-left"));
+    assertEquals(List.of("free vm-0-pvc-left"), zfs.calls());
+    fails(Status.Code.OUT_OF_RANGE, () -> controller.createVolume(request));
+    assertEquals(List.of("free vm-0-pvc-left"), zfs.calls(), "and from then on nothing is made");
+
+    // a volume of another size under the same name is not this request's: it stays
+    zfs.put("vm-0-pvc-other", ImageFormat.RAW, GIB, Optional.of(VolumeMetadata.of("pvc-other")));
+    fails(Status.Code.ALREADY_EXISTS, () -> controller.createVolume(create("pvc-other", 0, ZFS)
+        .setCapacityRange(CapacityRange.newBuilder().setLimitBytes(GIB / 2)).build()));
+    assertTrue(zfs.has("vm-0-pvc-other"));
+  }
+
+  @Test
+  void anAdoptedVolumeIsFinishedUnderTheLock() {
+    controller.createVolume(create("pvc-f", GIB, LVM).build());
+    controller.createVolume(create("pvc-f", GIB, LVM).build());
+    assertEquals(List.of("alloc vm-0-pvc-f " + GIB, "alloc vm-0-pvc-f " + GIB,
+        "finish vm-0-pvc-f"), lvm.calls(), "the retry's alloc finds the name taken, then the "
+        + "volume is adopted and finished");
   }
 
   // ---- DeleteVolume --------------------------------------------------------------------------
@@ -453,10 +585,8 @@ class ControllerServiceTest {
     fails(Status.Code.NOT_FOUND, () -> snapshot("s", "local-lvm:not_a_volume"));
     fails(Status.Code.INVALID_ARGUMENT,
         () -> controller.deleteSnapshot(DeleteSnapshotRequest.getDefaultInstance()));
-    List<String> calls = lvm.calls();
-    assertEquals(1, calls.size(), calls.toString());
-    assertTrue(calls.getFirst().startsWith("snapshot vm-0-missing@s-"),
-        "only the missing volume reached the storage, which reported it missing: " + calls);
+    assertEquals(List.of(), lvm.calls(), "a missing source is found missing before anything "
+        + "runs under the lock");
   }
 
   @Test
@@ -493,9 +623,9 @@ class ControllerServiceTest {
         .setSourceVolumeId("local-lvm:vm-0-a"), 2));
     assertEquals(List.of(ids.get(5)), walkSnapshots(ListSnapshotsRequest.newBuilder()
         .setSnapshotId(ids.get(5)), 0));
-    assertEquals(List.of("local-lvm:vm-0-a@foreign"), walkSnapshots(ListSnapshotsRequest
+    assertEquals(List.of(), walkSnapshots(ListSnapshotsRequest
         .newBuilder().setSnapshotId("local-lvm:vm-0-a@foreign"), 0),
-        "a pre-provisioned snapshot is found by its ID");
+        "a snapshot the driver did not take is not listed, not even by its ID");
     for (String unknown : List.of("local-lvm:vm-0-a@nope", "local-lvm:vm-0-gone@s", "junk",
         "ceph:vm-0-a@s")) {
       assertEquals(List.of(), walkSnapshots(ListSnapshotsRequest.newBuilder()

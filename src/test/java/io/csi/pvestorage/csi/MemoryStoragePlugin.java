@@ -30,9 +30,10 @@ import java.util.regex.Pattern;
 
 /**
  * A storage held in memory, with the plugin contract's observable behaviour (names, rounding to
- * 4 MiB like LVM extents, idempotent deletes, ALREADY_EXISTS, EXHAUSTED), for testing the
- * controller's logic. Every mutating call records itself and checks that the storage lock is
- * held, so a test sees exactly what was done and that nothing ran unlocked.
+ * 4 MiB like LVM extents, idempotent deletes, ALREADY_EXISTS, EXHAUSTED, snapshots with a CSI
+ * name outliving their volume), for testing the controller's logic. Every mutating call records
+ * itself and checks that the storage lock is held, so a test sees exactly what was done and
+ * that nothing ran unlocked.
  */
 final class MemoryStoragePlugin implements StoragePlugin {
 
@@ -45,7 +46,6 @@ final class MemoryStoragePlugin implements StoragePlugin {
     final ImageFormat format;
     long size;
     final Optional<VolumeMetadata> metadata;
-    final Map<String, Snap> snapshots = new TreeMap<>();
 
     Vol(ImageFormat format, long size, Optional<VolumeMetadata> metadata) {
       this.format = format;
@@ -57,6 +57,9 @@ final class MemoryStoragePlugin implements StoragePlugin {
   private final String storeId;
   private final String type;
   private final Map<String, Vol> volumes = new TreeMap<>();
+  /** Snapshots by volume name; those with a CSI name stay when their volume is freed. */
+  private final Map<String, Map<String, Snap>> snapshots = new TreeMap<>();
+  private volatile StorageException nextCloneFailure;
   private final List<String> calls = new CopyOnWriteArrayList<>();
   private volatile long allocatable = 100L << 30;
   private volatile long defaultOwner;
@@ -89,7 +92,16 @@ final class MemoryStoragePlugin implements StoragePlugin {
 
   synchronized void putSnapshot(String volname, String snap, Optional<VolumeMetadata> metadata) {
     Vol v = volumes.get(volname);
-    v.snapshots.put(snap, new Snap(v.size, now, metadata));
+    snapshotsOf(volname).put(snap, new Snap(v.size, now, metadata));
+  }
+
+  /** The next {@link #cloneImage} fails with this, after its checks, before it makes anything. */
+  void failNextClone(StorageException failure) {
+    this.nextCloneFailure = failure;
+  }
+
+  private Map<String, Snap> snapshotsOf(String volname) {
+    return snapshots.computeIfAbsent(volname, v -> new TreeMap<>());
   }
 
   synchronized boolean has(String volname) {
@@ -101,7 +113,7 @@ final class MemoryStoragePlugin implements StoragePlugin {
   }
 
   synchronized boolean hasSnapshot(String volname, String snap) {
-    return volumes.containsKey(volname) && volumes.get(volname).snapshots.containsKey(snap);
+    return snapshots.getOrDefault(volname, Map.of()).containsKey(snap);
   }
 
   private void mutating(String call) {
@@ -215,6 +227,15 @@ final class MemoryStoragePlugin implements StoragePlugin {
   public synchronized void freeImage(String volname) {
     mutating("free " + volname);
     volumes.remove(volname);
+    snapshotsOf(volname).values().removeIf(snap -> snap.metadata().isEmpty());
+  }
+
+  @Override
+  public synchronized void finishCreate(String volname) {
+    mutating("finish " + volname);
+    if (!volumes.containsKey(volname)) {
+      throw new StorageException(ErrorKind.NOT_FOUND, "no volume " + volname);
+    }
   }
 
   @Override
@@ -223,15 +244,21 @@ final class MemoryStoragePlugin implements StoragePlugin {
     String target = name.orElseThrow();
     mutating("clone " + volname + "@" + snapshot.orElse("") + " " + target);
     Vol source = volumes.get(volname);
-    if (source == null || snapshot.isPresent() && !source.snapshots.containsKey(snapshot.get())) {
+    Snap snap = snapshot.map(s -> snapshots.getOrDefault(volname, Map.of()).get(s)).orElse(null);
+    if (snapshot.isPresent() ? snap == null : source == null) {
       throw new StorageException(ErrorKind.NOT_FOUND, "no source " + volname);
     }
     if (volumes.containsKey(target)) {
       throw new StorageException(ErrorKind.ALREADY_EXISTS, target + " exists");
     }
     csiNameFree(metadata);
-    long size = snapshot.map(s -> source.snapshots.get(s).size()).orElse(source.size);
-    volumes.put(target, new Vol(source.format, size, metadata));
+    StorageException failure = nextCloneFailure;
+    if (failure != null) {
+      nextCloneFailure = null;
+      throw failure;
+    }
+    long size = snap != null ? snap.size() : source.size;
+    volumes.put(target, new Vol(parseVolname(volname).format(), size, metadata));
     return target;
   }
 
@@ -248,34 +275,28 @@ final class MemoryStoragePlugin implements StoragePlugin {
     if (v == null) {
       throw new StorageException(ErrorKind.NOT_FOUND, "no volume " + volname);
     }
-    if (v.snapshots.containsKey(snapshot)) {
+    if (snapshotsOf(volname).containsKey(snapshot)) {
       throw new StorageException(ErrorKind.ALREADY_EXISTS, snapshot + " exists");
     }
-    v.snapshots.put(snapshot, new Snap(v.size, now, metadata));
+    snapshotsOf(volname).put(snapshot, new Snap(v.size, now, metadata));
   }
 
   @Override
   public synchronized void volumeSnapshotDelete(String volname, String snapshot) {
     mutating("delsnapshot " + volname + "@" + snapshot);
-    Vol v = volumes.get(volname);
-    if (v != null) {
-      v.snapshots.remove(snapshot);
-    }
+    snapshotsOf(volname).remove(snapshot);
   }
 
   @Override
   public synchronized List<SnapshotInfo> listSnapshots(Optional<String> volname) {
     List<SnapshotInfo> out = new ArrayList<>();
-    volumes.forEach((name, v) -> {
+    snapshots.forEach((name, snaps) -> {
       if (volname.isPresent() && !volname.get().equals(name)) {
         return;
       }
-      v.snapshots.forEach((snap, s) -> out.add(new SnapshotInfo(
+      snaps.forEach((snap, s) -> out.add(new SnapshotInfo(
           new SnapshotId(new VolumeId(storeId, name), snap), s.size(), s.ctime(), s.metadata())));
     });
-    if (volname.isPresent() && !volumes.containsKey(volname.get())) {
-      throw new StorageException(ErrorKind.NOT_FOUND, "no volume " + volname.get());
-    }
     return out;
   }
 

@@ -2,6 +2,7 @@ package io.csi.pvestorage.harness;
 
 import io.csi.pvestorage.exec.Command;
 import io.csi.pvestorage.storage.VolumeMetadata;
+import io.csi.pvestorage.storage.VolumeNames;
 import io.csi.pvestorage.storage.lvmthin.LvTags;
 import io.csi.pvestorage.storage.lvmthin.LvmCommands;
 import java.util.ArrayList;
@@ -51,8 +52,8 @@ final class FixtureScenarios {
 
   static List<Scenario> all() {
     return List.of(lvmEmptyPool(), lvmVolumes(), lvmErrors(), lvmPoolFull(), lvmPlugin(),
-        zfsEmpty(), zfsVolumes(), zfsErrors(), zfsPluginListing(), zfsPluginErrors(),
-        zfsPluginDeleted());
+        lvmPluginKeep(), zfsEmpty(), zfsVolumes(), zfsErrors(), zfsPluginListing(),
+        zfsPluginErrors(), zfsPluginDeleted());
   }
 
   // ---- LVM -----------------------------------------------------------------------------------
@@ -176,6 +177,50 @@ final class FixtureScenarios {
         .cleanup("lvremove", "-f", "pve/snap_vm-400-disk-0_before-upgrade")
         .cleanup("lvremove", "-f", "pve/vm-401-disk-0", "pve/vm-403-disk-0", "pve/base-402-disk-0",
             "pve/vm-400-disk-0", "pve/vm-400-disk-1", "pve/vm-404-disk-0")
+        .build();
+  }
+
+  /**
+   * What the LVM-thin plugin meets since issue 13: the autoactivation setting read back before
+   * and after {@code --setautoactivation n}; a pool holding a driver volume with a CSI snapshot
+   * and a snapshot without one, a driver volume with the snapshot a PVC clone left behind, and
+   * a guest disk with a snapshot that merely has a clone snapshot's name; the same pool once the
+   * driver volume is deleted (its CSI snapshot stays, its origin column goes empty) and once a
+   * new volume of the deleted one's name exists; and the whole pool inactive, then activated.
+   */
+  private static Scenario lvmPluginKeep() {
+    List<String> keepTags = LvTags.encode(new VolumeMetadata("pvc-keep", Optional.of("team-a"),
+        Optional.of("data-keep"), Optional.of("pvc-keep")));
+    List<String> snapTags = LvTags.encode(VolumeMetadata.of("snapshot-keep"));
+    List<String> srcTags = LvTags.encode(VolumeMetadata.of("pvc-src"));
+    String staleClone = "snap_vm-412-src_" + VolumeNames.cloneSnapshotFor("vm-412-pvc-clone");
+    return new Builder("lvm", "plugin-keep")
+        .setup(argv(LvmCommands.createThin("pve", "data", "vm-410-pvc-keep", 65536, keepTags)))
+        .record("plugin-lvs-autoactivation-on", argv(LvmCommands.autoactivation("pve", "vm-410-pvc-keep")))
+        .setup(argv(LvmCommands.disableAutoactivation("pve", "vm-410-pvc-keep")))
+        .record("plugin-lvs-autoactivation-off", argv(LvmCommands.autoactivation("pve", "vm-410-pvc-keep")))
+        .recordFailure("plugin-lvs-autoactivation-missing", argv(LvmCommands.autoactivation("pve", "vm-499-disk-0")))
+        .setup(argv(LvmCommands.createSnapshot("pve", "vm-410-pvc-keep", "snap_vm-410-pvc-keep_s1", snapTags)))
+        .setup(argv(LvmCommands.createSnapshot("pve", "vm-410-pvc-keep", "snap_vm-410-pvc-keep_before", List.of())))
+        .setup(argv(LvmCommands.createThin("pve", "data", "vm-412-src", 65536, srcTags)))
+        .setup(argv(LvmCommands.createSnapshot("pve", "vm-412-src", staleClone, List.of())))
+        .setup(argv(LvmCommands.createThin("pve", "data", "vm-100-disk-9", 65536, List.of())))
+        .setup(argv(LvmCommands.createSnapshot("pve", "vm-100-disk-9", "snap_vm-100-disk-9_clone-of-backup", List.of())))
+        .record("plugin-lvs-keep-before", argv(LvmCommands.lvs("pve")))
+        .setup(argv(LvmCommands.remove("pve", "snap_vm-410-pvc-keep_before")))
+        .setup(argv(LvmCommands.remove("pve", "vm-410-pvc-keep")))
+        .record("plugin-lvs-keep-deleted", argv(LvmCommands.lvs("pve")))
+        .setup(argv(LvmCommands.createThin("pve", "data", "vm-410-pvc-keep", 65536, keepTags)))
+        .setup(argv(LvmCommands.disableAutoactivation("pve", "vm-410-pvc-keep")))
+        .record("plugin-lvs-keep-again", argv(LvmCommands.lvs("pve")))
+        .setup("vgchange", "-an", "pve")
+        .record("plugin-lvs-inactive-pool", argv(LvmCommands.lvs("pve")))
+        .record("plugin-lvchange-activate-pool", argv(LvmCommands.activate("pve", "data")))
+        .record("plugin-lvs-activated-pool", argv(LvmCommands.lvs("pve")))
+        .cleanup("lvchange", "-ay", "-K", "pve/data")
+        .cleanup("lvremove", "-f", "pve/snap_vm-410-pvc-keep_s1", "pve/snap_vm-410-pvc-keep_before",
+            "pve/vm-410-pvc-keep", "pve/" + staleClone, "pve/vm-412-src",
+            "pve/snap_vm-100-disk-9_clone-of-backup", "pve/vm-100-disk-9")
         .build();
   }
 

@@ -27,11 +27,25 @@ import java.util.regex.Pattern;
  *
  * <p>LVM accepts only {@code A-Z a-z 0-9 _ + . - / = ! : # &} in a tag, at most 1024
  * characters, not starting with '-' (lvm(8), "Tags"; a comma is refused with exit 3, recorded in
- * the fixture {@code lvcreate-tag-with-comma}). Values made only of those characters stay
- * readable ({@code pve-storage.csi.io/pvc-name=data-db-0}); any other value (a comma, a space,
- * non-ASCII text, or a value that itself starts with {@code b64:}) is written as {@code b64:}
- * plus its UTF-8 bytes in URL-safe base64 without padding, whose alphabet is inside LVM's.
- * Decoding reverses exactly that, so every value round-trips.
+ * the fixture {@code lvcreate-tag-with-comma}). Values made only of those characters, except
+ * the colon, stay readable ({@code pve-storage.csi.io/pvc-name=data-db-0}). Any other value (a
+ * comma, a colon, a space, non-ASCII text) is written under the key plus {@value #ENCODED}
+ * as its UTF-8 bytes in URL-safe base64 without padding, whose alphabet is inside LVM's:
+ * {@code pve-storage.csi.io/name.b64=YSxi} for {@code a,b}. Decoding reverses exactly that, so
+ * every value round-trips.
+ *
+ * <p>No tag this class writes holds a ':'. LVM allows it, but PVE lists LVs with {@code lvs
+ * --separator :} and splits each line on every ':', and the tags column comes before the size
+ * of the metadata and the creation time: one ':' in a tag shifts those columns and PVE shows
+ * the volume without a ctime (issue 13 point 9; seen with pve-storage 9.1.7). For the same
+ * reason the marker of an encoded value is on the key, no longer the {@code b64:} prefix on the
+ * value that earlier versions wrote.
+ *
+ * <p>Tags written by earlier versions keep decoding: their values were either plain (a ':'
+ * included) or {@code b64:} plus base64, and earlier versions encoded every value that started
+ * with {@code b64:}, so such a value under the plain key is always an encoded one. The new
+ * encoding never writes a value starting with {@code b64:} under the plain key (a ':' is always
+ * encoded), so the two forms cannot be mistaken for each other.
  */
 public final class LvTags {
 
@@ -45,8 +59,12 @@ public final class LvTags {
   /** LVM's longest tag. */
   public static final int MAX_TAG = 1024;
 
-  private static final String B64 = "b64:";
-  private static final Pattern PLAIN = Pattern.compile("[A-Za-z0-9_+.\\-/=!:#&]*");
+  /** Appended to the key of a tag whose value is base64. */
+  public static final String ENCODED = ".b64";
+  /** How earlier versions marked a base64 value, on the value itself. */
+  private static final String LEGACY_B64 = "b64:";
+  /** LVM's tag characters without ':' (see the class comment for why). */
+  private static final Pattern PLAIN = Pattern.compile("[A-Za-z0-9_+.\\-/=!#&]*");
 
   private LvTags() {}
 
@@ -70,7 +88,8 @@ public final class LvTags {
 
   /**
    * The metadata recorded in an LV's tags; empty when the LV has no {@code name} tag of this
-   * driver (an LV made by PVE or by hand). Tags of other software are ignored.
+   * driver (an LV made by PVE or by hand). Tags of other software are ignored, and so is a value
+   * that claims to be base64 but is not.
    */
   public static Optional<VolumeMetadata> decode(List<String> tags) {
     String name = null;
@@ -86,7 +105,16 @@ public final class LvTags {
         continue;
       }
       String key = tag.substring(0, eq);
-      Optional<String> value = decodeValue(tag.substring(eq + 1));
+      String raw = tag.substring(eq + 1);
+      Optional<String> value;
+      if (key.endsWith(ENCODED)) {
+        key = key.substring(0, key.length() - ENCODED.length());
+        value = fromBase64(raw);
+      } else if (raw.startsWith(LEGACY_B64)) {
+        value = fromBase64(raw.substring(LEGACY_B64.length()));
+      } else {
+        value = Optional.of(raw);
+      }
       if (value.isEmpty()) {
         continue;
       }
@@ -106,11 +134,10 @@ public final class LvTags {
   }
 
   static String tag(String key, String value) {
-    String encoded = PLAIN.matcher(value).matches() && !value.startsWith(B64)
-        ? value
-        : B64 + Base64.getUrlEncoder().withoutPadding()
+    String tag = PLAIN.matcher(value).matches()
+        ? key + "=" + value
+        : key + ENCODED + "=" + Base64.getUrlEncoder().withoutPadding()
             .encodeToString(value.getBytes(StandardCharsets.UTF_8));
-    String tag = key + "=" + encoded;
     if (tag.length() > MAX_TAG) {
       throw new StorageException(ErrorKind.INVALID, "the value of " + key + " is too long for an "
           + "LV tag (" + tag.length() + " of at most " + MAX_TAG + " characters once encoded)");
@@ -118,14 +145,9 @@ public final class LvTags {
     return tag;
   }
 
-  /** Empty for a value that claims base64 but is not (written by someone else). */
-  private static Optional<String> decodeValue(String value) {
-    if (!value.startsWith(B64)) {
-      return Optional.of(value);
-    }
+  private static Optional<String> fromBase64(String text) {
     try {
-      byte[] bytes = Base64.getUrlDecoder().decode(value.substring(B64.length()));
-      return Optional.of(new String(bytes, StandardCharsets.UTF_8));
+      return Optional.of(new String(Base64.getUrlDecoder().decode(text), StandardCharsets.UTF_8));
     } catch (IllegalArgumentException e) {
       return Optional.empty();
     }

@@ -78,6 +78,18 @@ public final class LvmCommands {
     return Command.of(CHANGE_TIMEOUT, "lvchange", "--setautoactivation", "n", vg + "/" + lv);
   }
 
+  /**
+   * Whether boot-time autoactivation is on for one LV: a JSON report of its {@code
+   * lv_autoactivation} column, which lvm2 2.03.16 prints as {@code "enabled"} or {@code ""};
+   * with {@code --binary} as {@code "1"} or {@code "0"}, which cannot be mistaken for a column
+   * LVM left empty. Kept out of {@link #lvs}: lvm2 before 2.03.12 has no such column and would
+   * refuse the whole listing.
+   */
+  public static Command autoactivation(String vg, String lv) {
+    return Command.of(LIST_TIMEOUT, "lvs", "--reportformat", "json", "--binary", "-o",
+        "lv_name,lv_autoactivation", vg + "/" + lv);
+  }
+
   /** Removes one LV without asking ({@code -f}, as PVE). */
   public static Command remove(String vg, String lv) {
     return Command.of(CHANGE_TIMEOUT, "lvremove", "-f", vg + "/" + lv);

@@ -115,10 +115,13 @@ public final class LvmErrors {
    * @param doing what the command was for, e.g. "cannot create vm-100-disk-0"
    */
   public static StorageException failure(CommandResult result, String doing) {
-    Failure failure = classify(result);
+    return result.failure(classify(result).kind(), doing + ": " + lastLine(result));
+  }
+
+  /** LVM's own last word on a failure (the last line of stderr), or the exit code. */
+  static String lastLine(CommandResult result) {
     String stderr = result.stderrText().strip();
-    String lastLine = stderr.isEmpty() ? "exit " + result.exitCode()
+    return stderr.isEmpty() ? "exit " + result.exitCode()
         : stderr.substring(stderr.lastIndexOf('\n') + 1).strip();
-    return result.failure(failure.kind(), doing + ": " + lastLine);
   }
 }

@@ -48,7 +48,46 @@ public final class LvmReportParser {
    *     wrong
    */
   public static List<LogicalVolume> parse(String json) {
-    List<LogicalVolume> volumes = new ArrayList<>();
+    return rows(json, parser -> toTyped(readRow(parser)));
+  }
+
+  /**
+   * Whether autoactivation is on, from the one-row report of {@link
+   * LvmCommands#autoactivation}: {@code "1"} is on, {@code "0"} off.
+   *
+   * @return empty when the report has no row or no such column, or a value this parser does not
+   *     know (then nobody can tell)
+   * @throws StorageException INTERNAL when the text is not an lvs report
+   */
+  public static Optional<Boolean> autoactivation(String json) {
+    List<String> values = rows(json, parser -> {
+      String value = null;
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        if (parser.nextToken().isStructStart()) {
+          parser.skipChildren();
+        } else if (field.equals("lv_autoactivation")) {
+          value = parser.getValueAsString();
+        }
+      }
+      return value == null ? "" : value;
+    });
+    return values.stream().findFirst().flatMap(v -> switch (v) {
+      case "1" -> Optional.of(true);
+      case "0" -> Optional.of(false);
+      default -> Optional.empty();
+    });
+  }
+
+  /** Reads one row; the parser stands on the row's START_OBJECT. */
+  @FunctionalInterface
+  private interface RowReader<T> {
+    T read(JsonParser parser) throws IOException;
+  }
+
+  /** Every row of every {@code lv} section of the report, in LVM's order. */
+  private static <T> List<T> rows(String json, RowReader<T> reader) {
+    List<T> rows = new ArrayList<>();
     boolean sawReport = false;
     try (JsonParser parser = FACTORY.createParser(json)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
@@ -59,7 +98,7 @@ public final class LvmReportParser {
         parser.nextToken();
         if (field.equals("report") && parser.currentToken() == JsonToken.START_ARRAY) {
           sawReport = true;
-          readSections(parser, volumes);
+          readSections(parser, reader, rows);
         } else {
           parser.skipChildren();
         }
@@ -71,11 +110,11 @@ public final class LvmReportParser {
     if (!sawReport) {
       throw notAReport(json, "no \"report\" array");
     }
-    return volumes;
+    return rows;
   }
 
   /** {@code [ {"lv": [ {...}, ... ]}, ... ]}; other sections (e.g. a log) are skipped. */
-  private static void readSections(JsonParser parser, List<LogicalVolume> volumes)
+  private static <T> void readSections(JsonParser parser, RowReader<T> reader, List<T> rows)
       throws IOException {
     while (parser.nextToken() == JsonToken.START_OBJECT) {
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
@@ -83,7 +122,7 @@ public final class LvmReportParser {
         parser.nextToken();
         if (field.equals("lv") && parser.currentToken() == JsonToken.START_ARRAY) {
           while (parser.nextToken() == JsonToken.START_OBJECT) {
-            volumes.add(toTyped(readRow(parser)));
+            rows.add(reader.read(parser));
           }
         } else {
           parser.skipChildren();

@@ -65,6 +65,11 @@ import java.util.regex.Pattern;
  *       a device for a moment after it changes; a mounted LV still fails, with PRECONDITION.
  *   <li>{@link #volumeSizeInfo} reports the data in use ({@code data_percent}); PVE reports 0.
  *   <li>{@link #cloneImage} may be given the new name.
+ *   <li>{@link #freeImage} keeps the snapshots that carry a CSI name (PVE removes every snapshot
+ *       LV of the volume); they stay usable without their origin. It also removes what PVC
+ *       clones left behind ({@link VolumeNames#isCloneSnapshotName}).
+ *   <li>The capacity is never read from an inactive pool: it is activated first, as PVE's
+ *       {@code activate_storage} does before it lists.
  * </ul>
  *
  * <p>Thin snapshots and clones are independent of their origin: any of them can be deleted in
@@ -239,6 +244,44 @@ public final class LvmThinPlugin implements StoragePlugin {
     return new Listing(LvmReportParser.parse(result.stdoutText()));
   }
 
+  /**
+   * One listing in which the thin pool is active. LVM reports no usage for an inactive pool
+   * (empty {@code data_percent} and {@code metadata_percent}), which would count as an empty
+   * pool and let any volume through the capacity check. PVE activates the pool before it uses
+   * it ({@code activate_storage}, 6fbffac), and so does this: {@code lvchange -ay -K VG/POOL},
+   * then a second listing. Activation writes no metadata and LVM serialises it with its own VG
+   * lock, so it also runs in the unlocked reads ({@link #status}, {@link #inventory}), as in
+   * PVE's {@code storage_info}. A missing pool is left to {@link #requirePool}.
+   *
+   * @throws StorageException UNAVAILABLE naming the pool and the command to run, when the
+   *     activation fails or the pool stays inactive
+   */
+  private Listing listWithActivePool() {
+    Listing listing = list();
+    Optional<LogicalVolume> pool = listing.find(thinPool())
+        .filter(lv -> lv.attr().volumeType() == LvAttr.VolumeType.THIN_POOL);
+    if (pool.isEmpty() || pool.get().attr().active()) {
+      return listing;
+    }
+    String inactive = "thin pool '" + vg() + "/" + thinPool() + "' of storage '" + storeId()
+        + "' is inactive, and LVM reports no usage for an inactive pool";
+    String fix = "check it with 'lvs -a " + vg() + "' (a damaged pool needs 'lvconvert --repair "
+        + vg() + "/" + thinPool() + "') and activate it with 'lvchange -ay -K " + vg() + "/"
+        + thinPool() + "'";
+    CommandResult result = runner.run(LvmCommands.activate(vg(), thinPool()));
+    if (!result.succeeded()) {
+      throw result.failure(ErrorKind.UNAVAILABLE, inactive + "; activating it failed ("
+          + LvmErrors.lastLine(result) + "): " + fix);
+    }
+    LOG.log(Level.INFO, "activated thin pool {0}/{1}, which was inactive", vg(), thinPool());
+    Listing again = list();
+    if (!requirePool(again).attr().active()) {
+      throw new StorageException(ErrorKind.UNAVAILABLE, inactive + ", and it is still inactive "
+          + "after 'lvchange -ay -K': " + fix);
+    }
+    return again;
+  }
+
   private LogicalVolume requirePool(Listing listing) {
     LogicalVolume pool = listing.find(thinPool())
         .filter(lv -> lv.attr().volumeType() == LvAttr.VolumeType.THIN_POOL)
@@ -407,7 +450,7 @@ public final class LvmThinPlugin implements StoragePlugin {
     name.ifPresent(n -> checkNewName(n, owner));
     long kib = toKib(sizeBytes);
     List<String> tags = metadata.map(LvTags::encode).orElse(List.of());
-    Listing listing = list();
+    Listing listing = listWithActivePool();
     LogicalVolume pool = requirePool(listing);
     metadata.ifPresent(m -> requireCsiNameFree(listing, m));
     String volname = name.orElseGet(() ->
@@ -424,45 +467,149 @@ public final class LvmThinPlugin implements StoragePlugin {
   /**
    * {@inheritDoc}
    *
-   * <p>LVM rounds a thin volume's size up to whole extents of its VG; the extent size is known
-   * once this plugin has listed the VG (every {@link #allocImage} does).
+   * <p>LVM rounds a thin volume's size up to whole extents of its VG. The extent size is known
+   * once this plugin has listed the VG (every {@link #allocImage} does); before that, the first
+   * call lists it once to learn it, and answers empty if that listing fails.
    */
   @Override
   public OptionalLong allocationSize(ImageFormat format, long sizeBytes) {
-    long extent = knownExtentSize;
-    if (format != ImageFormat.RAW || sizeBytes <= 0 || extent <= 0) {
+    if (format != ImageFormat.RAW || sizeBytes <= 0) {
       return OptionalLong.empty();
     }
-    return OptionalLong.of(roundUp(sizeBytes, extent));
+    if (knownExtentSize <= 0) {
+      try {
+        requirePool(list());
+      } catch (StorageException e) {
+        LOG.log(Level.DEBUG, "the extent size of {0} is unknown: {1}", vg(), e.getMessage());
+      }
+    }
+    long extent = knownExtentSize;
+    return extent <= 0 ? OptionalLong.empty() : OptionalLong.of(roundUp(sizeBytes, extent));
   }
 
   /**
    * {@inheritDoc}
    *
-   * <p>Commands: {@code lvs}, then {@code lvremove -f VG/LV} for every
-   * {@code snap_<volname>_<snapshot name>} thin LV of the pool (skipping one whose recorded
-   * origin is another volume), then for the volume itself if it exists. An LV of that name
-   * that is not a thin volume of this pool is PRECONDITION, before anything is removed.
+   * <p>What follows {@code lvcreate} is {@code lvchange --setautoactivation n} (PVE 2796d6b),
+   * so that boot-time autoactivation leaves the volume alone; a crash between the two leaves it
+   * on for good. Commands: {@code lvs --reportformat json --binary -o
+   * lv_name,lv_autoactivation VG/N}, then, only when that reads on, {@code lvchange
+   * --setautoactivation n VG/N} (a failure only warned about, as at create). On lvm2 2.03.16 the
+   * column is {@code enabled} or empty, and {@code 1} or {@code 0} with {@code --binary}
+   * (fixtures {@code plugin-lvs-autoactivation-on} and {@code -off}). A missing LV is
+   * NOT_FOUND; a report that cannot be had or read (an lvm2 before 2.03.12 has no such setting
+   * at all) is warned about and finishes nothing.
+   */
+  @Override
+  public void finishCreate(String volname) {
+    parseVolname(volname);
+    CommandResult result = runner.run(LvmCommands.autoactivation(vg(), volname));
+    if (!result.succeeded()) {
+      if (LvmErrors.classify(result) == LvmErrors.Failure.LV_NOT_FOUND) {
+        throw LvmErrors.failure(result, "volume '" + volname + "' does not exist in thin pool '"
+            + vg() + "/" + thinPool() + "'");
+      }
+      LOG.log(Level.WARNING, "cannot read the autoactivation of {0}/{1}, leaving it as it is: {2}",
+          vg(), volname, LvmErrors.lastLine(result));
+      return;
+    }
+    Optional<Boolean> on = LvmReportParser.autoactivation(result.stdoutText());
+    if (on.isEmpty()) {
+      LOG.log(Level.WARNING, "lvs reported no autoactivation for {0}/{1}, leaving it as it is: {2}",
+          vg(), volname, result.stdoutText().strip());
+    } else if (on.get()) {
+      runBestEffort(LvmCommands.disableAutoactivation(vg(), volname),
+          "autoactivation stays on for " + volname);
+    }
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Deleting a volume keeps its CSI snapshots (issue 13 point 1). A thin snapshot is an LV of
+   * its own that shares blocks with its origin but does not need it, so a snapshot that carries
+   * a CSI name stays, is still listed under this volume name and can still be restored and
+   * deleted; Kubernetes keeps its VolumeSnapshot ready to use. Snapshot LVs without a CSI name
+   * ({@code snap_<volname>_*} taken by PVE or by hand, and the temporary snapshot of a PVC
+   * clone) are removed first, as PVE's {@code free_image} removes every snapshot LV of the
+   * volume. A new volume of the same name is a new volume; the old snapshots are then listed
+   * beside its own under the same volume ID.
+   *
+   * <p>Commands: {@code lvs}, then {@code lvremove -f VG/LV} for every such snapshot LV without
+   * a CSI name (skipping one whose recorded origin is another volume), then for the volume
+   * itself if it exists, then for each stale PVC-clone snapshot of the pool ({@link
+   * #removeStaleCloneSnapshots}). An LV of that name that is not a thin volume of this pool is
+   * PRECONDITION, before anything is removed.
    */
   @Override
   public void freeImage(String volname) {
     parseVolname(volname);
     Listing listing = list();
-    Optional<LogicalVolume> volume = listing.find(volname);
-    if (volume.isPresent() && !volume.get().isThinVolumeIn(thinPool())) {
-      throw new StorageException(ErrorKind.PRECONDITION, "LV '" + vg() + "/" + volname
-          + "' is not a thin volume of pool '" + thinPool() + "' (storage '" + storeId()
-          + "'); not removing what another storage owns");
-    }
+    Optional<LogicalVolume> volume = removableLv(listing, volname);
+    Set<String> removed = new HashSet<>();
     for (LogicalVolume lv : listing.volumes()) {
-      Optional<SnapshotRef> ref = snapshotRef(lv);
-      if (ref.isPresent() && ref.get().volname().equals(volname)
-          && lv.isThinVolumeIn(thinPool())) {
+      Optional<SnapshotRef> ref = poolSnapshot(lv);
+      if (ref.isPresent() && ref.get().volname().equals(volname) && !carriesCsiName(lv)) {
         remove(lv.name());
+        removed.add(lv.name());
       }
     }
     if (volume.isPresent()) {
       remove(volname);
+      removed.add(volname);
+    }
+    removeStaleCloneSnapshots(listing, removed);
+  }
+
+  /**
+   * The LV of that name when it is a thin LV of this pool; empty when there is none; an LV of
+   * that name elsewhere (a thick LV, another pool) is PRECONDITION: not this storage's to remove.
+   */
+  private Optional<LogicalVolume> removableLv(Listing listing, String name) {
+    Optional<LogicalVolume> lv = listing.find(name);
+    if (lv.isPresent() && !lv.get().isThinVolumeIn(thinPool())) {
+      throw new StorageException(ErrorKind.PRECONDITION, "LV '" + vg() + "/" + name
+          + "' is not a thin LV of pool '" + thinPool() + "' (storage '" + storeId()
+          + "'); not removing what another storage owns");
+    }
+    return lv;
+  }
+
+  private static boolean carriesCsiName(LogicalVolume lv) {
+    return LvTags.decode(lv.tags()).isPresent();
+  }
+
+  /**
+   * Removes the snapshots that PVC clones left behind ({@link VolumeNames#cloneSnapshotFor}).
+   * A clone takes its snapshot, clones it and removes it again in one hold of the storage lock,
+   * so under the lock every such snapshot LV is a leftover of a clone that failed or whose
+   * process died in between. Only snapshot LVs of this pool with a clone snapshot name, no CSI
+   * name, and a volume that is either gone or carries a CSI name count: a snapshot of a PVE
+   * guest disk that merely has such a name is not the driver's. Best effort: a leftover that
+   * cannot be removed now is logged and tried again by the next delete.
+   *
+   * @param skip LVs this call already removed (or is about to)
+   */
+  private void removeStaleCloneSnapshots(Listing listing, Set<String> skip) {
+    for (LogicalVolume lv : listing.volumes()) {
+      Optional<SnapshotRef> ref = poolSnapshot(lv);
+      if (ref.isEmpty() || skip.contains(lv.name()) || carriesCsiName(lv)
+          || !VolumeNames.isCloneSnapshotName(ref.get().snapshot())) {
+        continue;
+      }
+      boolean ofDriverVolume = listing.find(ref.get().volname())
+          .map(LvmThinPlugin::carriesCsiName).orElse(true);
+      if (!ofDriverVolume) {
+        continue;
+      }
+      try {
+        remove(lv.name());
+        LOG.log(Level.INFO, "removed {0}/{1}, the snapshot a PVC clone left behind", vg(),
+            lv.name());
+      } catch (StorageException e) {
+        LOG.log(Level.WARNING, "cannot remove {0}/{1}, the snapshot a PVC clone left behind; "
+            + "the next delete tries again: {2}", vg(), lv.name(), e.describe());
+      }
     }
   }
 
@@ -487,7 +634,7 @@ public final class LvmThinPlugin implements StoragePlugin {
       throw new StorageException(ErrorKind.PRECONDITION, "cannot clone '" + volname
           + "' without a snapshot: only base volumes can be cloned directly");
     }
-    Listing listing = list();
+    Listing listing = listWithActivePool();
     requirePool(listing);
     metadata.ifPresent(m -> requireCsiNameFree(listing, m));
     LogicalVolume sourceVolume = listing.find(sourceLv)
@@ -567,14 +714,22 @@ public final class LvmThinPlugin implements StoragePlugin {
   /**
    * {@inheritDoc}
    *
-   * <p>Command: {@code lvremove -f VG/snap_<volname>_<snapshot>} only; "not found" is success.
-   * Clones made from the snapshot are unaffected.
+   * <p>Commands: {@code lvs}, then {@code lvremove -f VG/snap_<volname>_<snapshot>} when the
+   * listing shows it ("not found" is success), then the stale PVC-clone snapshots of the pool
+   * ({@link #removeStaleCloneSnapshots}). The volume itself need not exist: the snapshots of a
+   * deleted volume are deleted the same way. Clones made from the snapshot are unaffected. An LV
+   * of that name that is not a thin volume of this pool is PRECONDITION.
    */
   @Override
   public void volumeSnapshotDelete(String volname, String snapshot) {
     parseVolname(volname);
     checkSnapshot(snapshot);
-    remove(snapshotLv(volname, snapshot));
+    String snapLv = snapshotLv(volname, snapshot);
+    Listing listing = list();
+    if (removableLv(listing, snapLv).isPresent()) {
+      remove(snapLv);
+    }
+    removeStaleCloneSnapshots(listing, Set.of(snapLv));
   }
 
   /**
@@ -649,7 +804,7 @@ public final class LvmThinPlugin implements StoragePlugin {
   public long volumeResize(String volname, long newSizeBytes) {
     parseVolname(volname);
     toKib(newSizeBytes);
-    Listing listing = list();
+    Listing listing = listWithActivePool();
     LogicalVolume lv = requireVolume(listing, volname);
     long target = roundUp(newSizeBytes, extentSize(lv));
     if (target == lv.sizeBytes()) {
@@ -679,11 +834,13 @@ public final class LvmThinPlugin implements StoragePlugin {
    * {@inheritDoc}
    *
    * <p>One {@code lvs} call; the numbers and the allocatable formula are {@link ThinCapacity}'s.
-   * A missing VG or pool is NOT_FOUND (PVE reports the storage inactive instead).
+   * A missing VG or pool is NOT_FOUND (PVE reports the storage inactive instead). An inactive
+   * pool is activated first and listed again ({@link #listWithActivePool}): it reports no usage
+   * and would look empty.
    */
   @Override
   public PoolStatus status() {
-    return statusOf(list());
+    return statusOf(listWithActivePool());
   }
 
   private PoolStatus statusOf(Listing listing) {
@@ -693,12 +850,13 @@ public final class LvmThinPlugin implements StoragePlugin {
   /**
    * {@inheritDoc}
    *
-   * <p>The same single {@code lvs} call as {@link #status}: its rows also tell the volumes and
-   * the snapshot LVs apart. No health (LVM-thin has no pool-level state beyond active).
+   * <p>The same single {@code lvs} call as {@link #status} (and the same activation of an
+   * inactive pool): its rows also tell the volumes and the snapshot LVs apart. No health
+   * (LVM-thin has no pool-level state beyond active).
    */
   @Override
   public PoolInventory inventory() {
-    Listing listing = list();
+    Listing listing = listWithActivePool();
     PoolStatus status = statusOf(listing);
     int volumes = 0;
     int snapshots = 0;

@@ -1,6 +1,7 @@
 package io.csi.pvestorage.storage.lvmthin;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -36,7 +37,7 @@ class LvTagsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"a,b", "with space", "ünïcödé", "b64:looks-encoded", "x\"y",
+  @ValueSource(strings = {"a,b", "with space", "ünïcödé", "b64:looks-encoded", "b64.looks-encoded", "x\"y",
       "semi;colon", "1", "a=b/c.d:e#f&g!h+i_j", "-leading-hyphen"})
   void everyValueRoundTripsThroughLvmsCharset(String value) {
     VolumeMetadata metadata = new VolumeMetadata(value, Optional.of(value), Optional.of(value),
@@ -49,9 +50,38 @@ class LvTagsTest {
   }
 
   @Test
-  void valuesOutsideTheCharsetAreBase64() {
-    assertEquals("pve-storage.csi.io/name=b64:YSxi", LvTags.tag(LvTags.NAME, "a,b"));
-    assertEquals("pve-storage.csi.io/name=b64:YjY0Onh5", LvTags.tag(LvTags.NAME, "b64:xy"));
+  void valuesOutsideTheCharsetAreBase64UnderAMarkedKey() {
+    assertEquals("pve-storage.csi.io/name.b64=YSxi", LvTags.tag(LvTags.NAME, "a,b"));
+    assertEquals("pve-storage.csi.io/name=b64.xy", LvTags.tag(LvTags.NAME, "b64.xy"),
+        "the marker is on the key, so no value needs escaping for looking encoded");
+    assertEquals("pve-storage.csi.io/name.b64=YjY0Onh5", LvTags.tag(LvTags.NAME, "b64:xy"));
+  }
+
+  /**
+   * PVE splits its {@code lvs --separator :} lines on every ':', so no tag may carry one: not
+   * in a value (base64 like a comma's) and not in the encoding's marker either.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"ns:claim", ":", "a:b:c", "pvc-1:", "a,b", "ünïcödé"})
+  void noTagHoldsAColon(String value) {
+    VolumeMetadata metadata = new VolumeMetadata(value, Optional.of(value), Optional.of(value),
+        Optional.of(value));
+    List<String> tags = LvTags.encode(metadata);
+    for (String tag : tags) {
+      assertFalse(tag.contains(":"), tag);
+    }
+    assertEquals("pve-storage.csi.io/name.b64=bnM6Y2xhaW0", LvTags.tag(LvTags.NAME, "ns:claim"));
+    assertEquals(Optional.of(metadata), LvTags.decode(tags));
+  }
+
+  /** What earlier versions wrote: plain values with ':' and {@code b64:} values. */
+  @Test
+  void tagsWrittenBeforeStillDecode() {
+    assertEquals(Optional.of(new VolumeMetadata("a:b", Optional.of("a,b"), Optional.of("c:d"),
+        Optional.empty())), LvTags.decode(List.of("pve-storage.csi.io/name=a:b",
+        "pve-storage.csi.io/pvc-namespace=b64:YSxi", "pve-storage.csi.io/pvc-name=c:d")));
+    assertEquals(Optional.of(VolumeMetadata.of("b64:xy")),
+        LvTags.decode(List.of("pve-storage.csi.io/name=b64:YjY0Onh5")));
   }
 
   @Test
@@ -65,6 +95,7 @@ class LvTagsTest {
   @Test
   void brokenBase64FromSomeoneElseIsSkipped() {
     assertEquals(Optional.empty(), LvTags.decode(List.of("pve-storage.csi.io/name=b64:***")));
+    assertEquals(Optional.empty(), LvTags.decode(List.of("pve-storage.csi.io/name.b64=***")));
   }
 
   @Test

@@ -142,4 +142,24 @@ class LvmReportParserTest {
     assertTrue(row.getMessage().contains("12k"), row.getMessage());
     assertThrows(StorageException.class, () -> LvmReportParser.parse("{}"));
   }
+
+  /**
+   * The autoactivation report as lvm2 2.03.16 prints it with {@code --binary} (fixtures recorded
+   * before and after {@code lvchange --setautoactivation n}), and what cannot tell.
+   */
+  @Test
+  void autoactivationIsReadFromTheBinaryColumn() {
+    Fixture on = Fixture.load("lvm", "2.03.16", "plugin-lvs-autoactivation-on");
+    assertEquals(LvmCommands.autoactivation("pve", "vm-410-pvc-keep").argv(), on.argv());
+    assertEquals(Optional.of(true), LvmReportParser.autoactivation(on.stdoutText()));
+    assertEquals(Optional.of(false), LvmReportParser.autoactivation(
+        Fixture.load("lvm", "2.03.16", "plugin-lvs-autoactivation-off").stdoutText()));
+    assertEquals(Optional.empty(), LvmReportParser.autoactivation(
+        Fixture.load("lvm", "2.03.16", "plugin-lvs-autoactivation-missing").stdoutText()),
+        "no row");
+    assertEquals(Optional.empty(), LvmReportParser.autoactivation(
+        "{\"report\":[{\"lv\":[{\"lv_name\":\"x\", \"lv_autoactivation\":\"enabled\"}]}]}"),
+        "the column without --binary: not this parser's to guess");
+    assertThrows(StorageException.class, () -> LvmReportParser.autoactivation("no report"));
+  }
 }

@@ -17,7 +17,9 @@ import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.PoolStatus;
 import io.csi.pvestorage.storage.StoragePlugin;
 import io.csi.pvestorage.storage.StoragePluginContract;
+import io.csi.pvestorage.storage.VolumeId;
 import io.csi.pvestorage.storage.VolumeMetadata;
+import io.csi.pvestorage.storage.VolumeNames;
 import io.csi.pvestorage.storage.config.LvmThinStorage;
 import io.csi.pvestorage.storage.config.StorageDefinition.CapacityPolicy;
 import io.csi.pvestorage.storage.config.StorageDefinition.CommonOptions;
@@ -27,6 +29,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -91,19 +94,125 @@ class LvmThinPluginIT extends StoragePluginContract {
         Optional.of(new VolumeMetadata("name, with comma", Optional.of("ns"),
             Optional.of("claim.v1"), Optional.empty())));
     JsonNode row = lv(volname, "lv_tags,lv_attr");
-    assertEquals("pve-storage.csi.io/name=b64:bmFtZSwgd2l0aCBjb21tYQ,"
+    assertEquals("pve-storage.csi.io/name.b64=bmFtZSwgd2l0aCBjb21tYQ,"
         + "pve-storage.csi.io/pvc-name=claim.v1,pve-storage.csi.io/pvc-namespace=ns",
         row.path("lv_tags").asText());
-    // lvs' autoactivation column reads empty either way on lvm2 2.03.16 (found by the control
-    // below), so the VG metadata is asked instead: the LV's flags hold NOAUTOACTIVATE
+    // Two views of the setting: the LV's flags in the VG metadata (NOAUTOACTIVATE), and lvs'
+    // lv_autoactivation column, which finishCreate reads (1/0 with --binary on lvm2 2.03.16)
     String plain = "vm-" + owner + "-plain";
     ok("lvcreate", "-V", "4M", "-T", VmHarness.VG + "/" + VmHarness.THIN_POOL, "-n", plain);
-    ok("vgcfgbackup", "-f", "/tmp/vg-metadata", VmHarness.VG);
-    String metadata = ok("cat", "/tmp/vg-metadata").stdoutText();
-    assertTrue(lvMetadata(metadata, volname).contains("NOAUTOACTIVATE"), lvMetadata(metadata, volname));
-    assertFalse(lvMetadata(metadata, plain).contains("NOAUTOACTIVATE"),
-        "the control without lvchange: " + lvMetadata(metadata, plain));
+    assertFalse(autoactivationOn(volname), "the plugin's volume");
+    assertTrue(autoactivationOn(plain), "the control without lvchange");
     assertEquals('a', row.path("lv_attr").asText().charAt(4), "active after alloc: " + row);
+  }
+
+  /** Whether the VG metadata and lvs agree that autoactivation is on for the LV; which it is. */
+  private boolean autoactivationOn(String lv) {
+    ok("vgcfgbackup", "-f", "/tmp/vg-metadata", VmHarness.VG);
+    boolean inMetadata = !lvMetadata(ok("cat", "/tmp/vg-metadata").stdoutText(), lv)
+        .contains("NOAUTOACTIVATE");
+    String column = lv(lv, "lv_autoactivation").path("lv_autoactivation").asText();
+    assertEquals(inMetadata ? "enabled" : "", column, "lvs agrees with the VG metadata");
+    assertEquals(Optional.of(inMetadata), LvmReportParser.autoactivation(
+        ok(LvmCommands.autoactivation(VmHarness.VG, lv).argv().toArray(String[]::new))
+            .stdoutText()), "and so does the plugin's own report");
+    return inMetadata;
+  }
+
+  /**
+   * A crash between the plugin's lvcreate and its lvchange leaves a tagged volume that boot-time
+   * autoactivation would bring up; finishCreate (what an adopting retry runs) turns it off, and
+   * does nothing more once it is off.
+   */
+  @Test
+  void finishingACreateTurnsOffTheAutoactivationACrashLeftOn() {
+    long owner = newOwner();
+    String volname = "vm-" + owner + "-crashed";
+    ok(LvmCommands.createThin(VmHarness.VG, VmHarness.THIN_POOL, volname, 4096,
+        LvTags.encode(VolumeMetadata.of("pvc-crashed-" + owner))).argv().toArray(String[]::new));
+    assertTrue(autoactivationOn(volname));
+    plugin.finishCreate(volname);
+    assertFalse(autoactivationOn(volname));
+    plugin.finishCreate(volname);
+    assertFalse(autoactivationOn(volname));
+    fails(ErrorKind.NOT_FOUND, () -> plugin.finishCreate("vm-" + owner + "-missing"));
+  }
+
+  /**
+   * PVE lists LVs with {@code lvs --separator :} and splits each line on every ':' (LVMPlugin's
+   * lvm_list_volumes), the tags before the metadata size and the time: tags of any CSI name and
+   * claim must leave PVE its twelve columns and the volume's ctime.
+   */
+  @Test
+  void pveReadsTheCtimeOfAVolumeWhoseNamesHoldColonsAndCommas() {
+    long owner = newOwner();
+    VolumeMetadata odd = new VolumeMetadata("ns:claim, with comma", Optional.of("a:b"),
+        Optional.of("data,db:0"), Optional.of("pv:1"));
+    String volname = plugin.allocImage(owner, ImageFormat.RAW, Optional.empty(), 4 * MIB,
+        Optional.of(odd));
+    String line = ok("lvs", "--separator", ":", "--noheadings", "--units", "b", "--unbuffered",
+        "--nosuffix", "--config", "report/time_format=\"%s\"", "--options",
+        "vg_name,lv_name,lv_size,lv_attr,pool_lv,data_percent,metadata_percent,snap_percent,uuid,"
+            + "tags,metadata_size,time", VmHarness.VG + "/" + volname).stdoutText().strip();
+    String[] columns = line.split(":", -1);
+    assertEquals(12, columns.length, line);
+    assertEquals(volname, columns[1]);
+    var image = plugin.listImages(OptionalLong.empty(), Optional.of(List.of(
+        new VolumeId("local-lvm", volname)))).getFirst();
+    assertEquals(image.ctime().orElseThrow().getEpochSecond(), Long.parseLong(columns[11]),
+        "PVE's ctime column: " + line);
+    assertEquals(Optional.of(odd), image.metadata());
+  }
+
+  /**
+   * An inactive thin pool reports no usage; the plugin activates it (as PVE's activate_storage)
+   * before it reads the capacity, so a pool with data never looks empty.
+   */
+  @Test
+  void anInactivePoolIsActivatedBeforeItsCapacityIsRead() {
+    long owner = newOwner();
+    String volname = plugin.allocImage(owner, ImageFormat.RAW, Optional.empty(), 16 * MIB,
+        Optional.empty());
+    writeData(volname, "some data in the pool");
+    long used = plugin.status().usedBytes();
+    assertTrue(used > 0, "the pool holds data");
+    ok("vgchange", "-an", VmHarness.VG);
+    JsonNode inactive = lv(VmHarness.THIN_POOL, "lv_attr,data_percent");
+    assertEquals('-', inactive.path("lv_attr").asText().charAt(4), inactive.toString());
+    assertEquals("", inactive.path("data_percent").asText(), "LVM reports no usage: " + inactive);
+
+    PoolStatus status = plugin.status();
+    assertTrue(status.active(), status.toString());
+    assertEquals(used, status.usedBytes(), "the usage of the active pool, not 0");
+    assertEquals('a', lv(VmHarness.THIN_POOL, "lv_attr").path("lv_attr").asText().charAt(4));
+    assertEquals("some data in the pool", readData(volname));
+  }
+
+  /**
+   * A PVC clone takes its snapshot, clones it and removes it in one hold of the lock, so a
+   * clone snapshot found under the lock was left by a process that died: the next delete
+   * removes it. A snapshot of a guest disk that only has such a name, and CSI snapshots, stay.
+   */
+  @Test
+  void theSnapshotAPvcCloneLeftBehindIsRemovedByTheNextDelete() {
+    long owner = newOwner();
+    String source = plugin.allocImage(owner, ImageFormat.RAW, Optional.empty(), 8 * MIB,
+        Optional.of(VolumeMetadata.of("pvc-source-" + owner)));
+    String leftover = VolumeNames.cloneSnapshotFor("vm-" + owner + "-pvc-clone");
+    plugin.volumeSnapshot(source, leftover, Optional.empty());
+    plugin.volumeSnapshot(source, "kept", Optional.of(VolumeMetadata.of("snap-kept-" + owner)));
+    String guestDisk = "vm-" + owner + "-disk-9";
+    ok("lvcreate", "-V", "4M", "-T", VmHarness.VG + "/" + VmHarness.THIN_POOL, "-n", guestDisk);
+    ok("lvcreate", "-n", "snap_" + guestDisk + "_clone-of-backup", "-pr", "-s",
+        VmHarness.VG + "/" + guestDisk);
+
+    String other = plugin.allocImage(owner, ImageFormat.RAW, Optional.empty(), 4 * MIB,
+        Optional.empty());
+    plugin.freeImage(other);
+    assertEquals(List.of("kept"), plugin.listSnapshots(Optional.of(source)).stream()
+        .map(snap -> snap.id().snapName()).toList());
+    assertEquals(List.of("clone-of-backup"), plugin.listSnapshots(Optional.of(guestDisk))
+        .stream().map(snap -> snap.id().snapName()).toList());
   }
 
   /** The part of a vgcfgbackup file that describes one LV, up to its first segment. */

@@ -15,6 +15,7 @@ import io.csi.pvestorage.storage.ImageInfo;
 import io.csi.pvestorage.storage.PoolInventory;
 import io.csi.pvestorage.storage.PoolStatus;
 import io.csi.pvestorage.storage.SizeInfo;
+import io.csi.pvestorage.storage.SnapshotId;
 import io.csi.pvestorage.storage.SnapshotInfo;
 import io.csi.pvestorage.storage.VolumeId;
 import io.csi.pvestorage.storage.VolumeMetadata;
@@ -359,12 +360,95 @@ class LvmThinPluginTest {
   // ---- freeImage -----------------------------------------------------------------------------
 
   @Test
-  void freeRemovesSnapshotsFirst() {
+  void freeKeepsASnapshotWithACsiName() {
     listing();
-    replay(argv(LvmCommands.remove("pve", "snap_vm-400-disk-0_before-upgrade")), "plugin-lvremove");
     lvm.expect(argv(LvmCommands.remove("pve", "vm-400-disk-0"))).thenSucceed();
-    plugin.freeImage("vm-400-disk-0");
+    plugin.freeImage("vm-400-disk-0"); // snap_vm-400-disk-0_before-upgrade is a VolumeSnapshot
     assertTrue(sleeps.isEmpty());
+  }
+
+  /**
+   * The recorded pool (fixture {@code plugin-lvs-keep-before}): vm-410-pvc-keep with the CSI
+   * snapshot s1 and the snapshot "before" without a CSI name; vm-412-src (a driver volume) with
+   * the snapshot a PVC clone left behind; the guest disk vm-100-disk-9 with a snapshot that
+   * merely has a clone snapshot's name. Freeing vm-410-pvc-keep removes its snapshot without a
+   * CSI name first (as PVE), then the volume, then the clone's leftover; s1 and the guest disk's
+   * snapshot stay.
+   */
+  @Test
+  void freeRemovesTheSnapshotsWithoutACsiNameAndTheLeftoversOfClones() {
+    replay("plugin-lvs-keep-before");
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-410-pvc-keep_before"))).thenSucceed();
+    lvm.expect(argv(LvmCommands.remove("pve", "vm-410-pvc-keep"))).thenSucceed();
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-412-src_clone-of-vm-412-pvc-clone")))
+        .thenSucceed();
+    plugin.freeImage("vm-410-pvc-keep");
+  }
+
+  @Test
+  void aLeftoverThatCannotBeRemovedDoesNotFailTheDelete() {
+    replay("plugin-lvs-keep-deleted");
+    List<String> leftover = argv(LvmCommands.remove("pve",
+        "snap_vm-412-src_clone-of-vm-412-pvc-clone"));
+    lvm.expect(leftover).thenExit(5, "", "  Internal error: something odd.");
+    plugin.freeImage("vm-410-pvc-keep");
+    assertTrue(sleeps.isEmpty(), "not an in-use failure: no retries");
+  }
+
+  /**
+   * After the delete (fixture {@code plugin-lvs-keep-deleted}, recorded with the volume gone:
+   * LVM then reports the snapshot without an origin): the CSI snapshot is listed under the old
+   * volume ID with its size, time and CSI name, can be activated, restored and deleted; the
+   * volume itself is gone from the images.
+   */
+  @Test
+  void theCsiSnapshotOfADeletedVolumeStaysUsable() {
+    replay("plugin-lvs-keep-deleted");
+    assertEquals(List.of(new SnapshotInfo(SnapshotId.parse("local-lvm:vm-410-pvc-keep@s1"),
+        64 * MIB, Instant.ofEpochSecond(1796637080L), Optional.of(VolumeMetadata.of(
+            "snapshot-keep")))), plugin.listSnapshots(Optional.of("vm-410-pvc-keep")));
+    replay("plugin-lvs-keep-deleted");
+    assertTrue(plugin.listSnapshots(Optional.empty()).stream()
+        .anyMatch(snap -> snap.id().toString().equals("local-lvm:vm-410-pvc-keep@s1")));
+    replay("plugin-lvs-keep-deleted");
+    assertEquals(List.of("vm-100-disk-9", "vm-412-src"), plugin.listImages(OptionalLong.empty(),
+        Optional.empty()).stream().map(i -> i.volid().volname()).toList());
+    replay("plugin-lvs-keep-deleted");
+    fails(ErrorKind.NOT_FOUND, () -> plugin.volumeSizeInfo("vm-410-pvc-keep"));
+
+    replay("plugin-lvs-keep-deleted");
+    lvm.expect(argv(LvmCommands.activate("pve", "snap_vm-410-pvc-keep_s1"))).thenSucceed();
+    plugin.activateVolume("vm-410-pvc-keep", Optional.of("s1"));
+    replay("plugin-lvs-keep-deleted");
+    lvm.expect(plus(List.of("lvcreate", "-n", "vm-420-restore", "-prw", "-kn", "-s",
+        "pve/snap_vm-410-pvc-keep_s1"), CLAIM_TAGS)).thenSucceed();
+    lvm.expect(argv(LvmCommands.disableAutoactivation("pve", "vm-420-restore"))).thenSucceed();
+    assertEquals("vm-420-restore", plugin.cloneImage("vm-410-pvc-keep", 420, Optional.of("s1"),
+        Optional.of("vm-420-restore"), Optional.of(CLAIM)));
+
+    replay("plugin-lvs-keep-deleted");
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-410-pvc-keep_s1"))).thenSucceed();
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-412-src_clone-of-vm-412-pvc-clone")))
+        .thenSucceed();
+    plugin.volumeSnapshotDelete("vm-410-pvc-keep", "s1");
+  }
+
+  /**
+   * A new volume of the deleted one's name (fixture {@code plugin-lvs-keep-again}) is a new
+   * volume; the old snapshot is listed beside it under the same volume ID, and freeing the new
+   * volume keeps it too.
+   */
+  @Test
+  void aNewVolumeOfTheSameNameListsTheOldSnapshotAndFreeingItKeepsIt() {
+    replay("plugin-lvs-keep-again");
+    assertEquals(List.of("local-lvm:vm-410-pvc-keep@s1"),
+        plugin.listSnapshots(Optional.of("vm-410-pvc-keep")).stream()
+            .map(snap -> snap.id().toString()).toList());
+    replay("plugin-lvs-keep-again");
+    lvm.expect(argv(LvmCommands.remove("pve", "vm-410-pvc-keep"))).thenSucceed();
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-412-src_clone-of-vm-412-pvc-clone")))
+        .thenSucceed();
+    plugin.freeImage("vm-410-pvc-keep");
   }
 
   @Test
@@ -379,7 +463,7 @@ class LvmThinPluginTest {
     plugin = plugin(CapacityPolicy.DEFAULT, "other");
     listing();
     StorageException e = fails(ErrorKind.PRECONDITION, () -> plugin.freeImage("vm-400-disk-0"));
-    assertTrue(e.getMessage().contains("not a thin volume of pool 'other'"), e.getMessage());
+    assertTrue(e.getMessage().contains("not a thin LV of pool 'other'"), e.getMessage());
     assertEquals(1, lvm.commands().size(), "nothing removed, not even the snapshot");
   }
 
@@ -529,20 +613,37 @@ class LvmThinPluginTest {
 
   @Test
   void snapshotDeleteIsIdempotent() {
+    listing();
     replay("plugin-lvremove");
     plugin.volumeSnapshotDelete("vm-400-disk-0", "before-upgrade");
-    replay(argv(LvmCommands.remove("pve", "snap_vm-400-disk-0_gone")), "plugin-lvremove-missing");
+    listing();
     plugin.volumeSnapshotDelete("vm-400-disk-0", "gone");
-    assertEquals(2, lvm.commands().size(), "no listing needed");
+    assertEquals(3, lvm.commands().size(), "not listed: nothing to remove");
+    // removed by someone else between the listing and lvremove
+    listing();
+    replay(argv(LvmCommands.remove("pve", "snap_vm-400-disk-0_before-upgrade")),
+        "plugin-lvremove-missing");
+    plugin.volumeSnapshotDelete("vm-400-disk-0", "before-upgrade");
+  }
+
+  @Test
+  void snapshotDeleteRefusesAnLvOfThatNameOutsideThePool() {
+    plugin = plugin(CapacityPolicy.DEFAULT, "other");
+    listing();
+    fails(ErrorKind.PRECONDITION,
+        () -> plugin.volumeSnapshotDelete("vm-400-disk-0", "before-upgrade"));
+    assertEquals(1, lvm.commands().size());
   }
 
   @Test
   void snapshotDeleteOfABusySnapshotRetriesThenFails() {
-    List<String> remove = argv(LvmCommands.remove("pve", "snap_vm-400-disk-0_s1"));
+    listing();
+    List<String> remove = argv(LvmCommands.remove("pve", "snap_vm-400-disk-0_before-upgrade"));
     replay(remove, "plugin-lvremove-open");
     replay(remove, "plugin-lvremove-open");
     replay(remove, "plugin-lvremove-open");
-    fails(ErrorKind.PRECONDITION, () -> plugin.volumeSnapshotDelete("vm-400-disk-0", "s1"));
+    fails(ErrorKind.PRECONDITION,
+        () -> plugin.volumeSnapshotDelete("vm-400-disk-0", "before-upgrade"));
     assertEquals(2, sleeps.size());
   }
 
@@ -686,6 +787,50 @@ class LvmThinPluginTest {
     fails(ErrorKind.NOT_FOUND, () -> plugin.inventory());
   }
 
+  /**
+   * An inactive pool reports no usage (fixture {@code plugin-lvs-inactive-pool}, recorded after
+   * {@code vgchange -an}): it is activated first, as PVE's activate_storage does, and the
+   * capacity comes from the listing after that.
+   */
+  @Test
+  void anInactivePoolIsActivatedBeforeItsCapacityIsRead() {
+    replay(LVS, "plugin-lvs-inactive-pool");
+    replay("plugin-lvchange-activate-pool");
+    replay(LVS, "plugin-lvs-activated-pool");
+    PoolStatus status = plugin.status();
+    assertTrue(status.active());
+    assertEquals(OptionalLong.of(487378), status.metadataUsedBytes(),
+        "11.62 % of 4 MiB, as listed after the activation");
+
+    replay(LVS, "plugin-lvs-inactive-pool");
+    replay("plugin-lvchange-activate-pool");
+    replay(LVS, "plugin-lvs-activated-pool");
+    lvm.expect("lvcreate", "-aly", "-V", "4096k", "--name", "vm-7-disk-0", "--thinpool",
+        "pve/data").thenSucceed();
+    lvm.expect(argv(LvmCommands.disableAutoactivation("pve", "vm-7-disk-0"))).thenSucceed();
+    plugin.allocImage(7, ImageFormat.RAW, Optional.empty(), 4 * MIB, Optional.empty());
+  }
+
+  @Test
+  void aPoolThatCannotBeActivatedIsUnavailableWithTheCommandToRun() {
+    replay(LVS, "plugin-lvs-inactive-pool");
+    lvm.expect(argv(LvmCommands.activate("pve", "data"))).thenExit(5, "",
+        "  Check of pool pve/data failed (status:1). Manual repair required!");
+    StorageException e = fails(ErrorKind.UNAVAILABLE, () -> plugin.allocImage(7,
+        ImageFormat.RAW, Optional.empty(), 4 * MIB, Optional.empty()));
+    assertTrue(e.getMessage().contains("thin pool 'pve/data' of storage 'local-lvm' is inactive")
+        && e.getMessage().contains("Manual repair required")
+        && e.getMessage().contains("lvconvert --repair pve/data")
+        && e.getMessage().contains("'lvchange -ay -K pve/data'"), e.getMessage());
+    assertEquals(2, lvm.commands().size(), "nothing created");
+
+    replay(LVS, "plugin-lvs-inactive-pool");
+    replay("plugin-lvchange-activate-pool");
+    replay(LVS, "plugin-lvs-inactive-pool");
+    e = fails(ErrorKind.UNAVAILABLE, () -> plugin.status());
+    assertTrue(e.getMessage().contains("still inactive"), e.getMessage());
+  }
+
   @Test
   void statusOfAMissingVgOrPoolIsNotFound() {
     replay(LVS, "plugin-lvs-missing-vg");
@@ -736,6 +881,49 @@ class LvmThinPluginTest {
     lvm.expect(argv(LvmCommands.deactivate("pve", "base-498-disk-0")))
         .thenExit(5, "", "  Logical volume pve/base-498-disk-0 in use.");
     fails(ErrorKind.PRECONDITION, () -> plugin.deactivateVolume("base-498-disk-0", Optional.empty()));
+  }
+
+  // ---- allocation size, finishing an interrupted create ----------------------------------------
+
+  @Test
+  void theAllocationUnitIsLearntWithOneListingWhenNoneWasMade() {
+    listing();
+    assertEquals(OptionalLong.of(8 * MIB), plugin.allocationSize(ImageFormat.RAW, 4 * MIB + 1));
+    assertEquals(OptionalLong.of(4 * MIB), plugin.allocationSize(ImageFormat.RAW, 1));
+    assertEquals(1, lvm.commands().size(), "known from then on");
+    assertEquals(OptionalLong.empty(), plugin.allocationSize(ImageFormat.SUBVOL, 1));
+
+    LvmThinPlugin fresh = plugin(CapacityPolicy.DEFAULT, "data");
+    replay(LVS, "plugin-lvs-missing-vg");
+    assertEquals(OptionalLong.empty(), fresh.allocationSize(ImageFormat.RAW, MIB),
+        "unknown when the VG cannot be listed");
+  }
+
+  @Test
+  void finishingACreateTurnsAutoactivationOffOnlyWhereItIsStillOn() {
+    replay(argv(LvmCommands.autoactivation("pve", "vm-410-pvc-keep")),
+        "plugin-lvs-autoactivation-on");
+    replay(argv(LvmCommands.disableAutoactivation("pve", "vm-410-pvc-keep")),
+        "plugin-lvchange-setautoactivation");
+    plugin.finishCreate("vm-410-pvc-keep");
+
+    replay("plugin-lvs-autoactivation-off");
+    plugin.finishCreate("vm-410-pvc-keep");
+    assertEquals(3, lvm.commands().size(), "off already: no lvchange");
+
+    replay("plugin-lvs-autoactivation-missing");
+    fails(ErrorKind.NOT_FOUND, () -> plugin.finishCreate("vm-499-disk-0"));
+    fails(ErrorKind.INVALID, () -> plugin.finishCreate("snap_vm-1-a_s1"));
+  }
+
+  @Test
+  void anLvmThatCannotTellLeavesAutoactivationAlone() {
+    List<String> ask = argv(LvmCommands.autoactivation("pve", "vm-1-a"));
+    lvm.expect(ask).thenExit(3, "", "  Unrecognised field: lv_autoactivation");
+    plugin.finishCreate("vm-1-a");
+    lvm.expect(ask).thenSucceed("{\"report\": [{\"lv\": [{\"lv_name\":\"vm-1-a\"}]}]}");
+    plugin.finishCreate("vm-1-a");
+    assertEquals(2, lvm.commands().size(), "no lvchange without an answer");
   }
 
   @Test
