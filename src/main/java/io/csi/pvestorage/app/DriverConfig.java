@@ -2,6 +2,7 @@ package io.csi.pvestorage.app;
 
 import io.csi.pvestorage.app.Flags.Spec;
 import io.csi.pvestorage.app.Flags.UsageException;
+import io.csi.pvestorage.node.HostPath;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
@@ -42,6 +43,8 @@ import java.util.regex.Pattern;
  * @param lockWait the longest an operation waits for the storage lock
  * @param lockLinger how long a Lease is kept after the last queued operation; 0 releases at once
  * @param poolRefresh how often the pool gauges re-read each storage
+ * @param kubeletDir the kubelet's root directory: every path a Node request names must lie
+ *     below it
  */
 public record DriverConfig(
     Mode mode,
@@ -63,7 +66,8 @@ public record DriverConfig(
     Duration leaseDuration,
     Duration lockWait,
     Duration lockLinger,
-    Duration poolRefresh) {
+    Duration poolRefresh,
+    Path kubeletDir) {
 
   /** Which CSI services a process serves. */
   public enum Mode {
@@ -145,6 +149,8 @@ public record DriverConfig(
           "how long the Lease is kept after the last operation for a next one (0 to 2s)"),
       new Spec("pool-refresh", null, false, "30s",
           "how often the pool gauges re-read each storage (never on scrape)"),
+      new Spec("kubelet-dir", null, false, "/var/lib/kubelet",
+          "the kubelet's root directory; the node mounts and removes only below it"),
       new Spec("help", null, true, "false", "print this help"));
 
   /** The flag table, for {@code serve --help}. */
@@ -227,10 +233,12 @@ public record DriverConfig(
     Duration lockLinger = duration(flags, "lock-linger", Duration.ZERO, Duration.ofSeconds(2));
     Duration poolRefresh =
         duration(flags, "pool-refresh", Duration.ofSeconds(1), Duration.ofHours(1));
+    Path kubeletDir = kubeletDir(flags.get("kubelet-dir").orElseThrow());
 
     return new DriverConfig(mode, endpoint, nodeId, storageConfig, driverName, metrics,
         namespace, podName, List.copyOf(prefix), logLevel, logFormat, socketMode, grace,
-        lockMode, pveLock, maxVolumes, leaseDuration, lockWait, lockLinger, poolRefresh);
+        lockMode, pveLock, maxVolumes, leaseDuration, lockWait, lockLinger, poolRefresh,
+        kubeletDir);
   }
 
   /** Whether {@code --help} was asked for (checked before validation). */
@@ -296,6 +304,20 @@ public record DriverConfig(
 
   private static String human(Duration d) {
     return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
+  }
+
+  /** An absolute, normalised directory other than {@code /}; trailing slashes are dropped. */
+  private static Path kubeletDir(String text) {
+    String dir = text.strip();
+    while (dir.length() > 1 && dir.endsWith("/")) {
+      dir = dir.substring(0, dir.length() - 1);
+    }
+    try {
+      return Path.of(new HostPath(dir).value());
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("--kubelet-dir: '" + text + "' must be an absolute, normalised "
+          + "directory other than / (e.g. /var/lib/kubelet): " + e.getMessage());
+    }
   }
 
   private static Optional<InetSocketAddress> address(String text) {
