@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.exec.FakeCommandRunner;
 import io.csi.pvestorage.fixtures.Fixture;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -192,6 +194,20 @@ class NodeParsersTest {
     String message = assertThrows(StorageException.class, () -> HostPath.of("p", huge))
         .getMessage();
     assertTrue(message.length() < 400, "a long path is cut in the message: " + message.length());
+  }
+
+  /** realpath's NUL-separated answer, recorded with a link that leads out of the directory. */
+  @Test
+  void realPathsAreReadFromRealpathsOwnOutput() {
+    Fixture f = fixture("realpath");
+    List<HostPath> asked = f.argv().subList(4, f.argv().size()).stream().map(HostPath::new)
+        .toList();
+    FakeCommandRunner runner = new FakeCommandRunner();
+    runner.expect(f.argv()).thenExit(f.exitCode(), f.stdoutText(), f.stderrText());
+    List<String> resolved = new Mounter(runner, Duration.ofSeconds(1), Duration.ofSeconds(1))
+        .realPaths(asked);
+    assertEquals(List.of(asked.get(0).value(), "/etc/x", asked.get(2).value()), resolved,
+        "the link is followed, a path that does not exist yet is kept");
   }
 
   @Test
