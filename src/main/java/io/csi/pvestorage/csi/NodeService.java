@@ -68,6 +68,9 @@ import java.util.OptionalLong;
  * driver's ownership (the CSI name recorded at CreateVolume); a volume ID the driver could never
  * have issued is a volume that does not exist (NOT_FOUND), and a volume it did not make (a
  * Proxmox guest disk) is FAILED_PRECONDITION, both before any command that changes anything.
+ * Order of the checks: required fields (INVALID_ARGUMENT), the volume ID, the capability and
+ * flags, the volume's existence and ownership (one read-only listing), then the paths; so a
+ * volume that does not exist is NOT_FOUND whatever paths the request names.
  * Every path must lie below the kubelet directory ({@link KubeletDir}); mount flags come from
  * an allow-list ({@link MountFlags}). Every request is validated before any command runs; each
  * mutating call holds the per-volume {@link InFlight} claim. The OS work is {@link Mounter}'s,
@@ -124,13 +127,13 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     required("staging_target_path", request.getStagingTargetPath());
     requireCapability(request.hasVolumeCapability());
     KnownVolume volume = known(idText);
-    KubeletDir.Field stagingField = kubelet.check("staging_target_path",
-        request.getStagingTargetPath(), ErrorKind.INVALID);
     Usage usage = usage(volume, request.getVolumeCapability(),
         Optional.ofNullable(request.getVolumeContextMap().get("fsType")));
+    requireOwned(volume);
+    KubeletDir.Field stagingField = kubelet.check("staging_target_path",
+        request.getStagingTargetPath(), ErrorKind.INVALID);
     HostPath staging = kubelet.confine(mounter, ErrorKind.INVALID, stagingField).get(0);
     try (var claim = inFlight.enter("volume", volume.id().toString())) {
-      requireOwned(volume);
       volume.plugin().activateVolume(volume.id().volname(), Optional.empty());
       if (usage.access().block()) {
         mounter.blockDevice(volume.path());
@@ -178,23 +181,23 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     required("target_path", request.getTargetPath());
     requireCapability(request.hasVolumeCapability());
     KnownVolume volume = known(idText);
-    KubeletDir.Field targetField = kubelet.check("target_path", request.getTargetPath(),
-        ErrorKind.INVALID);
     if (request.getStagingTargetPath().isEmpty()) {
       throw new StorageException(ErrorKind.PRECONDITION, "staging_target_path is not set: this "
           + "driver stages volumes (STAGE_UNSTAGE_VOLUME); call NodeStageVolume first");
     }
-    KubeletDir.Field stagingField = kubelet.check("staging_target_path",
-        request.getStagingTargetPath(), ErrorKind.INVALID);
     Usage usage = usage(volume, request.getVolumeCapability(),
         Optional.ofNullable(request.getVolumeContextMap().get("fsType")));
+    requireOwned(volume);
+    KubeletDir.Field targetField = kubelet.check("target_path", request.getTargetPath(),
+        ErrorKind.INVALID);
+    KubeletDir.Field stagingField = kubelet.check("staging_target_path",
+        request.getStagingTargetPath(), ErrorKind.INVALID);
     boolean readOnly = request.getReadonly() || usage.readOnly();
     List<HostPath> paths = kubelet.confine(mounter, ErrorKind.INVALID, targetField,
         stagingField);
     HostPath target = paths.get(0);
     HostPath staging = paths.get(1);
     try (var claim = inFlight.enter("volume", volume.id().toString())) {
-      requireOwned(volume);
       if (usage.access().block()) {
         mounter.bindBlockDevice(volume.path(), target, readOnly);
       } else {
@@ -290,6 +293,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
           + ") is larger than capacity_range.limit_bytes (" + limit + ")");
     }
     KnownVolume volume = known(idText);
+    long current = requireOwned(volume).sizeBytes();
     KubeletDir.Field pathField = kubelet.check("volume_path", request.getVolumePath(),
         ErrorKind.INVALID);
     VolumeId id = volume.id();
@@ -299,7 +303,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     HostPath path = kubelet.confine(mounter, ErrorKind.INVALID, pathField).get(0);
     long capacity;
     try (var claim = inFlight.enter("volume", id.toString())) {
-      long current = requireOwned(volume).sizeBytes();
       if (limit > 0 && current > limit) {
         throw new StorageException(ErrorKind.OUT_OF_RANGE, "volume " + id + " already has "
             + current + " bytes, more than capacity_range.limit_bytes " + limit
