@@ -3,6 +3,7 @@ package io.csi.pvestorage.app;
 import io.csi.pvestorage.app.Flags.Spec;
 import io.csi.pvestorage.app.Flags.UsageException;
 import io.csi.pvestorage.storage.config.OwnerPolicy;
+import io.csi.pvestorage.node.HostPath;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
@@ -45,6 +46,8 @@ import java.util.regex.Pattern;
  * @param poolRefresh how often the pool gauges re-read each storage
  * @param allowGuestOwners whether volume owner IDs of 100 and above (possible PVE guest IDs)
  *     are allowed ({@link OwnerPolicy})
+ * @param kubeletDir the kubelet's root directory: every path a Node request names must lie
+ *     below it
  */
 public record DriverConfig(
     Mode mode,
@@ -67,7 +70,8 @@ public record DriverConfig(
     Duration lockWait,
     Duration lockLinger,
     Duration poolRefresh,
-    boolean allowGuestOwners) {
+    boolean allowGuestOwners,
+    Path kubeletDir) {
 
   /** Which CSI services a process serves. */
   public enum Mode {
@@ -151,6 +155,8 @@ public record DriverConfig(
           "how often the pool gauges re-read each storage (never on scrape)"),
       new Spec("allow-guest-owners", null, true, "false",
           "allow volume owners of 100 and above, which PVE counts as guest disks"),
+      new Spec("kubelet-dir", null, false, "/var/lib/kubelet",
+          "the kubelet's root directory; the node mounts and removes only below it"),
       new Spec("help", null, true, "false", "print this help"));
 
   /** The flag table, for {@code serve --help}. */
@@ -234,11 +240,12 @@ public record DriverConfig(
     Duration poolRefresh =
         duration(flags, "pool-refresh", Duration.ofSeconds(1), Duration.ofHours(1));
     boolean allowGuestOwners = bool(flags, "allow-guest-owners");
+    Path kubeletDir = kubeletDir(flags.get("kubelet-dir").orElseThrow());
 
     return new DriverConfig(mode, endpoint, nodeId, storageConfig, driverName, metrics,
         namespace, podName, List.copyOf(prefix), logLevel, logFormat, socketMode, grace,
         lockMode, pveLock, maxVolumes, leaseDuration, lockWait, lockLinger, poolRefresh,
-        allowGuestOwners);
+        allowGuestOwners, kubeletDir);
   }
 
   /** Which volume owner IDs the driver may use. */
@@ -309,6 +316,20 @@ public record DriverConfig(
 
   private static String human(Duration d) {
     return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
+  }
+
+  /** An absolute, normalised directory other than {@code /}; trailing slashes are dropped. */
+  private static Path kubeletDir(String text) {
+    String dir = text.strip();
+    while (dir.length() > 1 && dir.endsWith("/")) {
+      dir = dir.substring(0, dir.length() - 1);
+    }
+    try {
+      return Path.of(new HostPath(dir).value());
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("--kubelet-dir: '" + text + "' must be an absolute, normalised "
+          + "directory other than / (e.g. /var/lib/kubelet): " + e.getMessage());
+    }
   }
 
   private static Optional<InetSocketAddress> address(String text) {

@@ -13,6 +13,8 @@ import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.metrics.DriverMetrics;
 import io.csi.pvestorage.metrics.MetricsServer;
 import io.csi.pvestorage.metrics.PoolMetrics;
+import io.csi.pvestorage.node.HostPath;
+import io.csi.pvestorage.node.KubeletDir;
 import io.csi.pvestorage.node.Mounter;
 import io.csi.pvestorage.storage.StoragePlugin;
 import io.csi.pvestorage.storage.config.OwnerPolicy;
@@ -91,6 +93,7 @@ final class ServeCommand {
       services.add(new ControllerService(storages, inFlight, config.ownerPolicy()));
       services.add(new NodeService(storages, inFlight,
           new Mounter(wiring.get().commands(), NODE_COMMAND_TIMEOUT, FILESYSTEM_TIMEOUT),
+          new KubeletDir(new HostPath(config.kubeletDir().toString())),
           config.maxVolumesPerNode()));
       capabilities.add(IdentityService.service(PluginCapability.Service.Type.CONTROLLER_SERVICE));
       capabilities.add(IdentityService.service(

@@ -26,9 +26,15 @@ import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.node.FileInfo;
 import io.csi.pvestorage.node.FilesystemStats;
 import io.csi.pvestorage.node.HostPath;
+import io.csi.pvestorage.node.KubeletDir;
 import io.csi.pvestorage.node.MountEntry;
+import io.csi.pvestorage.node.MountFlags;
+import io.csi.pvestorage.node.MountTable;
 import io.csi.pvestorage.node.Mounter;
+import io.csi.pvestorage.node.Printable;
+import io.csi.pvestorage.node.VolumeSource;
 import io.csi.pvestorage.storage.ImageFormat;
+import io.csi.pvestorage.storage.ImageInfo;
 import io.csi.pvestorage.storage.PoolStatus;
 import io.csi.pvestorage.storage.StoragePlugin;
 import io.csi.pvestorage.storage.VolumeId;
@@ -38,44 +44,59 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * The CSI Node service: makes this node's volumes usable by pods.
  *
  * <ul>
  *   <li><b>Stage</b> activates the volume, then for filesystem access mounts it at the staging
- *       path: a raw volume with ext4/xfs (made only on a device with no signature at all), a ZFS
- *       dataset by a bind of its own mountpoint. Block access stages nothing.
+ *       path: a raw volume with ext4/xfs (made only on a probed, readable device with no
+ *       signature at all) and grown to its device when the device is larger (a restore or clone
+ *       into a larger volume), a ZFS dataset by a bind of its own mountpoint. Block access stages
+ *       nothing.
  *   <li><b>Publish</b> bind mounts the staged filesystem onto the target directory, or the
  *       device node onto the target file, read-only when asked.
- *   <li><b>Unpublish/Unstage</b> unmount whatever is stacked on the path and remove it.
+ *   <li><b>Unpublish/Unstage</b> unmount the volume's own mounts at the path, and nothing else;
+ *       unpublish removes the target it created (unstage leaves the CO's staging directory).
  *   <li><b>Expand</b> grows the LV, zvol or refquota under the storage lock (the controller does
  *       not expand, so csi-resizer sends every expansion here), then the filesystem.
  *   <li><b>Stats</b> report bytes and inodes and the volume's condition.
  * </ul>
  *
- * <p>Every request is validated before any command runs; each mutating call holds the
- * per-volume {@link InFlight} claim. The OS work is {@link Mounter}'s, the storage work the
- * plugin's.
+ * <p>What the node acts on: stage, publish and expand take only volumes that carry this
+ * driver's ownership (the CSI name recorded at CreateVolume); a volume ID the driver could never
+ * have issued is a volume that does not exist (NOT_FOUND), and a volume it did not make (a
+ * Proxmox guest disk) is FAILED_PRECONDITION, both before any command that changes anything.
+ * Order of the checks: required fields (INVALID_ARGUMENT), the volume ID, the capability and
+ * flags, the volume's existence and ownership (one read-only listing), then the paths; so a
+ * volume that does not exist is NOT_FOUND whatever paths the request names.
+ * Every path must lie below the kubelet directory ({@link KubeletDir}); mount flags come from
+ * an allow-list ({@link MountFlags}). Every request is validated before any command runs; each
+ * mutating call holds the per-volume {@link InFlight} claim. The OS work is {@link Mounter}'s,
+ * the storage work the plugin's.
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
 
   private final NodeStorages storages;
   private final InFlight inFlight;
   private final Mounter mounter;
+  private final KubeletDir kubelet;
   private final long maxVolumesPerNode;
 
   /**
    * @param storages the storages of this node and their lock
    * @param inFlight the claims shared with the Controller service of the same process
    * @param mounter the node's mount work (with the host command prefix)
+   * @param kubelet the kubelet directory every request path must lie below
    * @param maxVolumesPerNode reported by NodeGetInfo; 0 lets the CO decide
    */
   public NodeService(NodeStorages storages, InFlight inFlight, Mounter mounter,
-      long maxVolumesPerNode) {
+      KubeletDir kubelet, long maxVolumesPerNode) {
     this.storages = Objects.requireNonNull(storages, "storages");
     this.inFlight = Objects.requireNonNull(inFlight, "inFlight");
     this.mounter = Objects.requireNonNull(mounter, "mounter");
+    this.kubelet = Objects.requireNonNull(kubelet, "kubelet");
     if (maxVolumesPerNode < 0) {
       throw new IllegalArgumentException("maxVolumesPerNode must not be negative");
     }
@@ -102,25 +123,32 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   @Override
   public void nodeStageVolume(NodeStageVolumeRequest request,
       StreamObserver<NodeStageVolumeResponse> response) {
-    VolumeId id = volumeId(request.getVolumeId());
-    HostPath staging = HostPath.of("staging_target_path", request.getStagingTargetPath());
-    Volume volume = volume(id, request.hasVolumeCapability(), request.getVolumeCapability(),
+    String idText = required("volume_id", request.getVolumeId());
+    required("staging_target_path", request.getStagingTargetPath());
+    requireCapability(request.hasVolumeCapability());
+    KnownVolume volume = known(idText);
+    Usage usage = usage(volume, request.getVolumeCapability(),
         Optional.ofNullable(request.getVolumeContextMap().get("fsType")));
-    try (var claim = inFlight.enter("volume", id.toString())) {
-      requireExists(volume.plugin(), id);
-      volume.plugin().activateVolume(id.volname(), Optional.empty());
-      HostPath path = HostPath.of(volume.plugin().path(id.volname(), Optional.empty()));
-      if (volume.access().block()) {
-        mounter.blockDevice(path);
-      } else if (volume.access().format() == ImageFormat.SUBVOL) {
-        mounter.bindFilesystem(path, staging, volume.readOnly());
+    requireOwned(volume);
+    KubeletDir.Field stagingField = kubelet.check("staging_target_path",
+        request.getStagingTargetPath(), ErrorKind.INVALID);
+    HostPath staging = kubelet.confine(mounter, ErrorKind.INVALID, stagingField).get(0);
+    try (var claim = inFlight.enter("volume", volume.id().toString())) {
+      volume.plugin().activateVolume(volume.id().volname(), Optional.empty());
+      if (usage.access().block()) {
+        mounter.blockDevice(volume.path());
+      } else if (volume.name().format() == ImageFormat.SUBVOL) {
+        mounter.bindFilesystem(volume.path(), staging, volume.source(), usage.flags());
       } else {
-        List<String> options = new ArrayList<>(
-            request.getVolumeCapability().getMount().getMountFlagsList());
-        if (volume.readOnly() && !options.contains("ro")) {
-          options.add("ro");
+        String fsType = usage.access().fsType().orElseThrow();
+        Mounter.DeviceMount mounted = mounter.mountDevice(volume.path(), staging, fsType,
+            usage.flags());
+        // A restore or clone larger than its source arrives with the source's filesystem, and
+        // no CO expands a new volume: grow it here, as Kubernetes' own mount code does. A new
+        // filesystem fills its device already; a read-only one is never changed.
+        if (mounted != Mounter.DeviceMount.FORMATTED && !usage.readOnly()) {
+          mounter.growToDevice(volume.path(), staging, fsType);
         }
-        mounter.mountDevice(path, staging, volume.access().fsType().orElseThrow(), options);
       }
     }
     reply(response, NodeStageVolumeResponse.getDefaultInstance());
@@ -129,12 +157,19 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   @Override
   public void nodeUnstageVolume(NodeUnstageVolumeRequest request,
       StreamObserver<NodeUnstageVolumeResponse> response) {
-    VolumeId id = volumeId(request.getVolumeId());
-    HostPath staging = HostPath.of("staging_target_path", request.getStagingTargetPath());
-    try (var claim = inFlight.enter("volume", id.toString())) {
-      mounter.unmountAndRemove(staging);
-      // Ordinary volumes stay active (a no-op); bases and snapshots are put back to rest.
-      storages.find(id.storeId()).ifPresent(p -> p.deactivateVolume(id.volname(), Optional.empty()));
+    String idText = required("volume_id", request.getVolumeId());
+    KubeletDir.Field stagingField = kubelet.check("staging_target_path",
+        request.getStagingTargetPath(), ErrorKind.INVALID);
+    Optional<KnownVolume> volume = find(idText);
+    HostPath staging = kubelet.confine(mounter, ErrorKind.INVALID, stagingField).get(0);
+    try (var claim = inFlight.enter("volume", claimKey(volume, idText))) {
+      mounter.unmount(staging, source(volume, idText));
+      // The staging directory is the CO's (the spec has the CO create it), so it stays.
+      // Ordinary volumes stay active (no command); a base of this driver is put back to rest,
+      // and nothing the driver did not make is deactivated.
+      if (volume.isPresent() && volume.get().name().isBase() && owned(volume.get())) {
+        volume.get().plugin().deactivateVolume(volume.get().id().volname(), Optional.empty());
+      }
     }
     reply(response, NodeUnstageVolumeResponse.getDefaultInstance());
   }
@@ -142,23 +177,32 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   @Override
   public void nodePublishVolume(NodePublishVolumeRequest request,
       StreamObserver<NodePublishVolumeResponse> response) {
-    VolumeId id = volumeId(request.getVolumeId());
-    HostPath target = HostPath.of("target_path", request.getTargetPath());
+    String idText = required("volume_id", request.getVolumeId());
+    required("target_path", request.getTargetPath());
+    requireCapability(request.hasVolumeCapability());
+    KnownVolume volume = known(idText);
     if (request.getStagingTargetPath().isEmpty()) {
       throw new StorageException(ErrorKind.PRECONDITION, "staging_target_path is not set: this "
           + "driver stages volumes (STAGE_UNSTAGE_VOLUME); call NodeStageVolume first");
     }
-    HostPath staging = HostPath.of("staging_target_path", request.getStagingTargetPath());
-    Volume volume = volume(id, request.hasVolumeCapability(), request.getVolumeCapability(),
+    Usage usage = usage(volume, request.getVolumeCapability(),
         Optional.ofNullable(request.getVolumeContextMap().get("fsType")));
-    boolean readOnly = request.getReadonly() || volume.readOnly();
-    try (var claim = inFlight.enter("volume", id.toString())) {
-      requireExists(volume.plugin(), id);
-      if (volume.access().block()) {
-        HostPath device = HostPath.of(volume.plugin().path(id.volname(), Optional.empty()));
-        mounter.bindBlockDevice(device, target, readOnly);
+    requireOwned(volume);
+    KubeletDir.Field targetField = kubelet.check("target_path", request.getTargetPath(),
+        ErrorKind.INVALID);
+    KubeletDir.Field stagingField = kubelet.check("staging_target_path",
+        request.getStagingTargetPath(), ErrorKind.INVALID);
+    boolean readOnly = request.getReadonly() || usage.readOnly();
+    List<HostPath> paths = kubelet.confine(mounter, ErrorKind.INVALID, targetField,
+        stagingField);
+    HostPath target = paths.get(0);
+    HostPath staging = paths.get(1);
+    try (var claim = inFlight.enter("volume", volume.id().toString())) {
+      if (usage.access().block()) {
+        mounter.bindBlockDevice(volume.path(), target, readOnly);
       } else {
-        mounter.bindFilesystem(staging, target, readOnly);
+        mounter.bindFilesystem(staging, target, volume.source(),
+            readOnly ? List.of("ro") : List.of());
       }
     }
     reply(response, NodePublishVolumeResponse.getDefaultInstance());
@@ -167,10 +211,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   @Override
   public void nodeUnpublishVolume(NodeUnpublishVolumeRequest request,
       StreamObserver<NodeUnpublishVolumeResponse> response) {
-    VolumeId id = volumeId(request.getVolumeId());
-    HostPath target = HostPath.of("target_path", request.getTargetPath());
-    try (var claim = inFlight.enter("volume", id.toString())) {
-      mounter.unmountAndRemove(target);
+    String idText = required("volume_id", request.getVolumeId());
+    KubeletDir.Field targetField = kubelet.check("target_path", request.getTargetPath(),
+        ErrorKind.INVALID);
+    Optional<KnownVolume> volume = find(idText);
+    HostPath target = kubelet.confine(mounter, ErrorKind.INVALID, targetField).get(0);
+    try (var claim = inFlight.enter("volume", claimKey(volume, idText))) {
+      mounter.unmount(target, source(volume, idText));
+      // The spec has the plugin create the target and delete what it created.
+      mounter.removeTarget(target);
     }
     reply(response, NodeUnpublishVolumeResponse.getDefaultInstance());
   }
@@ -178,10 +227,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   @Override
   public void nodeGetVolumeStats(NodeGetVolumeStatsRequest request,
       StreamObserver<NodeGetVolumeStatsResponse> response) {
-    VolumeId id = volumeId(request.getVolumeId());
-    HostPath path = HostPath.of("volume_path", request.getVolumePath());
-    StoragePlugin plugin = storages.of(id);
-    plugin.parseVolname(id.volname());
+    String idText = required("volume_id", request.getVolumeId());
+    required("volume_path", request.getVolumePath());
+    KnownVolume volume = known(idText);
+    // A path that is not a volume path of this driver is, in the spec's words, not found.
+    KubeletDir.Field pathField = kubelet.check("volume_path", request.getVolumePath(),
+        ErrorKind.NOT_FOUND);
+    VolumeId id = volume.id();
+    StoragePlugin plugin = volume.plugin();
+    HostPath path = kubelet.confine(mounter, ErrorKind.NOT_FOUND, pathField).get(0);
     FileInfo info = mounter.inspect(path).orElseThrow(() -> new StorageException(
         ErrorKind.NOT_FOUND, "volume_path " + path + " does not exist on node "
             + storages.nodeId()));
@@ -192,12 +246,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     if (info.type() == FileInfo.Type.BLOCK_DEVICE) {
       stats.addUsage(usage(VolumeUsage.Unit.BYTES, mounter.blockDeviceSize(path), -1, -1));
     } else {
-      Optional<MountEntry> mount = mounter.mounts().top(path);
+      MountTable table = mounter.mounts();
+      Optional<MountEntry> mount = table.top(path);
       if (mount.isEmpty() && gone) {
         throw new StorageException(ErrorKind.NOT_FOUND, "volume " + id + " does not exist and "
             + "nothing is mounted at " + path);
       }
-      if (mount.isPresent() && !gone && !holds(mount.get(), plugin, id)) {
+      if (mount.isPresent() && !gone && !mounter.holds(mount.get(), path, volume.source(),
+          table)) {
         throw new StorageException(ErrorKind.NOT_FOUND, "volume " + id + " is not at " + path
             + ": " + mount.get().describe());
       }
@@ -224,8 +280,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   @Override
   public void nodeExpandVolume(NodeExpandVolumeRequest request,
       StreamObserver<NodeExpandVolumeResponse> response) {
-    VolumeId id = volumeId(request.getVolumeId());
-    HostPath path = HostPath.of("volume_path", request.getVolumePath());
+    String idText = required("volume_id", request.getVolumeId());
+    required("volume_path", request.getVolumePath());
     long required = request.getCapacityRange().getRequiredBytes();
     long limit = request.getCapacityRange().getLimitBytes();
     if (required < 0 || limit < 0) {
@@ -236,13 +292,17 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       throw new StorageException(ErrorKind.INVALID, "capacity_range.required_bytes (" + required
           + ") is larger than capacity_range.limit_bytes (" + limit + ")");
     }
-    StoragePlugin plugin = storages.of(id);
-    ImageFormat format = plugin.parseVolname(id.volname()).format();
+    KnownVolume volume = known(idText);
+    long current = requireOwned(volume).sizeBytes();
+    KubeletDir.Field pathField = kubelet.check("volume_path", request.getVolumePath(),
+        ErrorKind.INVALID);
+    VolumeId id = volume.id();
+    StoragePlugin plugin = volume.plugin();
     boolean blockCapability = request.hasVolumeCapability()
         && request.getVolumeCapability().hasBlock();
+    HostPath path = kubelet.confine(mounter, ErrorKind.INVALID, pathField).get(0);
     long capacity;
     try (var claim = inFlight.enter("volume", id.toString())) {
-      long current = plugin.volumeSizeInfo(id.volname()).sizeBytes();
       if (limit > 0 && current > limit) {
         throw new StorageException(ErrorKind.OUT_OF_RANGE, "volume " + id + " already has "
             + current + " bytes, more than capacity_range.limit_bytes " + limit
@@ -253,25 +313,127 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
           ? storages.locked(plugin, "resize", id.toString(),
               () -> plugin.volumeResize(id.volname(), wanted))
           : current;
-      capacity = format == ImageFormat.SUBVOL ? size
-          : growOnDevice(plugin, id, path, blockCapability);
+      capacity = volume.name().format() == ImageFormat.SUBVOL ? size
+          : growOnDevice(volume, path, blockCapability);
     }
     reply(response, NodeExpandVolumeResponse.newBuilder().setCapacityBytes(capacity).build());
   }
 
   // ---- helpers --------------------------------------------------------------------------------
 
-  /** A validated volume of a stage or publish request. */
-  private record Volume(StoragePlugin plugin, VolumeAccess access, boolean readOnly) {}
+  /**
+   * A volume ID this node could have issued: its storage is served here and its name is one of
+   * that storage's volume names. Whether the volume exists, and is this driver's, is asked
+   * separately ({@link #requireOwned}).
+   */
+  private record KnownVolume(VolumeId id, StoragePlugin plugin, Volname name) {
 
-  private Volume volume(VolumeId id, boolean hasCapability, VolumeCapability capability,
-      Optional<String> contextFsType) {
+    /** The device, or a dataset's mountpoint. */
+    HostPath path() {
+      return HostPath.of(plugin.path(id.volname(), Optional.empty()));
+    }
+
+    /** What the volume's mounts look like. */
+    VolumeSource source() {
+      return name.format() == ImageFormat.SUBVOL
+          ? new VolumeSource.Dataset(path(), name.name())
+          : new VolumeSource.Device(path());
+    }
+  }
+
+  /** How a stage or publish request uses its volume, validated. */
+  private record Usage(VolumeAccess access, boolean readOnly, List<String> flags) {}
+
+  /**
+   * The volume of an ID, or NOT_FOUND: an ID this driver could never have issued (malformed,
+   * too long, a storage this node does not serve, not a volume name of that storage) names a
+   * volume that does not exist.
+   */
+  private KnownVolume known(String idText) {
+    VolumeId id;
+    try {
+      id = VolumeId.parse(idText);
+    } catch (StorageException e) {
+      throw new StorageException(ErrorKind.NOT_FOUND, "volume " + quoted(idText) + " does not "
+          + "exist: this driver never issues such an ID (<storage>:<volume name>, printable "
+          + "ASCII, at most 128 bytes)");
+    }
+    StoragePlugin plugin = storages.of(id);
+    try {
+      return new KnownVolume(id, plugin, plugin.parseVolname(id.volname()));
+    } catch (StorageException e) {
+      if (e.kind() != ErrorKind.INVALID) {
+        throw e;
+      }
+      throw new StorageException(ErrorKind.NOT_FOUND, "volume " + id + " does not exist: '"
+          + id.volname() + "' is not a volume name of storage " + plugin.storeId());
+    }
+  }
+
+  /** {@link #known} for the unmounting calls, which also take IDs that name nothing. */
+  private Optional<KnownVolume> find(String idText) {
+    try {
+      return Optional.of(known(idText));
+    } catch (StorageException e) {
+      if (e.kind() != ErrorKind.NOT_FOUND) {
+        throw e;
+      }
+      return Optional.empty();
+    }
+  }
+
+  /** What an unmount may undo: the volume's mounts, or nothing at all for an unknown ID. */
+  private static VolumeSource source(Optional<KnownVolume> volume, String idText) {
+    return volume.map(KnownVolume::source).orElseGet(() -> new VolumeSource.None(
+        "anything of volume " + quoted(idText) + ", which this driver never issued"));
+  }
+
+  private static String claimKey(Optional<KnownVolume> volume, String idText) {
+    return volume.map(v -> v.id().toString()).orElseGet(() -> Printable.of(idText));
+  }
+
+  /**
+   * The volume's listing entry, when it exists and carries this driver's ownership (the CSI name
+   * recorded at creation).
+   *
+   * @throws StorageException NOT_FOUND when it does not exist; PRECONDITION when the driver did
+   *     not make it (e.g. a Proxmox guest disk), which is then left untouched
+   */
+  private ImageInfo requireOwned(KnownVolume volume) {
+    ImageInfo image = listed(volume).orElseThrow(() -> new StorageException(
+        ErrorKind.NOT_FOUND, "volume " + volume.id() + " does not exist on node "
+            + storages.nodeId()));
+    if (image.metadata().isEmpty()) {
+      throw new StorageException(ErrorKind.PRECONDITION, "volume " + volume.id() + " exists "
+          + "but was not created by this driver: it carries no CSI ownership (the CSI name "
+          + "recorded at CreateVolume), so it may be a Proxmox guest disk or another tool's "
+          + "volume; the node does not stage, publish or expand it and leaves it untouched");
+    }
+    return image;
+  }
+
+  /** Whether the volume exists and carries this driver's ownership. */
+  private boolean owned(KnownVolume volume) {
+    return listed(volume).map(i -> i.metadata().isPresent()).orElse(false);
+  }
+
+  private static Optional<ImageInfo> listed(KnownVolume volume) {
+    return volume.plugin().listImages(OptionalLong.empty(), Optional.of(List.of(volume.id())))
+        .stream().findFirst();
+  }
+
+  private static void requireCapability(boolean hasCapability) {
     if (!hasCapability) {
       throw new StorageException(ErrorKind.INVALID, "volume_capability is required");
     }
-    StoragePlugin plugin = storages.of(id);
-    ImageFormat format = plugin.parseVolname(id.volname()).format();
-    VolumeAccess access = VolumeAccess.of(List.of(capability), contextFsType, plugin.type());
+  }
+
+  private static Usage usage(KnownVolume volume, VolumeCapability capability,
+      Optional<String> contextFsType) {
+    VolumeId id = volume.id();
+    ImageFormat format = volume.name().format();
+    VolumeAccess access = VolumeAccess.of(List.of(capability), contextFsType,
+        volume.plugin().type());
     if (access.format() != format) {
       throw new StorageException(ErrorKind.PRECONDITION, "volume " + id + " is a "
           + format.pveName() + " volume and cannot be used as "
@@ -279,15 +441,20 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
           + (format == ImageFormat.SUBVOL ? "; a dataset is mounted with fsType zfs"
               : "; a raw volume is used as a block device or with ext4/xfs"));
     }
+    List<String> flags = new ArrayList<>(access.block() ? List.of()
+        : MountFlags.check(capability.getMount().getMountFlagsList(),
+            access.fsType().orElseThrow()));
     boolean readOnly = capability.getAccessMode().getMode()
-        == VolumeCapability.AccessMode.Mode.SINGLE_NODE_READER_ONLY;
-    return new Volume(plugin, access, readOnly);
+        == VolumeCapability.AccessMode.Mode.SINGLE_NODE_READER_ONLY || flags.contains("ro");
+    if (readOnly && !flags.contains("ro")) {
+      flags.add("ro");
+    }
+    return new Usage(access, readOnly, List.copyOf(flags));
   }
 
   /** Grows the filesystem on a raw volume's device (not for block use); its size in bytes. */
-  private long growOnDevice(StoragePlugin plugin, VolumeId id, HostPath path,
-      boolean blockCapability) {
-    HostPath device = HostPath.of(plugin.path(id.volname(), Optional.empty()));
+  private long growOnDevice(KnownVolume volume, HostPath path, boolean blockCapability) {
+    HostPath device = volume.path();
     boolean block = blockCapability || mounter.inspect(path)
         .map(i -> i.type() == FileInfo.Type.BLOCK_DEVICE).orElse(false);
     if (!block) {
@@ -296,26 +463,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
               + "before expanding its filesystem"));
       if (!mount.isWholeFilesystemOf(mounter.blockDevice(device))) {
         throw new StorageException(ErrorKind.PRECONDITION, "volume_path " + path + " shows "
-            + mount.describe() + ", not the volume " + id);
+            + mount.describe() + ", not the volume " + volume.id());
       }
       mounter.growFilesystem(device, path, mount.fsType());
     }
     return mounter.blockDeviceSize(device);
-  }
-
-  /** Whether a mount shows this volume: its device's filesystem, or its ZFS dataset. */
-  private boolean holds(MountEntry mount, StoragePlugin plugin, VolumeId id) {
-    Volname name = plugin.parseVolname(id.volname());
-    if (name.format() == ImageFormat.SUBVOL) {
-      return mount.fsType().equals("zfs") && mount.source().endsWith("/" + name.name());
-    }
-    return mount.isWholeFilesystemOf(mounter.blockDevice(
-        HostPath.of(plugin.path(id.volname(), Optional.empty()))));
-  }
-
-  /** NOT_FOUND, before anything is waited for or mounted, when the volume does not exist. */
-  private static void requireExists(StoragePlugin plugin, VolumeId id) {
-    plugin.volumeSizeInfo(id.volname());
   }
 
   /** Why the volume's backing LV, zvol or dataset does not exist; empty when it does. */
@@ -352,11 +504,16 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     return usage.build();
   }
 
-  private static VolumeId volumeId(String text) {
+  private static String required(String field, String text) {
     if (text.isEmpty()) {
-      throw new StorageException(ErrorKind.INVALID, "volume_id is required");
+      throw new StorageException(ErrorKind.INVALID, field + " is required");
     }
-    return VolumeId.parse(text);
+    return text;
+  }
+
+  /** Request text in a message: quoted, escaped and bounded. */
+  private static String quoted(String text) {
+    return "'" + Printable.of(text, VolumeId.MAX_LENGTH) + "'";
   }
 
   private static <T> void reply(StreamObserver<T> response, T message) {

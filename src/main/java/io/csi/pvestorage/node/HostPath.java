@@ -37,7 +37,7 @@ public record HostPath(String value) {
     }
     String problem = problem(text);
     if (problem != null) {
-      throw new StorageException(ErrorKind.INVALID, field + " '" + printable(text) + "' "
+      throw new StorageException(ErrorKind.INVALID, field + " '" + Printable.of(text) + "' "
           + problem);
     }
     return new HostPath(text);
@@ -51,7 +51,7 @@ public record HostPath(String value) {
   public static HostPath of(java.nio.file.Path path) {
     String problem = problem(path.toString());
     if (problem != null) {
-      throw new StorageException(ErrorKind.INTERNAL, "path '" + printable(path.toString())
+      throw new StorageException(ErrorKind.INTERNAL, "path '" + Printable.of(path.toString())
           + "' " + problem);
     }
     return new HostPath(path.toString());
@@ -81,16 +81,9 @@ public record HostPath(String value) {
     return null;
   }
 
-  private static String printable(String text) {
-    StringBuilder out = new StringBuilder();
-    text.codePoints().limit(200).forEach(c -> {
-      if (c < 0x20 || c == 0x7f) {
-        out.append(String.format("\\x%02x", c));
-      } else {
-        out.appendCodePoint(c);
-      }
-    });
-    return text.length() > 200 ? out + "..." : out.toString();
+  /** Whether this path lies strictly below {@code parent} (textually; nothing is resolved). */
+  public boolean isBelow(HostPath parent) {
+    return value.startsWith(parent.value + "/");
   }
 
   @Override

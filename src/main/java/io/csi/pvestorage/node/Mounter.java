@@ -22,11 +22,13 @@ import java.util.Set;
  * Mounts are compared by device number and filesystem root, not by the source's spelling, so an
  * LVM volume mounted as {@code /dev/mapper/vg-lv} matches a request naming {@code /dev/vg/lv}.
  *
- * <p>Data is never put at risk: a device with any signature (blkid) is never formatted; the
- * ext4 tools are not given {@code -F -F} and xfs is never given {@code -f}, so mkfs.xfs refuses
- * an existing filesystem by itself as well; unmounting is never forced or lazy (a busy target
- * stays mounted and the call fails, to be retried); a target is removed with {@code rmdir} or,
- * for a block target file, {@code rm} of a regular file, never recursively.
+ * <p>Data is never put at risk: a device is formatted only when blkid probed it and found no
+ * signature and the device was read (a device that cannot be read is not blank); the ext4 tools
+ * are not given {@code -F -F} and xfs is never given {@code -f}, so mkfs.xfs refuses an existing
+ * filesystem by itself as well; a filesystem is grown, never shrunk; only the mounts of the
+ * volume asked about are unmounted ({@link VolumeSource}), never forced or lazily (a busy target
+ * stays mounted and the call fails, to be retried); a target is removed with {@code rmdir} of an
+ * empty directory or {@code rm} of an empty regular file, never recursively.
  */
 public final class Mounter {
 
@@ -66,6 +68,30 @@ public final class Mounter {
   }
 
   /**
+   * The paths with every symbolic link of their existing parts resolved, with one
+   * {@code realpath -m} call (parts that do not exist yet are kept as they are). Output is
+   * NUL-separated, so any byte a link's target may hold is read back exactly.
+   *
+   * @return one resolved path per path given, in order
+   */
+  public List<String> realPaths(List<HostPath> paths) {
+    List<String> argv = new ArrayList<>(List.of("realpath", "-z", "-m", "--"));
+    paths.forEach(p -> argv.add(p.value()));
+    String out = mustRun(timeout, "cannot resolve the request's paths", argv).stdoutText();
+    List<String> resolved = new ArrayList<>();
+    int from = 0;
+    for (int nul = out.indexOf(0); nul >= 0; nul = out.indexOf(0, from)) {
+      resolved.add(out.substring(from, nul));
+      from = nul + 1;
+    }
+    if (resolved.size() != paths.size()) {
+      throw new StorageException(ErrorKind.INTERNAL, "realpath answered " + resolved.size()
+          + " paths for " + paths.size());
+    }
+    return resolved;
+  }
+
+  /**
    * The device number of a block device path (links followed).
    *
    * @throws StorageException NOT_FOUND when the path does not exist, PRECONDITION when it is
@@ -78,17 +104,47 @@ public final class Mounter {
         device + " is not a block device (" + info.type() + ")"));
   }
 
-  /** What blkid finds on a device (low-level probe, no cache). */
+  /**
+   * What blkid finds on a device, with a low-level probe ({@code -p}: the device itself, not
+   * blkid's cache). Exit 2 ("nothing found") is believed only when blkid said nothing on stderr
+   * and the device then proves readable: a size above 0 and a direct read of its first block. An
+   * unbound loop device, a vanished device node or a failing disk also make blkid exit 2, and
+   * none of them is blank.
+   *
+   * @throws StorageException UNAVAILABLE when the device cannot be read; INTERNAL when blkid
+   *     fails otherwise
+   */
   public DeviceSignature probe(HostPath device) {
     CommandResult result = run(timeout, "blkid", "-p", "-o", "export", device.value());
     return switch (result.exitCode()) {
       case 0 -> DeviceSignature.parseExport(result.stdoutText());
-      case 2 -> DeviceSignature.BLANK;
+      case 2 -> {
+        if (!result.stderrText().isBlank()) {
+          throw result.failure(ErrorKind.INTERNAL, "blkid could not probe " + device
+              + "; it is not treated as blank");
+        }
+        requireReadable(device);
+        yield DeviceSignature.BLANK;
+      }
       // 8: several signatures that contradict each other; that is not blank either.
       case 8 -> new DeviceSignature(Optional.of("ambivalent (several signatures)"),
           Optional.empty());
       default -> throw result.failure(ErrorKind.INTERNAL, "cannot probe " + device);
     };
+  }
+
+  private void requireReadable(HostPath device) {
+    if (blockDeviceSize(device) <= 0) {
+      throw new StorageException(ErrorKind.UNAVAILABLE, device + " has a size of 0 bytes: it "
+          + "cannot be probed, so it is not treated as blank (never formatted)");
+    }
+    CommandResult read = run(timeout, "dd", "if=" + device.value(), "of=/dev/null", "bs=4096",
+        "count=1", "iflag=direct", "status=none");
+    if (!read.succeeded()) {
+      throw read.failure(ErrorKind.UNAVAILABLE, "cannot read the first block of " + device
+          + ": blkid found no signature on a device it could not read, so it is not treated "
+          + "as blank (never formatted)");
+    }
   }
 
   /** Space and inodes of the filesystem mounted at (or containing) a path. */
@@ -111,18 +167,31 @@ public final class Mounter {
 
   // ---- mounting -------------------------------------------------------------------------------
 
+  /** What {@link #mountDevice} found and did. */
+  public enum DeviceMount {
+    /** The device's filesystem was mounted there already; nothing was done. */
+    FOUND,
+    /** The existing filesystem was mounted. */
+    MOUNTED,
+    /** The device was blank: a filesystem was made (filling the device) and mounted. */
+    FORMATTED
+  }
+
   /**
    * Mounts the filesystem of a block device at {@code target}, making the filesystem first when
    * the device is blank. Idempotent.
    *
    * @param fsType ext4 or xfs
-   * @param options mount options ({@code -o}); {@code ro} makes it read-only
+   * @param options mount options ({@code -o}), already checked ({@link MountFlags});
+   *     {@code ro} makes it read-only
+   * @return what was found and done
    * @throws StorageException ALREADY_EXISTS when something else, or this device with another
    *     filesystem type or read-only setting, is mounted at the target; PRECONDITION when the
    *     device holds a signature other than a {@code fsType} filesystem (never formatted), or
    *     the target is not a directory; NOT_FOUND when the device is missing
    */
-  public void mountDevice(HostPath device, HostPath target, String fsType, List<String> options) {
+  public DeviceMount mountDevice(HostPath device, HostPath target, String fsType,
+      List<String> options) {
     if (!DEVICE_FILESYSTEMS.contains(fsType)) {
       throw new StorageException(ErrorKind.INVALID, "cannot make or mount filesystem type '"
           + fsType + "' on a device; supported: ext4, xfs");
@@ -134,7 +203,7 @@ public final class Mounter {
       MountEntry m = present.get();
       if (m.isWholeFilesystemOf(number) && m.fsType().equals(fsType)
           && m.readOnly() == readOnly) {
-        return;
+        return DeviceMount.FOUND;
       }
       throw new StorageException(ErrorKind.ALREADY_EXISTS, target + " already has "
           + m.describe() + "; wanted " + device + " (" + fsType + (readOnly ? ", ro" : ", rw")
@@ -142,7 +211,8 @@ public final class Mounter {
     }
     ensureDirectory(target);
     DeviceSignature signature = probe(device);
-    if (signature.blank()) {
+    boolean blank = signature.blank();
+    if (blank) {
       makeFilesystem(device, fsType);
     } else if (!signature.isFilesystem(fsType)) {
       throw new StorageException(ErrorKind.PRECONDITION, device + " holds "
@@ -161,21 +231,33 @@ public final class Mounter {
     }
     argv.addAll(List.of(device.value(), target.value()));
     mustRun(timeout, "cannot mount " + device + " at " + target, argv);
+    return blank ? DeviceMount.FORMATTED : DeviceMount.MOUNTED;
   }
 
   /**
-   * Bind mounts the whole filesystem mounted at {@code source} onto the directory
-   * {@code target} (created if missing), read-only if asked. Idempotent.
+   * Bind mounts the filesystem mounted at {@code source}, which must be the volume's, onto the
+   * directory {@code target} (created if missing), with per-mount flags. Idempotent.
    *
-   * @throws StorageException PRECONDITION when nothing is mounted at the source (not staged,
-   *     dataset not mounted) or the target is not a directory; ALREADY_EXISTS when something
-   *     else is mounted at the target, or it is read-only and read-write is asked
+   * @param volume what must be mounted at the source: a staging path holding anything else is
+   *     never handed on
+   * @param flags per-mount flags set on the bind ({@link MountFlags}; {@code ro} makes it
+   *     read-only); empty for a plain bind
+   * @throws StorageException PRECONDITION when nothing, or not the volume, is mounted at the
+   *     source (not staged, dataset not mounted), or the target is not a directory;
+   *     ALREADY_EXISTS when something else is mounted at the target, or it is read-only and
+   *     read-write is asked
    */
-  public void bindFilesystem(HostPath source, HostPath target, boolean readOnly) {
+  public void bindFilesystem(HostPath source, HostPath target, VolumeSource volume,
+      List<String> flags) {
     MountTable table = mounts();
     MountEntry from = table.top(source).orElseThrow(() -> new StorageException(
         ErrorKind.PRECONDITION, "nothing is mounted at " + source + "; cannot bind it to "
             + target));
+    if (!holds(from, source, volume, table)) {
+      throw new StorageException(ErrorKind.PRECONDITION, source + " shows " + from.describe()
+          + ", not " + volume.describe() + "; it is not bound to " + target);
+    }
+    boolean readOnly = flags.contains("ro");
     Optional<MountEntry> present = table.top(target);
     if (present.isPresent()) {
       if (!present.get().sameContent(from)) {
@@ -186,7 +268,7 @@ public final class Mounter {
       return;
     }
     ensureDirectory(target);
-    bind(source, target, readOnly);
+    bind(source, target, flags);
   }
 
   /**
@@ -216,20 +298,31 @@ public final class Mounter {
       throw new StorageException(ErrorKind.PRECONDITION, target + " exists and is a "
           + info.get().type() + ", not a file a block device can be bound onto");
     }
-    bind(device, target, readOnly);
+    bind(device, target, readOnly ? List.of("ro") : List.of());
   }
 
   /**
-   * Unmounts everything stacked on {@code target}, then removes it ({@code rmdir} for a
-   * directory, {@code rm} for a file). Nothing mounted, or no such path: success.
+   * Unmounts the volume's mounts stacked on {@code target}, top first, and nothing else.
+   * Nothing mounted, or no such path: success.
    *
+   * @param volume the volume whose mounts may be undone
    * @return how many mounts were removed
-   * @throws StorageException PRECONDITION when the target is busy, or a directory is not empty
-   *     once unmounted (its content is kept)
+   * @throws StorageException PRECONDITION when something that is not the volume's is mounted
+   *     there (it is left mounted) or the target is busy
    */
-  public int unmountAndRemove(HostPath target) {
+  public int unmount(HostPath target, VolumeSource volume) {
     int unmounted = 0;
-    while (mounts().isMountPoint(target)) {
+    while (true) {
+      MountTable table = mounts();
+      Optional<MountEntry> top = table.top(target);
+      if (top.isEmpty()) {
+        return unmounted;
+      }
+      if (!holds(top.get(), target, volume, table)) {
+        throw new StorageException(ErrorKind.PRECONDITION, target + " has "
+            + top.get().describe() + " mounted, which is not " + volume.describe()
+            + "; it is left alone (this driver unmounts only the volume's own mounts)");
+      }
       if (unmounted >= MAX_STACKED) {
         throw new StorageException(ErrorKind.INTERNAL, target + " still has mounts after "
             + MAX_STACKED + " unmounts; something keeps mounting there");
@@ -247,9 +340,25 @@ public final class Mounter {
       }
       unmounted++;
     }
+  }
+
+  /**
+   * Removes what a publish created at {@code target} once nothing is mounted there: an empty
+   * directory ({@code rmdir}) or an empty regular file (a block target, {@code rm}). No such
+   * path: success.
+   *
+   * @throws StorageException PRECONDITION when something is still mounted there, or the path
+   *     holds data (a directory with content, a file that is not empty) or is another kind of
+   *     file: this driver made none of those, and they are left as they are
+   */
+  public void removeTarget(HostPath target) {
+    if (mounts().isMountPoint(target)) {
+      throw new StorageException(ErrorKind.PRECONDITION, target + " is still a mount point; "
+          + "it is not removed");
+    }
     Optional<FileInfo> info = inspect(target);
     if (info.isEmpty()) {
-      return unmounted;
+      return;
     }
     switch (info.get().type()) {
       case DIRECTORY -> {
@@ -260,11 +369,46 @@ public final class Mounter {
               + " after unmounting it; its content is left as it is");
         }
       }
-      case REGULAR_FILE -> mustRun(timeout, "cannot remove " + target, "rm", target.value());
+      case REGULAR_FILE -> {
+        if (info.get().sizeBytes() != 0) {
+          throw new StorageException(ErrorKind.PRECONDITION, target + " is a file of "
+              + info.get().sizeBytes() + " bytes, not the empty file this driver binds a "
+              + "device onto; it is left as it is");
+        }
+        mustRun(timeout, "cannot remove " + target, "rm", target.value());
+      }
       default -> throw new StorageException(ErrorKind.PRECONDITION, target + " is a "
           + info.get().type() + "; only a directory or file this driver created is removed");
     }
-    return unmounted;
+  }
+
+  /**
+   * Whether the mount on top of {@code at} shows this volume: the whole filesystem of its
+   * device, its device node bound there, or its ZFS dataset (at its mountpoint, or bound
+   * elsewhere).
+   *
+   * @param top the top mount at {@code at}, from {@code table}
+   */
+  public boolean holds(MountEntry top, HostPath at, VolumeSource volume, MountTable table) {
+    return switch (volume) {
+      case VolumeSource.Device d -> {
+        Optional<DeviceNumber> number = existingDevice(d.device());
+        yield number.isPresent() && (top.isWholeFilesystemOf(number.get())
+            || stat(at, true).flatMap(FileInfo::device).equals(number));
+      }
+      case VolumeSource.Dataset d -> {
+        Optional<MountEntry> own = table.top(d.mountpoint())
+            .filter(e -> e.fsType().equals("zfs") && e.fsRoot().equals("/"));
+        yield top.fsType().equals("zfs") && (own.isPresent() ? top.sameContent(own.get())
+            : top.fsRoot().equals("/") && top.source().endsWith("/" + d.name()));
+      }
+      case VolumeSource.None n -> false;
+    };
+  }
+
+  /** The device number of a device path; empty when there is no device there. */
+  private Optional<DeviceNumber> existingDevice(HostPath device) {
+    return stat(device, true).flatMap(FileInfo::device);
   }
 
   // ---- growth ---------------------------------------------------------------------------------
@@ -295,6 +439,45 @@ public final class Mounter {
     }
   }
 
+  /**
+   * The size of the filesystem on {@code device}, as its superblock says: {@code dumpe2fs -h}
+   * for ext4, {@code xfs_io -r -c statfs} at the mount point for xfs.
+   *
+   * @throws StorageException INTERNAL when the tool fails or says something unreadable; INVALID
+   *     for another filesystem type
+   */
+  public FilesystemSize filesystemSize(HostPath device, HostPath mountPoint, String fsType) {
+    return switch (fsType) {
+      case "ext4" -> FilesystemSize.parseDumpe2fs(mustRun(timeout, "cannot read the ext4 "
+          + "superblock of " + device, "dumpe2fs", "-h", device.value()).stdoutText());
+      case "xfs" -> FilesystemSize.parseXfsStatfs(mustRun(timeout, "cannot read the xfs "
+          + "geometry at " + mountPoint, "xfs_io", "-r", "-c", "statfs", mountPoint.value())
+          .stdoutText());
+      default -> throw new StorageException(ErrorKind.INVALID, "cannot read the size of a "
+          + fsType + " filesystem; supported: ext4, xfs");
+    };
+  }
+
+  /**
+   * Grows the filesystem of {@code device}, mounted at {@code mountPoint}, when the device is
+   * larger than it by more than one filesystem block: what a restore or clone into a larger
+   * volume needs, since its filesystem keeps its source's size and no CO calls NodeExpandVolume
+   * for a new volume. Kubernetes' mount utilities make the same comparison at stage. Never
+   * shrinks: a filesystem as large as its device or larger is left as it is.
+   *
+   * @return whether the filesystem was grown
+   * @throws StorageException as {@link #growFilesystem}, or when a size cannot be read
+   */
+  public boolean growToDevice(HostPath device, HostPath mountPoint, String fsType) {
+    long deviceBytes = blockDeviceSize(device);
+    FilesystemSize fs = filesystemSize(device, mountPoint, fsType);
+    if (deviceBytes <= fs.bytes() + fs.blockSize()) {
+      return false;
+    }
+    growFilesystem(device, mountPoint, fsType);
+    return true;
+  }
+
   // ---- helpers --------------------------------------------------------------------------------
 
   /**
@@ -313,14 +496,20 @@ public final class Mounter {
     mustRun(longTimeout, "cannot make an " + fsType + " filesystem on " + device, argv);
   }
 
-  private void bind(HostPath source, HostPath target, boolean readOnly) {
+  /**
+   * {@code mount --bind}, then, when flags are asked for, {@code mount -o remount,bind,<flags>}
+   * (a bind takes its source's per-mount flags; only a remount changes them, and mount(8) keeps
+   * those it is not told about).
+   */
+  private void bind(HostPath source, HostPath target, List<String> flags) {
     mustRun(timeout, "cannot bind " + source + " to " + target,
         "mount", "--bind", source.value(), target.value());
-    if (readOnly) {
+    if (!flags.isEmpty()) {
       try {
-        remountReadOnly(target);
+        mustRun(timeout, "cannot set " + String.join(",", flags) + " on " + target,
+            "mount", "-o", "remount,bind," + String.join(",", flags), target.value());
       } catch (StorageException e) {
-        // Never leave a writable bind where a read-only one was asked for.
+        // Never leave a writable or unrestricted bind where a restricted one was asked for.
         run(timeout, "umount", target.value());
         throw e;
       }

@@ -56,6 +56,20 @@ class DriverConfigTest {
     assertTrue(DriverConfig.help().contains("--allow-guest-owners"));
   }
 
+  /** The node mounts only below the kubelet directory, so it must be a usable directory. */
+  @Test
+  void kubeletDirDefaultsToTheKubeletsAndMustBeAnAbsoluteDirectory() {
+    assertEquals(Path.of("/var/lib/kubelet"), parse(Map.of(), "--node-id=n1").kubeletDir());
+    assertEquals(Path.of("/var/snap/microk8s/common/var/lib/kubelet"), parse(Map.of(),
+        "--node-id=n1", "--kubelet-dir=/var/snap/microk8s/common/var/lib/kubelet/").kubeletDir());
+    for (String bad : List.of("var/lib/kubelet", "/", "/var/lib/../kubelet", "")) {
+      UsageException e = assertThrows(UsageException.class,
+          () -> parse(Map.of(), "--node-id=n1", "--kubelet-dir=" + bad), bad);
+      assertTrue(e.getMessage().startsWith("--kubelet-dir: '" + bad + "' must be an absolute, "
+          + "normalised directory other than /"), e.getMessage());
+    }
+  }
+
   @Test
   void environmentSuppliesEndpointNodeAndNamespaceButFlagsWin() {
     Map<String, String> env = Map.of("CSI_ENDPOINT", "unix:///var/lib/kubelet/plugins/x/csi.sock",

@@ -133,6 +133,8 @@ class ChartTest {
     assertTrue(container(containers, "node-driver-registrar").getImage().contains(":v2.17."));
     assertTrue(container(containers, "node-driver-registrar").getArgs().contains(
         "--kubelet-registration-path=/var/lib/kubelet/plugins/pve-storage.csi.io/csi.sock"));
+    assertTrue(container(containers, "driver").getArgs().contains(
+        "--kubelet-dir=/var/lib/kubelet"));
     assertTrue(container(containers, "liveness-probe").getImage().contains(":v2.19."));
 
     for (Container c : containers) {
@@ -397,6 +399,10 @@ class ChartTest {
     var pod = ds.getSpec().getTemplate().getSpec();
     assertTrue(container(pod.getContainers(), "node-driver-registrar").getArgs()
         .contains("--kubelet-registration-path=" + dir + "/plugins/pve-storage.csi.io/csi.sock"));
+    // The driver mounts and removes only below the directory it is told (issue 13).
+    assertTrue(container(pod.getContainers(), "driver").getArgs()
+        .contains("--kubelet-dir=" + dir), container(pod.getContainers(), "driver").getArgs()
+            ::toString);
     assertEquals("Bidirectional", container(pod.getContainers(), "driver").getVolumeMounts().stream()
         .filter(m -> m.getMountPath().equals(dir)).findFirst().orElseThrow().getMountPropagation());
     assertTrue(pod.getVolumes().stream().noneMatch(v -> v.getHostPath() != null

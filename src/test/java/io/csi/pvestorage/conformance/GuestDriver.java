@@ -113,7 +113,9 @@ public final class GuestDriver implements AutoCloseable {
         "--metrics-address", "127.0.0.1:" + METRICS_PORT,
         "--pool-refresh", poolRefresh.toMillis() + "ms",
         "--shutdown-grace", "5s",
-        "--lock", lockMode.name().toLowerCase(java.util.Locale.ROOT)));
+        "--lock", lockMode.name().toLowerCase(java.util.Locale.ROOT),
+        // The cases stage and publish below the work dir, which stands in for the kubelet's.
+        "--kubelet-dir", workDir));
     if (lockMode == LockMode.LEASE) {
       MOCK_SERVER_LOG.setLevel(Level.WARNING);
       apiServer = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
@@ -128,7 +130,9 @@ public final class GuestDriver implements AutoCloseable {
     GuestProcess process = vm.startGuestProcess(argv, env, guestPort);
     ManagedChannel channel = null;
     try {
-      process.awaitListening(Duration.ofSeconds(120));
+      // Measured (2026-12-07): with the host's load at 10-16 on 2 cores, the emulated guest's JVM
+      // needed ~100 s to load its classes over 9p and listen; 120 s failed every start.
+      process.awaitListening(Duration.ofSeconds(300));
       channel = NettyChannelBuilder.forAddress("127.0.0.1", process.hostPort())
           .usePlaintext()
           .maxInboundMessageSize(16 << 20)

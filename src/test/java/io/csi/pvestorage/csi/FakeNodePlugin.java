@@ -15,18 +15,22 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * A storage plugin for Node service tests: the node-side methods (parse, path, activate,
- * sizes, status, resize) behave like the real ones in shape, record each call, and run no
- * command; the controller-side methods are not used by the Node service and fail if called.
- * Raw volumes live at {@code /dev/pve/<name>}, datasets at {@code /rpool/data/<name>}.
+ * sizes, status, resize, the listing of given volumes) behave like the real ones in shape,
+ * record each call that changes something, and run no command; the controller-side methods are
+ * not used by the Node service and fail if called. Raw volumes live at {@code /dev/pve/<name>},
+ * datasets at {@code /rpool/data/<name>}. A volume in {@link #foreign} exists without this
+ * driver's ownership, as a Proxmox guest disk would.
  */
 final class FakeNodePlugin implements StoragePlugin {
 
@@ -36,6 +40,7 @@ final class FakeNodePlugin implements StoragePlugin {
   private final String type;
   final List<String> calls = new ArrayList<>();
   final Map<String, Long> sizes = new HashMap<>();
+  final Set<String> foreign = new HashSet<>();
   PoolStatus status = new PoolStatus(10L << 30, 1L << 30, 9L << 30, 4L << 30,
       OptionalLong.empty(), OptionalLong.empty(), 9L << 30, true);
 
@@ -121,9 +126,21 @@ final class FakeNodePlugin implements StoragePlugin {
     return status;
   }
 
+  /** Only the listing of given volumes, which is what the Node service asks for. */
   @Override
   public List<ImageInfo> listImages(OptionalLong owner, Optional<Collection<VolumeId>> volumes) {
-    throw new UnsupportedOperationException("not a node call");
+    List<ImageInfo> images = new ArrayList<>();
+    for (VolumeId id : volumes.orElseThrow(() -> new UnsupportedOperationException(
+        "the node lists given volumes only"))) {
+      Long size = sizes.get(id.volname());
+      if (id.storeId().equals(storeId) && size != null) {
+        Volname name = parseVolname(id.volname());
+        images.add(new ImageInfo(id, name.format(), size, name.owner(), Optional.empty(),
+            Optional.empty(), foreign.contains(id.volname()) ? Optional.empty()
+                : Optional.of(VolumeMetadata.of("pvc-" + id.volname())), true));
+      }
+    }
+    return images;
   }
 
   @Override

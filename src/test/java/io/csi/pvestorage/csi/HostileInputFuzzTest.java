@@ -19,6 +19,8 @@ import io.csi.pvestorage.lock.LocalStorageLock;
 import io.csi.pvestorage.lock.LockObserver;
 import io.csi.pvestorage.lock.PveFlock;
 import io.csi.pvestorage.lock.Sleeper;
+import io.csi.pvestorage.node.HostPath;
+import io.csi.pvestorage.node.KubeletDir;
 import io.csi.pvestorage.node.Mounter;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.VolumeMetadata;
@@ -84,6 +86,9 @@ class HostileInputFuzzTest {
       case "findmnt" -> result(command, 0, "{\"filesystems\": [{\"target\": \"/\", "
           + "\"source\": \"/dev/sda1\", \"fstype\": \"ext4\", \"vfs-options\": \"rw\", "
           + "\"fs-options\": \"rw\", \"maj:min\": \"8:1\", \"fsroot\": \"/\"}]}", "");
+      // realpath -z -m -- PATH...: every path is its own real path, NUL-terminated
+      case "realpath" -> result(command, 0, argv.subList(argv.indexOf("--") + 1, argv.size())
+          .stream().map(path -> path + "\0").collect(java.util.stream.Collectors.joining()), "");
       case "stat", "blkid", "blockdev" -> result(command, 1, "", argv.getFirst()
           + ": cannot statx '" + argv.getLast() + "': No such file or directory");
       default -> result(command, 0, "", "");
@@ -109,7 +114,7 @@ class HostileInputFuzzTest {
         new IdentityService("pve-storage.csi.io", "1.0", Map.of(), List.of(), new Readiness()),
         new ControllerService(storages, inFlight),
         new NodeService(storages, inFlight, new Mounter(host, Duration.ofSeconds(5),
-            Duration.ofSeconds(5)), 0));
+            Duration.ofSeconds(5)), new KubeletDir(new HostPath("/var/lib/kubelet")), 0));
     csi = new InProcessCsi((method, code, took) -> { }, services);
     methods = services.stream().flatMap(s -> s.bindService().getMethods().stream()).toList();
 

@@ -29,6 +29,8 @@ import io.csi.pvestorage.lock.Sleeper;
 import io.csi.pvestorage.node.FileInfo;
 import io.csi.pvestorage.node.FilesystemStats;
 import io.csi.pvestorage.node.FindmntParser;
+import io.csi.pvestorage.node.HostPath;
+import io.csi.pvestorage.node.KubeletDir;
 import io.csi.pvestorage.node.Mounter;
 import io.csi.pvestorage.storage.PoolStatus;
 import io.grpc.Status;
@@ -61,8 +63,10 @@ class NodeServiceTest {
   private static final String STAGING = "/var/lib/kubelet/plugins/kubernetes.io/csi/pve-storage.csi.io/abc/globalmount";
   private static final String TARGET = "/var/lib/kubelet/pods/p1/volumes/kubernetes.io~csi/pvc-1/mount";
   private static final String BLOCK_TARGET = "/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/pvc-1/p1";
-  private static final String DIRECTORY = "directory|0|0";
-  private static final String DEVICE = "block special file|fd|3";
+  private static final String KUBELET = "/var/lib/kubelet";
+  private static final String DIRECTORY = "directory|0|0|4096";
+  private static final String DEVICE = "block special file|fd|3|0";
+  private static final String EMPTY_FILE = "regular empty file|0|0|0";
   private static final String MISSING = "stat: cannot statx 'x': No such file or directory";
 
   @TempDir Path lockDir;
@@ -85,7 +89,8 @@ class NodeServiceTest {
         Duration.ofSeconds(5), clock);
     Mounter mounter = new Mounter(runner, Duration.ofSeconds(30), Duration.ofMinutes(10));
     csi = new InProcessCsi((method, code, took) -> observed.add(method + " " + code),
-        List.of(new NodeService(storages, inFlight, mounter, 250)));
+        List.of(new NodeService(storages, inFlight, mounter,
+            new KubeletDir(new HostPath(KUBELET)), 250)));
     node = NodeGrpc.newBlockingStub(csi.channel());
     lvm.sizes.put("vm-100-disk-0", 1L << 30);
     zfs.sizes.put("subvol-100-disk-0", 2L << 30);
@@ -126,8 +131,6 @@ class NodeServiceTest {
     NodeStageVolumeRequest good = stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER));
     rejected(Status.Code.INVALID_ARGUMENT, "volume_id is required",
         () -> node.nodeStageVolume(good.toBuilder().clearVolumeId().build()));
-    rejected(Status.Code.INVALID_ARGUMENT, "not of the form",
-        () -> node.nodeStageVolume(good.toBuilder().setVolumeId("no-colon").build()));
     rejected(Status.Code.INVALID_ARGUMENT, "staging_target_path is required",
         () -> node.nodeStageVolume(good.toBuilder().clearStagingTargetPath().build()));
     rejected(Status.Code.INVALID_ARGUMENT, "staging_target_path 'rel/x' must be absolute",
@@ -136,10 +139,9 @@ class NodeServiceTest {
         () -> node.nodeStageVolume(good.toBuilder().setStagingTargetPath("/a/../etc").build()));
     rejected(Status.Code.INVALID_ARGUMENT, "volume_capability is required",
         () -> node.nodeStageVolume(good.toBuilder().clearVolumeCapability().build()));
-    rejected(Status.Code.NOT_FOUND, "storage 'other' is not served on node node-a",
-        () -> node.nodeStageVolume(good.toBuilder().setVolumeId("other:vm-1-disk-0").build()));
-    rejected(Status.Code.INVALID_ARGUMENT, "is not a volume name",
-        () -> node.nodeStageVolume(good.toBuilder().setVolumeId("local-lvm:junk").build()));
+    rejected(Status.Code.INVALID_ARGUMENT, "volume_capability is required",
+        () -> node.nodeStageVolume(good.toBuilder().clearVolumeCapability()
+            .setVolumeId("never-issued").build()));
     rejected(Status.Code.INVALID_ARGUMENT, "access mode MULTI_NODE_MULTI_WRITER",
         () -> node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.MULTI_NODE_MULTI_WRITER))));
     rejected(Status.Code.INVALID_ARGUMENT, "fsType zfs needs a zfspool storage",
@@ -155,27 +157,97 @@ class NodeServiceTest {
     assertEquals(List.of(), lvm.calls);
   }
 
+  /**
+   * Issue 13 point 4: an ID this driver could never have issued names a volume that does not
+   * exist, in every RPC that needs the volume; the ID comes back escaped and bounded.
+   */
+  @Test
+  void anIdTheDriverNeverIssuesIsNotFoundEverywhere() {
+    String huge = "local-lvm:" + "x".repeat(1 << 20);
+    for (String id : List.of("no-colon", "local-lvm:junk", "other:vm-1-disk-0", huge,
+        "local-lvm:vm-100-disk-0\nFORGED log line", "local-lvm:vm@1")) {
+      for (Executable call : List.<Executable>of(
+          () -> node.nodeStageVolume(stage(id, mount("ext4", Mode.SINGLE_NODE_WRITER))),
+          () -> node.nodeStageVolume(stage(id, mount("ext4", Mode.SINGLE_NODE_WRITER))
+              .toBuilder().setStagingTargetPath("/etc").build()),
+          () -> node.nodeExpandVolume(expand(id, "relative", 1L << 30, 0)),
+          () -> node.nodePublishVolume(publish(id, TARGET, mount("ext4",
+              Mode.SINGLE_NODE_WRITER))),
+          () -> node.nodeExpandVolume(expand(id, TARGET, 1L << 30, 0)),
+          () -> node.nodeGetVolumeStats(stats(id, TARGET)))) {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
+        assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode(), e.getStatus().toString());
+        String message = e.getStatus().getDescription();
+        assertTrue(message.length() < 600, "bounded: " + message.length());
+        assertFalse(message.contains("\n"), "escaped: " + message);
+      }
+    }
+    assertEquals(List.of(), runner.commands(), "nothing ran for an ID that names nothing");
+    assertEquals(List.of(), lvm.calls);
+  }
+
   @Test
   void stageFormatsABlankDeviceAndMountsItWithTheCapabilityFlags() {
-    runner.expect(statL(DEV)).thenSucceed(DEVICE)
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect(findmnt()).thenSucceed(table())
         .expect(stat(STAGING)).thenExit(1, "", MISSING)
         .expect("mkdir", "-p", STAGING).thenSucceed()
         .expect("blkid", "-p", "-o", "export", DEV).thenExit(2, "", "")
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("1073741824\n")
+        .expect("dd", "if=" + DEV, "of=/dev/null", "bs=4096", "count=1", "iflag=direct",
+            "status=none").thenSucceed()
         .expect("mkfs.ext4", "-q", "-m", "0", "-E",
             "lazy_itable_init=1,lazy_journal_init=1,nodiscard", DEV).thenSucceed()
-        .expect("mount", "-t", "ext4", "-o", "noatime", DEV, STAGING).thenSucceed();
+        .expect("mount", "-t", "ext4", "-o", "noatime,nodev", DEV, STAGING).thenSucceed();
     VolumeCapability cap = mount("", Mode.SINGLE_NODE_WRITER).toBuilder()
-        .setMount(VolumeCapability.MountVolume.newBuilder().addMountFlags("noatime")).build();
+        .setMount(VolumeCapability.MountVolume.newBuilder().addMountFlags("noatime,nodev"))
+        .build();
     node.nodeStageVolume(stage(LVM_VOL, cap));
     runner.verifyAllConsumed();
     assertEquals(List.of("activate vm-100-disk-0"), lvm.calls);
     assertEquals(0, inFlight.size(), "the claim is released");
   }
 
+  /** Issue 13 point 8: blkid's "nothing found" for a device that cannot be read is not blank. */
   @Test
-  void stageMountsAnExistingFilesystemReadOnlyForAReaderAndNeverFormatsIt() {
-    runner.expect(statL(DEV)).thenSucceed(DEVICE)
+  void aDeviceBlkidCouldNotReadIsNeverFormatted() {
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(STAGING)).thenSucceed(DIRECTORY)
+        .expect("blkid", "-p", "-o", "export", DEV).thenExit(2, "", "")
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("0\n");
+    rejected(Status.Code.UNAVAILABLE, "size of 0 bytes",
+        () -> node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER))));
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(STAGING)).thenSucceed(DIRECTORY)
+        .expect("blkid", "-p", "-o", "export", DEV).thenExit(2, "", "")
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("1073741824\n")
+        .expect("dd", "if=" + DEV, "of=/dev/null", "bs=4096", "count=1", "iflag=direct",
+            "status=none").thenExit(1, "", "dd: error reading '" + DEV
+                + "': Input/output error");
+    rejected(Status.Code.UNAVAILABLE, "not treated as blank",
+        () -> node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER))));
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(STAGING)).thenSucceed(DIRECTORY)
+        .expect("blkid", "-p", "-o", "export", DEV).thenExit(2, "", "blkid: error: " + DEV
+            + ": Permission denied");
+    rejected(Status.Code.INTERNAL, "not treated as blank",
+        () -> node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER))));
+    runner.verifyAllConsumed();
+    assertTrue(runner.commands().stream().noneMatch(c -> c.argv().get(0).startsWith("mkfs")),
+        "never formatted");
+  }
+
+  @Test
+  void stageMountsAnExistingFilesystemReadOnlyForAReaderAndNeverFormatsOrGrowsIt() {
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect(findmnt()).thenSucceed(table())
         .expect(stat(STAGING)).thenSucceed(DIRECTORY)
         .expect("blkid", "-p", "-o", "export", DEV).thenSucceed("TYPE=xfs\nUSAGE=filesystem\n")
@@ -185,9 +257,71 @@ class NodeServiceTest {
     runner.verifyAllConsumed();
   }
 
+  /** Issue 13 point 2: a restore or clone into a larger volume gets its filesystem grown. */
+  @Test
+  void stageGrowsARestoredExt4ToItsDevice() {
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(STAGING)).thenSucceed(DIRECTORY)
+        .expect("blkid", "-p", "-o", "export", DEV).thenSucceed("TYPE=ext4\nUSAGE=filesystem\n")
+        .expect("mount", "-t", "ext4", DEV, STAGING).thenSucceed()
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("1073741824\n")
+        .expect("dumpe2fs", "-h", DEV).thenSucceed(dumpe2fs(4096, 65536))
+        .expect("resize2fs", DEV).thenSucceed();
+    node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER)));
+    runner.verifyAllConsumed();
+  }
+
+  @Test
+  void stageGrowsARestoredXfsAtItsMountPoint() {
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(STAGING)).thenSucceed(DIRECTORY)
+        .expect("blkid", "-p", "-o", "export", DEV).thenSucceed("TYPE=xfs\nUSAGE=filesystem\n")
+        .expect("mount", "-t", "xfs", "-o", "nouuid", DEV, STAGING).thenSucceed()
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("1073741824\n")
+        .expect("xfs_io", "-r", "-c", "statfs", STAGING)
+        .thenSucceed("geom.bsize = 4096\ngeom.datablocks = 76800\n")
+        .expect("xfs_growfs", "-d", STAGING).thenSucceed();
+    node.nodeStageVolume(stage(LVM_VOL, mount("xfs", Mode.SINGLE_NODE_WRITER)));
+    runner.verifyAllConsumed();
+  }
+
+  /**
+   * A repeated stage (also the retry after a crash between mount and growth) compares again and
+   * grows only what is smaller than its device; a filesystem larger than its device is never
+   * shrunk.
+   */
+  @Test
+  void aRepeatedStageGrowsOnlyWhatIsSmallerAndNeverShrinks() {
+    String mounted = entry(STAGING, "/dev/mapper/pve-vm--100--disk--0", "ext4", "rw,relatime",
+        "253:3", "/");
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(findmnt()).thenSucceed(table(mounted))
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("1073741824\n")
+        .expect("dumpe2fs", "-h", DEV).thenSucceed(dumpe2fs(4096, 65536))
+        .expect("resize2fs", DEV).thenSucceed();
+    node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER)));
+    for (long blocks : new long[] {262144, 262143, 300000}) {
+      runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+          .expect(statL(DEV)).thenSucceed(DEVICE)
+          .expect(findmnt()).thenSucceed(table(mounted))
+          .expect("blockdev", "--getsize64", DEV).thenSucceed("1073741824\n")
+          .expect("dumpe2fs", "-h", DEV).thenSucceed(dumpe2fs(4096, blocks));
+      node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER)));
+    }
+    runner.verifyAllConsumed();
+    assertEquals(1, runner.commands().stream().filter(c -> c.argv().get(0).equals("resize2fs"))
+        .count(), "grown once: equal, one block short, and larger are left as they are");
+  }
+
   @Test
   void stageRefusesADeviceWithAnotherSignature() {
-    runner.expect(statL(DEV)).thenSucceed(DEVICE)
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect(findmnt()).thenSucceed(table())
         .expect(stat(STAGING)).thenSucceed(DIRECTORY)
         .expect("blkid", "-p", "-o", "export", DEV).thenSucceed("TYPE=swap\nUSAGE=other\n");
@@ -198,16 +332,21 @@ class NodeServiceTest {
 
   @Test
   void stageIsIdempotentAndRefusesAnotherMountAtTheStagingPath() {
-    runner.expect(statL(DEV)).thenSucceed(DEVICE)
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect(findmnt()).thenSucceed(table(entry(STAGING, "/dev/mapper/pve-vm--100--disk--0",
-            "ext4", "rw,relatime", "253:3", "/")));
+            "ext4", "rw,relatime", "253:3", "/")))
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("1073741824\n")
+        .expect("dumpe2fs", "-h", DEV).thenSucceed(dumpe2fs(4096, 262144));
     node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER)));
-    runner.expect(statL(DEV)).thenSucceed(DEVICE)
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect(findmnt()).thenSucceed(table(entry(STAGING, "/dev/sdb", "ext4", "rw", "8:16",
             "/")));
     rejected(Status.Code.ALREADY_EXISTS, STAGING + " already has /dev/sdb",
         () -> node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER))));
-    runner.expect(statL(DEV)).thenSucceed(DEVICE)
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect(findmnt()).thenSucceed(table(entry(STAGING, "/dev/dm-3", "ext4", "rw", "253:3",
             "/")));
     rejected(Status.Code.ALREADY_EXISTS, "already has",
@@ -216,19 +355,27 @@ class NodeServiceTest {
   }
 
   @Test
-  void stageOfADatasetBindsItsOwnMountpoint() {
-    runner.expect(findmnt()).thenSucceed(table(entry(DATASET_DIR, "rpool/data/subvol-100-disk-0",
-            "zfs", "rw,xattr,posixacl", "0:52", "/")))
+  void stageOfADatasetBindsItsOwnMountpointWithTheAllowedFlags() {
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(findmnt()).thenSucceed(table(dataset(DATASET_DIR)))
         .expect(stat(STAGING)).thenSucceed(DIRECTORY)
-        .expect("mount", "--bind", DATASET_DIR, STAGING).thenSucceed();
-    node.nodeStageVolume(stage(ZFS_VOL, mount("zfs", Mode.SINGLE_NODE_WRITER)));
+        .expect("mount", "--bind", DATASET_DIR, STAGING).thenSucceed()
+        .expect("mount", "-o", "remount,bind,noatime,nosuid", STAGING).thenSucceed();
+    VolumeCapability cap = mount("zfs", Mode.SINGLE_NODE_WRITER).toBuilder()
+        .setMount(VolumeCapability.MountVolume.newBuilder().setFsType("zfs")
+            .addMountFlags("noatime").addMountFlags("nosuid")).build();
+    node.nodeStageVolume(stage(ZFS_VOL, cap));
     runner.verifyAllConsumed();
     assertEquals(List.of("activate subvol-100-disk-0"), zfs.calls);
+    rejected(Status.Code.INVALID_ARGUMENT, "'discard' is not allowed on a ZFS dataset",
+        () -> node.nodeStageVolume(stage(ZFS_VOL, cap.toBuilder().setMount(cap.getMount()
+            .toBuilder().addMountFlags("discard")).build())));
   }
 
   @Test
   void stageOfABlockVolumeOnlyActivatesAndChecksTheDevice() {
-    runner.expect(statL(DEV)).thenSucceed(DEVICE);
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE);
     node.nodeStageVolume(stage(LVM_VOL, block(Mode.SINGLE_NODE_WRITER)));
     runner.verifyAllConsumed();
   }
@@ -236,13 +383,142 @@ class NodeServiceTest {
   @Test
   void aSecondCallOnTheSameVolumeIsAborted() {
     try (var claim = inFlight.enter("volume", LVM_VOL)) {
+      runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+          .expect(realpath(TARGET)).thenSucceed(resolved(TARGET));
       rejected(Status.Code.ABORTED, "already in progress",
           () -> node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER))));
       rejected(Status.Code.ABORTED, "already in progress",
-          () -> node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
-              .setVolumeId(LVM_VOL).setTargetPath(TARGET).build()));
+          () -> node.nodeUnpublishVolume(unpublish(LVM_VOL, TARGET)));
+    }
+    runner.verifyAllConsumed();
+    assertEquals(List.of(), lvm.calls);
+  }
+
+  // ---- what is not the driver's ---------------------------------------------------------------
+
+  /**
+   * Issue 13 point 3: a volume the driver did not make (no CSI ownership recorded, e.g. a
+   * Proxmox guest disk) is refused by stage, publish and expand, and one that does not exist is
+   * NOT_FOUND, before anything changes: the refusal comes from the plugin's read-only listing,
+   * no host command ran, nothing was activated, formatted, mounted or resized.
+   */
+  @Test
+  void aVolumeTheDriverDidNotMakeIsRefusedBeforeAnythingChanges() {
+    lvm.foreign.add("vm-100-disk-0");
+    zfs.foreign.add("subvol-100-disk-0");
+    for (String id : List.of(LVM_VOL, ZFS_VOL)) {
+      VolumeCapability cap = id.equals(ZFS_VOL) ? mount("zfs", Mode.SINGLE_NODE_WRITER)
+          : mount("ext4", Mode.SINGLE_NODE_WRITER);
+      rejected(Status.Code.FAILED_PRECONDITION, "volume " + id + " exists but was not created "
+          + "by this driver", () -> node.nodeStageVolume(stage(id, cap)));
+      rejected(Status.Code.FAILED_PRECONDITION, "not created by this driver",
+          () -> node.nodePublishVolume(publish(id, TARGET, cap)));
+      rejected(Status.Code.FAILED_PRECONDITION, "not created by this driver",
+          () -> node.nodeExpandVolume(expand(id, TARGET, 4L << 30, 0)));
+    }
+    lvm.sizes.clear();
+    rejected(Status.Code.NOT_FOUND, "volume " + LVM_VOL + " does not exist on node node-a",
+        () -> node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER))));
+    rejected(Status.Code.NOT_FOUND, "does not exist",
+        () -> node.nodePublishVolume(publish(LVM_VOL, TARGET, block(Mode.SINGLE_NODE_WRITER))));
+    rejected(Status.Code.NOT_FOUND, "does not exist",
+        () -> node.nodeExpandVolume(expand(LVM_VOL, TARGET, 4L << 30, 0)));
+    // A volume that does not exist is NOT_FOUND whatever path the request names.
+    rejected(Status.Code.NOT_FOUND, "does not exist", () -> node.nodeExpandVolume(
+        expand(LVM_VOL, "/etc", 4L << 30, 0)));
+    assertEquals(List.of(), runner.commands(), "no command ran on the host");
+    assertEquals(List.of(), lvm.calls, "nothing activated or resized");
+    assertEquals(List.of(), zfs.calls, "nothing activated or resized");
+  }
+
+  /**
+   * Issue 13 point 3: every path lies below the kubelet directory, as text and once its links
+   * are resolved on the host; a bad path is INVALID_ARGUMENT naming the field (NOT_FOUND for
+   * stats, where a path that is not a volume path is not found), before anything changes.
+   */
+  @Test
+  void pathsOutsideTheKubeletDirAreRefusedNamingTheField() {
+    VolumeCapability cap = mount("ext4", Mode.SINGLE_NODE_WRITER);
+    rejected(Status.Code.INVALID_ARGUMENT, "staging_target_path /etc is not below the kubelet "
+        + "directory /var/lib/kubelet", () -> node.nodeStageVolume(stage(LVM_VOL, cap).toBuilder()
+            .setStagingTargetPath("/etc").build()));
+    rejected(Status.Code.INVALID_ARGUMENT, "target_path /proc is not below",
+        () -> node.nodePublishVolume(publish(LVM_VOL, "/proc", cap)));
+    rejected(Status.Code.INVALID_ARGUMENT, "staging_target_path /var/lib/kubelet is not below",
+        () -> node.nodePublishVolume(publish(LVM_VOL, TARGET, cap).toBuilder()
+            .setStagingTargetPath(KUBELET).build()));
+    rejected(Status.Code.INVALID_ARGUMENT, "target_path /sys/fs/cgroup is not below",
+        () -> node.nodeUnpublishVolume(unpublish(LVM_VOL, "/sys/fs/cgroup")));
+    rejected(Status.Code.INVALID_ARGUMENT, "staging_target_path /var/lib/kubeletx is not below",
+        () -> node.nodeUnstageVolume(unstage(LVM_VOL, "/var/lib/kubeletx")));
+    rejected(Status.Code.INVALID_ARGUMENT, "volume_path /home is not below",
+        () -> node.nodeExpandVolume(expand(LVM_VOL, "/home", 1, 0)));
+    rejected(Status.Code.NOT_FOUND, "volume_path /etc is not below",
+        () -> node.nodeGetVolumeStats(stats(LVM_VOL, "/etc")));
+    rejected(Status.Code.NOT_FOUND, "volume_path 'rel/x' must be absolute",
+        () -> node.nodeGetVolumeStats(stats(LVM_VOL, "rel/x")));
+    rejected(Status.Code.NOT_FOUND, "'..' segments",
+        () -> node.nodeGetVolumeStats(stats(LVM_VOL, KUBELET + "/../../etc")));
+    assertEquals(List.of(), runner.commands(), "refused as text: nothing ran");
+
+    String escape = KUBELET + "/pods/p1/volumes/link/mount";
+    runner.expect(realpath(escape)).thenSucceed(resolved("/etc/mount"));
+    rejected(Status.Code.INVALID_ARGUMENT, "staging_target_path " + escape
+        + " (it resolves to /etc/mount) is not below",
+        () -> node.nodeStageVolume(stage(LVM_VOL, cap).toBuilder()
+            .setStagingTargetPath(escape).build()));
+    runner.expect(realpath(escape)).thenSucceed(resolved("/etc/mount"));
+    rejected(Status.Code.INVALID_ARGUMENT, "target_path " + escape + " (it resolves to",
+        () -> node.nodeUnpublishVolume(unpublish(LVM_VOL, escape)));
+    runner.expect(realpath(escape)).thenSucceed(resolved("/etc/mount"));
+    rejected(Status.Code.NOT_FOUND, "it resolves to /etc/mount",
+        () -> node.nodeGetVolumeStats(stats(LVM_VOL, escape)));
+    runner.verifyAllConsumed();
+    assertEquals(List.of(), lvm.calls);
+  }
+
+  /**
+   * A kubelet directory that is itself a link: paths are resolved and then used as resolved
+   * (which is also how the mount table shows them).
+   */
+  @Test
+  void resolvedPathsAreWhatIsMounted() {
+    String real = "/data/kubelet/plugins/kubernetes.io/csi/pve-storage.csi.io/abc/globalmount";
+    runner.expect(realpath(STAGING)).thenExit(0, "/data/kubelet\0" + real + "\0", "")
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(findmnt()).thenSucceed(table(entry(real, "/dev/dm-3", "ext4", "rw", "253:3",
+            "/")))
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("1073741824\n")
+        .expect("dumpe2fs", "-h", DEV).thenSucceed(dumpe2fs(4096, 262144));
+    node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER)));
+    runner.verifyAllConsumed();
+  }
+
+  /**
+   * Issue 13 point 3: mount flags come from the allow-list; a refusal names the flag's key and
+   * never its value, before anything runs.
+   */
+  @Test
+  void mountFlagsOutsideTheAllowListAreRefusedWithoutEchoingValues() {
+    for (String flag : List.of("exec", "suid", "dev", "remount", "bind", "rbind", "move",
+        "password=hunter2", "noatime,exec")) {
+      VolumeCapability cap = mount("ext4", Mode.SINGLE_NODE_WRITER).toBuilder()
+          .setMount(VolumeCapability.MountVolume.newBuilder().setFsType("ext4")
+              .addMountFlags(flag)).build();
+      String key = flag.contains(",") ? "exec" : flag.split("=")[0];
+      for (Executable call : List.<Executable>of(
+          () -> node.nodeStageVolume(stage(LVM_VOL, cap)),
+          () -> node.nodePublishVolume(publish(LVM_VOL, TARGET, cap)))) {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+        assertTrue(e.getStatus().getDescription().contains("mount flag '" + key + "'"),
+            e.getStatus().getDescription());
+        assertFalse(e.getStatus().getDescription().contains("hunter2"),
+            "the value is never echoed: " + e.getStatus().getDescription());
+      }
     }
     assertEquals(List.of(), runner.commands());
+    assertEquals(List.of(), lvm.calls);
   }
 
   // ---- publish --------------------------------------------------------------------------------
@@ -263,7 +539,9 @@ class NodeServiceTest {
 
   @Test
   void publishBindsTheStagedFilesystemReadOnlyWhenAsked() {
-    runner.expect(findmnt()).thenSucceed(table(staged()))
+    runner.expect(realpath(TARGET, STAGING)).thenSucceed(resolved(TARGET, STAGING))
+        .expect(findmnt()).thenSucceed(table(staged()))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect(stat(TARGET)).thenExit(1, "", MISSING)
         .expect("mkdir", "-p", TARGET).thenSucceed()
         .expect("mount", "--bind", STAGING, TARGET).thenSucceed()
@@ -276,19 +554,41 @@ class NodeServiceTest {
   @Test
   void publishIsIdempotentAndRefusesAnotherVolumeOrAWritableRequestOnAReadOnlyBind() {
     String bound = entry(TARGET, "/dev/mapper/pve-vm--100--disk--0", "ext4", "rw", "253:3", "/");
-    runner.expect(findmnt()).thenSucceed(table(staged(), bound));
+    runner.expect(realpath(TARGET, STAGING)).thenSucceed(resolved(TARGET, STAGING))
+        .expect(findmnt()).thenSucceed(table(staged(), bound))
+        .expect(statL(DEV)).thenSucceed(DEVICE);
     node.nodePublishVolume(publish(LVM_VOL, TARGET, mount("ext4", Mode.SINGLE_NODE_WRITER)));
-    runner.expect(findmnt()).thenSucceed(table(staged(),
-        entry(TARGET, "/dev/sdc", "ext4", "rw", "8:32", "/")));
+    runner.expect(realpath(TARGET, STAGING)).thenSucceed(resolved(TARGET, STAGING))
+        .expect(findmnt()).thenSucceed(table(staged(),
+            entry(TARGET, "/dev/sdc", "ext4", "rw", "8:32", "/")))
+        .expect(statL(DEV)).thenSucceed(DEVICE);
     rejected(Status.Code.ALREADY_EXISTS, TARGET + " already has /dev/sdc",
         () -> node.nodePublishVolume(publish(LVM_VOL, TARGET, mount("ext4",
             Mode.SINGLE_NODE_WRITER))));
-    runner.expect(findmnt()).thenSucceed(table(staged(), bound.replace("\"rw\"", "\"ro\"")));
+    runner.expect(realpath(TARGET, STAGING)).thenSucceed(resolved(TARGET, STAGING))
+        .expect(findmnt()).thenSucceed(table(staged(), bound.replace("\"rw\"", "\"ro\"")))
+        .expect(statL(DEV)).thenSucceed(DEVICE);
     rejected(Status.Code.ALREADY_EXISTS, "already mounted read-only; read-write was asked",
         () -> node.nodePublishVolume(publish(LVM_VOL, TARGET, mount("ext4",
             Mode.SINGLE_NODE_WRITER))));
-    runner.expect(findmnt()).thenSucceed(table());
+    runner.expect(realpath(TARGET, STAGING)).thenSucceed(resolved(TARGET, STAGING))
+        .expect(findmnt()).thenSucceed(table());
     rejected(Status.Code.FAILED_PRECONDITION, "nothing is mounted at " + STAGING,
+        () -> node.nodePublishVolume(publish(LVM_VOL, TARGET, mount("ext4",
+            Mode.SINGLE_NODE_WRITER))));
+    runner.verifyAllConsumed();
+  }
+
+  /** A staging path that shows another filesystem is never handed to a pod as this volume. */
+  @Test
+  void publishRefusesAStagingPathThatHoldsSomethingElse() {
+    runner.expect(realpath(TARGET, STAGING)).thenSucceed(resolved(TARGET, STAGING))
+        .expect(findmnt()).thenSucceed(table(entry(STAGING, "/dev/sdb1", "ext4", "rw", "8:17",
+            "/")))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(statL(STAGING)).thenSucceed(DIRECTORY);
+    rejected(Status.Code.FAILED_PRECONDITION, STAGING + " shows /dev/sdb1 (ext4, rw) on "
+        + STAGING + ", not the device " + DEV,
         () -> node.nodePublishVolume(publish(LVM_VOL, TARGET, mount("ext4",
             Mode.SINGLE_NODE_WRITER))));
     runner.verifyAllConsumed();
@@ -296,7 +596,8 @@ class NodeServiceTest {
 
   @Test
   void publishOfABlockVolumeBindsTheDeviceOntoAFile() {
-    runner.expect(statL(DEV)).thenSucceed(DEVICE)
+    runner.expect(realpath(BLOCK_TARGET, STAGING)).thenSucceed(resolved(BLOCK_TARGET, STAGING))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect(findmnt()).thenSucceed(table())
         .expect(stat(BLOCK_TARGET)).thenExit(1, "", MISSING)
         .expect("touch", BLOCK_TARGET).thenSucceed()
@@ -308,32 +609,126 @@ class NodeServiceTest {
   // ---- unpublish and unstage ------------------------------------------------------------------
 
   @Test
-  void unpublishUnmountsEverythingStackedThenRemovesTheDirectory() {
+  void unpublishUnmountsTheVolumesStackedBindsThenRemovesTheDirectory() {
     String bind = entry(TARGET, "/dev/dm-3", "ext4", "rw", "253:3", "/");
-    runner.expect(findmnt()).thenSucceed(table(bind, bind))
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(findmnt()).thenSucceed(table(bind, bind))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect("umount", TARGET).thenSucceed()
         .expect(findmnt()).thenSucceed(table(bind))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect("umount", TARGET).thenSucceed()
+        .expect(findmnt()).thenSucceed(table())
         .expect(findmnt()).thenSucceed(table())
         .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect("rmdir", TARGET).thenSucceed();
-    node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId(LVM_VOL)
-        .setTargetPath(TARGET).build());
+    node.nodeUnpublishVolume(unpublish(LVM_VOL, TARGET));
     runner.verifyAllConsumed();
   }
 
   @Test
-  void unpublishAndUnstageOfWhatIsGoneSucceed() {
-    runner.expect(findmnt()).thenSucceed(table())
-        .expect(stat(TARGET)).thenExit(1, "", MISSING)
+  void unpublishOfABlockTargetRemovesOnlyTheEmptyFileItMade() {
+    String bound = entry(BLOCK_TARGET, "udev[/dm-3]", "devtmpfs", "rw", "0:5", "/dm-3");
+    runner.expect(realpath(BLOCK_TARGET)).thenSucceed(resolved(BLOCK_TARGET))
+        .expect(findmnt()).thenSucceed(table(bound))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(statL(BLOCK_TARGET)).thenSucceed(DEVICE)
+        .expect("umount", BLOCK_TARGET).thenSucceed()
         .expect(findmnt()).thenSucceed(table())
-        .expect(stat(STAGING)).thenExit(1, "", MISSING);
-    node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
-        .setVolumeId("gone:vm-1-disk-0").setTargetPath(TARGET).build());
-    node.nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId(LVM_VOL)
-        .setStagingTargetPath(STAGING).build());
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(BLOCK_TARGET)).thenSucceed(EMPTY_FILE)
+        .expect("rm", BLOCK_TARGET).thenSucceed();
+    node.nodeUnpublishVolume(unpublish(LVM_VOL, BLOCK_TARGET));
+    runner.expect(realpath(BLOCK_TARGET)).thenSucceed(resolved(BLOCK_TARGET))
+        .expect(findmnt()).thenSucceed(table())
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(BLOCK_TARGET)).thenSucceed("regular file|0|0|12");
+    rejected(Status.Code.FAILED_PRECONDITION, "is a file of 12 bytes",
+        () -> node.nodeUnpublishVolume(unpublish(LVM_VOL, BLOCK_TARGET)));
     runner.verifyAllConsumed();
-    assertEquals(List.of("deactivate vm-100-disk-0"), lvm.calls);
+  }
+
+  /**
+   * Issue 13 point 3: something that is not this volume's, mounted at the path, stays mounted
+   * (and the path stays); that is FAILED_PRECONDITION, never an unmount.
+   */
+  @Test
+  void unpublishAndUnstageLeaveAForeignMountAlone() {
+    String proc = entry(TARGET, "proc", "proc", "rw", "0:21", "/");
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(findmnt()).thenSucceed(table(proc))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(statL(TARGET)).thenSucceed(DIRECTORY);
+    rejected(Status.Code.FAILED_PRECONDITION, TARGET + " has proc (proc, rw) on " + TARGET
+        + " mounted, which is not the device " + DEV,
+        () -> node.nodeUnpublishVolume(unpublish(LVM_VOL, TARGET)));
+    String other = entry(STAGING, "/dev/sdb", "ext4", "rw", "8:16", "/");
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(findmnt()).thenSucceed(table(other))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(statL(STAGING)).thenSucceed(DIRECTORY);
+    rejected(Status.Code.FAILED_PRECONDITION, "left alone",
+        () -> node.nodeUnstageVolume(unstage(LVM_VOL, STAGING)));
+    // Another dataset bound at the staging path, while this one is mounted at its mountpoint.
+    String otherDataset = dataset(STAGING).replace("subvol-100-disk-0", "subvol-100-disk-1")
+        .replace("0:52", "0:53");
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(findmnt()).thenSucceed(table(dataset(DATASET_DIR), otherDataset));
+    rejected(Status.Code.FAILED_PRECONDITION, "which is not the ZFS dataset subvol-100-disk-0",
+        () -> node.nodeUnstageVolume(unstage(ZFS_VOL, STAGING)));
+    runner.verifyAllConsumed();
+    assertTrue(runner.commands().stream().noneMatch(c -> c.argv().get(0).equals("umount")
+        || c.argv().get(0).equals("rmdir")), "nothing unmounted or removed");
+  }
+
+  /**
+   * Issue 13 point 4: unpublish and unstage of an ID this driver never issued succeed when
+   * nothing is at the path (they are idempotent) and refuse to touch anything that is.
+   */
+  @Test
+  void unpublishAndUnstageOfAnIdTheDriverNeverIssued() {
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(findmnt()).thenSucceed(table())
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(TARGET)).thenExit(1, "", MISSING)
+        .expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(findmnt()).thenSucceed(table());
+    node.nodeUnpublishVolume(unpublish("junk\nid", TARGET));
+    node.nodeUnstageVolume(unstage("other:vm-1-disk-0", STAGING));
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(findmnt()).thenSucceed(table(entry(TARGET, "/dev/dm-3", "ext4", "rw", "253:3",
+            "/")));
+    rejected(Status.Code.FAILED_PRECONDITION, "which this driver never issued",
+        () -> node.nodeUnpublishVolume(unpublish("local-lvm:junk", TARGET)));
+    runner.verifyAllConsumed();
+    assertEquals(List.of(), lvm.calls);
+  }
+
+  @Test
+  void unpublishAndUnstageOfWhatIsGoneSucceedAndUnstageLeavesTheStagingDirectory() {
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(findmnt()).thenSucceed(table())
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(TARGET)).thenExit(1, "", MISSING)
+        .expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(findmnt()).thenSucceed(table());
+    node.nodeUnpublishVolume(unpublish("gone:vm-1-disk-0", TARGET));
+    node.nodeUnstageVolume(unstage(LVM_VOL, STAGING));
+    runner.verifyAllConsumed();
+    assertEquals(List.of(), lvm.calls, "an ordinary volume is not deactivated");
+  }
+
+  @Test
+  void unstageUnmountsTheVolumeAndNeverRemovesTheStagingDirectory() {
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(findmnt()).thenSucceed(table(staged()))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect("umount", STAGING).thenSucceed()
+        .expect(findmnt()).thenSucceed(table());
+    node.nodeUnstageVolume(unstage(LVM_VOL, STAGING));
+    runner.verifyAllConsumed();
+    assertTrue(runner.commands().stream().noneMatch(c -> c.argv().get(0).equals("rmdir")),
+        "the staging directory is the CO's");
   }
 
   @Test
@@ -344,11 +739,12 @@ class NodeServiceTest {
     rejected(Status.Code.INVALID_ARGUMENT, "volume_id is required",
         () -> node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
             .setTargetPath(TARGET).build()));
-    runner.expect(findmnt()).thenSucceed(table(staged()))
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(findmnt()).thenSucceed(table(staged()))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect("umount", STAGING).thenExit(32, "", "umount: " + STAGING + ": target is busy.");
     rejected(Status.Code.FAILED_PRECONDITION, "never forced or lazily unmounted",
-        () -> node.nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId(LVM_VOL)
-            .setStagingTargetPath(STAGING).build()));
+        () -> node.nodeUnstageVolume(unstage(LVM_VOL, STAGING)));
     runner.verifyAllConsumed();
   }
 
@@ -356,7 +752,8 @@ class NodeServiceTest {
 
   @Test
   void statsReportBytesInodesAndAHealthyCondition() {
-    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table(staged(),
             entry(TARGET, "/dev/dm-3", "ext4", "rw", "253:3", "/")))
         .expect(statL(DEV)).thenSucceed(DEVICE)
@@ -373,7 +770,8 @@ class NodeServiceTest {
 
   @Test
   void statsOfABlockVolumeAreItsSize() {
-    runner.expect(stat(BLOCK_TARGET)).thenSucceed(DEVICE)
+    runner.expect(realpath(BLOCK_TARGET)).thenSucceed(resolved(BLOCK_TARGET))
+        .expect(stat(BLOCK_TARGET)).thenSucceed(DEVICE)
         .expect("blockdev", "--getsize64", BLOCK_TARGET).thenSucceed("1073741824\n");
     NodeGetVolumeStatsResponse stats = node.nodeGetVolumeStats(stats(LVM_VOL, BLOCK_TARGET));
     assertEquals(1, stats.getUsageCount());
@@ -385,18 +783,23 @@ class NodeServiceTest {
   void statsNameWhatIsWrong() {
     rejected(Status.Code.INVALID_ARGUMENT, "volume_path is required",
         () -> node.nodeGetVolumeStats(stats(LVM_VOL, "")));
-    runner.expect(stat(TARGET)).thenExit(1, "", MISSING);
+    rejected(Status.Code.INVALID_ARGUMENT, "volume_id is required",
+        () -> node.nodeGetVolumeStats(stats("", TARGET)));
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(TARGET)).thenExit(1, "", MISSING);
     rejected(Status.Code.NOT_FOUND, "volume_path " + TARGET + " does not exist",
         () -> node.nodeGetVolumeStats(stats(LVM_VOL, TARGET)));
 
     lvm.sizes.clear();
     lvm.status = new PoolStatus(10L << 30, 10L << 30, 0, 4L << 30, OptionalLong.empty(),
         OptionalLong.empty(), 0, true);
-    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table());
     rejected(Status.Code.NOT_FOUND, "does not exist and nothing is mounted",
         () -> node.nodeGetVolumeStats(stats(LVM_VOL, TARGET)));
-    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table(
             entry(TARGET, "/dev/dm-3", "ext4", "rw", "253:3", "/")))
         .expect("stat", "-f", "-c", FilesystemStats.FORMAT, TARGET)
@@ -408,22 +811,26 @@ class NodeServiceTest {
     assertTrue(message.contains("storage local-lvm is full"), message);
 
     lvm.sizes.put("vm-100-disk-0", 1L << 30);
-    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table());
     stats = node.nodeGetVolumeStats(stats(LVM_VOL, TARGET));
     assertTrue(stats.getVolumeCondition().getMessage().contains(TARGET + " is not mounted"),
         stats.toString());
     assertEquals(0, stats.getUsageCount());
 
-    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table(entry(TARGET, "/dev/sda1", "ext4", "rw", "8:1",
             "/")))
-        .expect(statL(DEV)).thenSucceed(DEVICE);
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(statL(TARGET)).thenSucceed(DIRECTORY);
     rejected(Status.Code.NOT_FOUND, "is not at " + TARGET,
         () -> node.nodeGetVolumeStats(stats(LVM_VOL, TARGET)));
 
     lvm.status = new PoolStatus(0, 0, 0, 0, OptionalLong.empty(), OptionalLong.empty(), 0, false);
-    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table(entry(TARGET, "/dev/dm-3", "ext4", "rw", "253:3",
             "/").replace("\"fs-options\": \"rw\"", "\"fs-options\": \"ro,errors=remount-ro\"")))
         .expect(statL(DEV)).thenSucceed(DEVICE)
@@ -447,15 +854,18 @@ class NodeServiceTest {
         () -> node.nodeExpandVolume(expand(LVM_VOL, "", 1, 0)));
     rejected(Status.Code.NOT_FOUND, "not served",
         () -> node.nodeExpandVolume(expand("nope:vm-1-disk-0", TARGET, 1, 0)));
+    assertEquals(List.of(), runner.commands());
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET));
     rejected(Status.Code.OUT_OF_RANGE, "more than capacity_range.limit_bytes",
         () -> node.nodeExpandVolume(expand(LVM_VOL, TARGET, 0, 1L << 20)));
-    assertEquals(List.of(), runner.commands());
+    runner.verifyAllConsumed();
     assertEquals(List.of(), lvm.calls);
   }
 
   @Test
   void expandGrowsTheVolumeUnderTheLockThenTheFilesystem() {
-    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table(staged(),
             entry(TARGET, "/dev/dm-3", "ext4", "rw", "253:3", "/")))
         .expect(statL(DEV)).thenSucceed(DEVICE)
@@ -469,7 +879,8 @@ class NodeServiceTest {
 
   @Test
   void expandOfXfsGrowsAtTheMountPointAndOfBlockOnlyTheDevice() {
-    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table(entry(TARGET, "/dev/dm-3", "xfs", "rw", "253:3",
             "/")))
         .expect(statL(DEV)).thenSucceed(DEVICE)
@@ -479,7 +890,8 @@ class NodeServiceTest {
         .getCapacityBytes());
     assertEquals(List.of(), lvm.calls, "the volume already had the size: no resize");
 
-    runner.expect("blockdev", "--getsize64", DEV).thenSucceed("3221225472\n");
+    runner.expect(realpath(BLOCK_TARGET)).thenSucceed(resolved(BLOCK_TARGET))
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("3221225472\n");
     assertEquals(3L << 30, node.nodeExpandVolume(expand(LVM_VOL, BLOCK_TARGET, 3L << 30, 0)
         .toBuilder().setVolumeCapability(block(Mode.SINGLE_NODE_WRITER)).build())
         .getCapacityBytes());
@@ -488,15 +900,17 @@ class NodeServiceTest {
 
   @Test
   void expandOfADatasetIsItsQuotaAlone() {
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET));
     long size = node.nodeExpandVolume(expand(ZFS_VOL, TARGET, 3L << 30, 0)).getCapacityBytes();
     assertEquals(3L << 30, size);
     assertEquals(List.of("resize subvol-100-disk-0 " + (3L << 30)), zfs.calls);
-    assertEquals(List.of(), runner.commands());
+    runner.verifyAllConsumed();
   }
 
   @Test
   void expandOfAnUnmountedPathIsAPrecondition() {
-    runner.expect(stat(TARGET)).thenSucceed(DIRECTORY)
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table());
     rejected(Status.Code.FAILED_PRECONDITION, "is not mounted",
         () -> node.nodeExpandVolume(expand(LVM_VOL, TARGET, 1L << 30, 0)));
@@ -530,6 +944,16 @@ class NodeServiceTest {
         .setStagingTargetPath(STAGING).setTargetPath(target).setVolumeCapability(cap).build();
   }
 
+  private static NodeUnpublishVolumeRequest unpublish(String volumeId, String target) {
+    return NodeUnpublishVolumeRequest.newBuilder().setVolumeId(volumeId).setTargetPath(target)
+        .build();
+  }
+
+  private static NodeUnstageVolumeRequest unstage(String volumeId, String staging) {
+    return NodeUnstageVolumeRequest.newBuilder().setVolumeId(volumeId)
+        .setStagingTargetPath(staging).build();
+  }
+
   private static NodeGetVolumeStatsRequest stats(String volumeId, String path) {
     return NodeGetVolumeStatsRequest.newBuilder().setVolumeId(volumeId).setVolumePath(path)
         .build();
@@ -540,6 +964,32 @@ class NodeServiceTest {
     return NodeExpandVolumeRequest.newBuilder().setVolumeId(volumeId).setVolumePath(path)
         .setStagingTargetPath(STAGING).setCapacityRange(CapacityRange.newBuilder()
             .setRequiredBytes(required).setLimitBytes(limit)).build();
+  }
+
+  /** The path resolution every call with a path starts with: the kubelet dir, then the paths. */
+  private static List<String> realpath(String... paths) {
+    List<String> argv = new ArrayList<>(List.of("realpath", "-z", "-m", "--", KUBELET));
+    argv.addAll(List.of(paths));
+    return argv;
+  }
+
+  /** realpath's answer when nothing on the way is a link. */
+  private static String resolved(String... paths) {
+    StringBuilder out = new StringBuilder(KUBELET).append('\0');
+    for (String path : paths) {
+      out.append(path).append('\0');
+    }
+    return out.toString();
+  }
+
+  /** The lines of {@code dumpe2fs -h} that give an ext4's size. */
+  private static String dumpe2fs(long blockSize, long blocks) {
+    return "Filesystem volume name:   <none>\nBlock count:              " + blocks
+        + "\nReserved block count:     0\nBlock size:               " + blockSize + "\n";
+  }
+
+  private static String dataset(String target) {
+    return entry(target, "rpool/data/subvol-100-disk-0", "zfs", "rw,xattr,posixacl", "0:52", "/");
   }
 
   private static List<String> findmnt() {
