@@ -23,8 +23,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *       and with secrets removed);
  *   <li>turns any exception a handler throws, and any UNKNOWN status, into the mapped status
  *       ({@link StatusMapping}), so no RPC ever answers UNKNOWN;
- *   <li>interrupts the handler's thread when the client cancels or its deadline passes, which
- *       kills a running storage command instead of letting it outlive the call;
+ *   <li>interrupts the handler's thread when the client cancels or its deadline passes: a
+ *       running read-only command is killed, one that changes storage runs to its end and the
+ *       call stops at the next command boundary (the exec layer's kill policy, {@link
+ *       io.csi.pvestorage.exec.CommandRunner});
  *   <li>reports each call to the {@link RpcObserver}.
  * </ul>
  */
