@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 13 point 6: two driver processes (JVMs) hold storage "local-lvm" of one node through a
  * Lease on the fabric8 mock API server. Holder A starts a slow command and is frozen with
- * SIGSTOP in the middle of it (12 s long); its Lease (6 s) expires and holder B takes over. B's first command
+ * SIGSTOP in the middle of it (20 s long); its Lease (10 s) expires and holder B takes over. B's first command
  * must start only after A's command has ended, and A, thawed with SIGCONT, must run no further
  * command.
  *
@@ -67,7 +67,7 @@ class LeaseTakeoverProcessTest {
   /** First and last time a command of each holder was seen running, by pid. */
   private record Seen(String holder, long pid, Instant first, Instant last) {}
 
-  private Process holder(String identity, String seconds, int commands, Path out)
+  private Process holder(String identity, String seconds, int commands, int retries, Path out)
       throws IOException {
     List<String> argv = List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -75,7 +75,8 @@ class LeaseTakeoverProcessTest {
         "-cp", System.getProperty("java.class.path"),
         LockHolderProcess.class.getName(),
         client.getConfiguration().getMasterUrl(), identity, dir.resolve("gates").toString(),
-        SlowTools.link(dir, "lvcreate").toString(), seconds, Integer.toString(commands));
+        SlowTools.link(dir, "lvcreate").toString(), seconds, Integer.toString(commands),
+        Integer.toString(retries));
     Process p = new ProcessBuilder(argv).redirectOutput(out.toFile())
         .redirectError(out.resolveSibling(out.getFileName() + ".err").toFile()).start();
     holders.add(p);
@@ -139,11 +140,13 @@ class LeaseTakeoverProcessTest {
 
     Path outA = dir.resolve("a.out");
     Path outB = dir.resolve("b.out");
-    Process a = holder("pod-a_aaaa", "12", 2, outA);
+    Process a = holder("pod-a_aaaa", "20", 2, 0, outA);
+    go(a);
     awaitLine(outA, "LOCKED");
-    Process b = holder("pod-b_bbbb", "1", 1, outB);
-    awaitLine(outB, "ACQUIRING");
-    go(b); // B proceeds as soon as it has the lock
+    Process b = holder("pod-b_bbbb", "1", 1, 5, outB);
+    go(b);
+    go(b);
+    awaitLine(outB, "ACQUIRING"); // and waits: A holds the Lease
     go(a);
     awaitLine(outA, "RUN 0");
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

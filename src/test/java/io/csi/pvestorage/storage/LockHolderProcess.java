@@ -34,9 +34,12 @@ import java.util.concurrent.ScheduledExecutorService;
  * "local-lvm" of node "node1" and running slow commands under it.
  *
  * <p>Arguments: API server URL, holder identity, gate directory, path of the slow command (a
- * {@code sleep} named lvcreate), its seconds, how many commands to run. Prints one line per step
- * ({@code LOCKED}, {@code RUN i}, {@code DONE i}, {@code FENCED i}) with the holder and the
- * time; waits for a line on stdin before its first command.
+ * {@code sleep} named lvcreate), its seconds, how many commands to run, and how often to take
+ * the lock again after being fenced (as a CSI sidecar retries the call: on a machine loaded
+ * enough, an acquisition can take longer than the Lease's validity, and the holder is then
+ * rightly fenced before its first command). Prints one line per step ({@code LOCKED}, {@code
+ * RUN i}, {@code DONE i}, {@code FENCED i}) with the holder and the time; waits for a line on
+ * stdin before it takes the lock and for another before its first command.
  */
 public final class LockHolderProcess {
 
@@ -49,6 +52,7 @@ public final class LockHolderProcess {
     String tool = args[3];
     String seconds = args[4];
     int commands = Integer.parseInt(args[5]);
+    int retries = Integer.parseInt(args[6]);
     Clock clock = Clock.systemUTC();
     KubernetesClient client = new KubernetesClientBuilder().withConfig(new ConfigBuilder()
         .withMasterUrl(url).withTrustCerts(true).withRequestTimeout(2_000)
@@ -56,7 +60,7 @@ public final class LockHolderProcess {
     ScheduledExecutorService renewals = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().daemon().name("lease-renewal").factory());
     LeaseLockSettings settings = new LeaseLockSettings("csi", "node1", holder,
-        Duration.ofSeconds(6), Duration.ofSeconds(2), Duration.ofSeconds(3),
+        Duration.ofSeconds(10), Duration.ofSeconds(2), Duration.ofSeconds(3),
         Duration.ofMillis(20), Duration.ofMillis(250), Duration.ZERO);
     LeaseStorageLock lock = new LeaseStorageLock(client, settings, Optional.empty(), renewals,
         clock, new SplittableRandom(), Sleeper.SYSTEM, LockObserver.NONE);
@@ -67,19 +71,27 @@ public final class LockHolderProcess {
             ProcessTable.system(), Duration.ofSeconds(60), clock));
     Command command = Command.of(Duration.ofSeconds(60), tool, seconds);
 
-    say("ACQUIRING", holder);
-    try (LockHandle handle = lock.acquire("local-lvm", Operation.of("alloc", "", clock),
-        clock.instant().plusSeconds(120))) {
-      say("LOCKED", holder);
-      new BufferedReader(new InputStreamReader(System.in)).readLine();
-      for (int i = 0; i < commands; i++) {
-        say("RUN " + i, holder);
-        try {
-          CommandResult result = runner.run(command);
-          say("DONE " + i + " exit " + result.exitCode(), holder);
-        } catch (StorageException e) {
-          say("FENCED " + i + " " + e.kind() + ": " + e.getMessage(), holder);
-          break;
+    BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in));
+    stdin.readLine();
+    int done = 0;
+    for (int attempt = 0; attempt <= retries && done < commands; attempt++) {
+      say("ACQUIRING", holder);
+      try (LockHandle handle = lock.acquire("local-lvm", Operation.of("alloc", "", clock),
+          clock.instant().plusSeconds(120))) {
+        say("LOCKED", holder);
+        if (attempt == 0) {
+          stdin.readLine();
+        }
+        while (done < commands) {
+          say("RUN " + done, holder);
+          try {
+            CommandResult result = runner.run(command);
+            say("DONE " + done + " exit " + result.exitCode(), holder);
+            done++;
+          } catch (StorageException e) {
+            say("FENCED " + done + " " + e.kind() + ": " + e.getMessage(), holder);
+            break;
+          }
         }
       }
     }
