@@ -77,7 +77,15 @@ public final class PveFlock {
   private final Clock clock;
   private final RandomGenerator random;
   private final Sleeper sleeper;
-  private final LibC libc;
+
+  /**
+   * libc, bound on first use and shared: binding it costs JNA's native start-up (over a second
+   * on a busy machine, far more in an emulated VM), which must not delay the CSI socket of a
+   * driver that builds its launch gates at start.
+   */
+  private static final class Libc {
+    static final LibC INSTANCE = Native.load("c", LibC.class);
+  }
 
   /**
    * @param directory where the lock files are, normally {@link #PVE_LOCK_DIRECTORY}
@@ -95,7 +103,6 @@ public final class PveFlock {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.random = Objects.requireNonNull(random, "random");
     this.sleeper = Objects.requireNonNull(sleeper, "sleeper");
-    this.libc = Native.load("c", LibC.class);
   }
 
   /**
@@ -176,7 +183,8 @@ public final class PveFlock {
           ErrorKind.UNAVAILABLE, "cannot create lock directory '" + directory + "': " + e, e);
     }
     try {
-      return libc.open(path.toString(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      return Libc.INSTANCE.open(path.toString(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+          0644);
     } catch (LastErrorException e) {
       throw new StorageException(
           ErrorKind.UNAVAILABLE,
@@ -188,7 +196,7 @@ public final class PveFlock {
   private boolean tryLock(int fd, Path path) {
     while (true) {
       try {
-        libc.flock(fd, LOCK_EX | LOCK_NB);
+        Libc.INSTANCE.flock(fd, LOCK_EX | LOCK_NB);
         return true;
       } catch (LastErrorException e) {
         if (e.getErrorCode() == EWOULDBLOCK) {
@@ -206,7 +214,7 @@ public final class PveFlock {
 
   private void closeQuietly(int fd) {
     try {
-      libc.close(fd);
+      Libc.INSTANCE.close(fd);
     } catch (LastErrorException e) {
       // Nothing to do: the descriptor is gone either way, and with it any lock.
     }
@@ -233,7 +241,7 @@ public final class PveFlock {
     public void close() {
       if (closed.compareAndSet(false, true)) {
         try {
-          libc.flock(fd, LOCK_UN);
+          Libc.INSTANCE.flock(fd, LOCK_UN);
         } catch (LastErrorException e) {
           // close() below drops the lock regardless.
         }
