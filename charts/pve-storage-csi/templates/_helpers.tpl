@@ -50,7 +50,7 @@ seccompProfile:
 {{- define "pve-storage-csi.driverArgs" -}}
 - --endpoint=unix:///csi/csi.sock
 - --driver-name={{ .Values.driverName }}
-- --metrics-address=:{{ .Values.driver.metricsPort }}
+- --metrics-address={{ .Values.driver.metricsHost | default "$(POD_IP)" }}:{{ .Values.driver.metricsPort }}
 - --log-level={{ .Values.driver.logLevel }}
 - --log-format={{ .Values.driver.logFormat }}
 - --lock={{ .Values.driver.lock }}
@@ -66,6 +66,8 @@ seccompProfile:
   valueFrom: {fieldRef: {fieldPath: metadata.name}}
 - name: POD_NAMESPACE
   valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+- name: POD_IP
+  valueFrom: {fieldRef: {fieldPath: status.podIP}}
 {{- end }}
 
 {{/* storage.cfg text from .Values.storageConfig.storages: sections separated by a blank line, keys sorted, one tab indent */}}

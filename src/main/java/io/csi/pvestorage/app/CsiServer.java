@@ -43,10 +43,28 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Calls run on virtual threads: storage calls block on locks and child processes, and a
  * platform-thread pool would either queue them or grow without bound.
+ *
+ * <h2>Bounds</h2>
+ *
+ * A request message may be at most {@link Limits#maxMessageBytes()} long; a longer one is
+ * refused with RESOURCE_EXHAUSTED as soon as its length prefix arrives, before it is buffered.
+ * At most {@link Limits#maxCalls()} calls run at once: per connection through HTTP/2's
+ * MAX_CONCURRENT_STREAMS (the client queues), over all connections through {@link
+ * ConcurrentCallLimit} (RESOURCE_EXHAUSTED). With a small flow-control window ({@value
+ * #FLOW_CONTROL_WINDOW} bytes) they bound the direct memory Netty may hold for requests, which the chart's small heap (-Xmx128m, and as much direct memory) needs:
+ * 60 requests of 3.5 MB each exhausted it before.
  */
 final class CsiServer {
 
   private static final System.Logger LOG = System.getLogger(CsiServer.class.getName());
+  /**
+   * What a client may send, per stream and per connection, before the server has read it:
+   * HTTP/2 flow control then holds it back. 128 KiB instead of grpc's 1 MiB: a refused oversized
+   * request leaves at most this much to drain, and a legitimate request of the largest accepted
+   * size needs a few window updates on a local socket, which cost nothing noticeable.
+   */
+  static final int FLOW_CONTROL_WINDOW = 128 * 1024;
+
   private static final int S_IFMT = 0170000;
   private static final int S_IFSOCK = 0140000;
 
@@ -68,29 +86,77 @@ final class CsiServer {
   }
 
   /**
+   * The bounds of the server.
+   *
+   * @param maxMessageBytes the largest request message accepted
+   * @param maxCalls the most calls served at once
+   */
+  record Limits(int maxMessageBytes, int maxCalls) {
+
+    /**
+     * The largest CSI request this driver accepts: 512 KiB. CSI requests are small: names and IDs
+     * are at most 128 bytes, capabilities a few dozen; the largest parts are the parameter maps,
+     * and Kubernetes caps a StorageClass's parameters at 256 KiB in total (a
+     * VolumeAttributesClass's likewise), which this leaves room for twice. This driver takes no
+     * secrets. gRPC's own default, 4 MiB, let 60 requests exhaust a 128 MiB heap's direct memory.
+     */
+    static final int DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024;
+
+    /**
+     * The most calls served at once when not configured: more than the sidecars ever send (the
+     * provisioner's 4 workers, the snapshotter's, the kubelet's node calls), small enough that
+     * all of them with a full-size message fit the direct memory twice over.
+     */
+    static final int DEFAULT_MAX_CALLS = 32;
+
+    static final Limits DEFAULT = new Limits(DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_CALLS);
+
+    Limits {
+      if (maxMessageBytes < 1024 || maxCalls < 1) {
+        throw new IllegalArgumentException("server limits too small: " + maxMessageBytes
+            + " bytes, " + maxCalls + " calls");
+      }
+    }
+  }
+
+  /** Starts serving with the {@link Limits#DEFAULT default limits}. */
+  static CsiServer start(Endpoint endpoint, Set<PosixFilePermission> socketMode,
+      List<BindableService> services, List<ServerInterceptor> interceptors) throws IOException {
+    return start(endpoint, socketMode, services, interceptors, Limits.DEFAULT);
+  }
+
+  /**
    * Starts serving.
    *
+   * @param interceptors wrap every call; as in {@link ServerInterceptors}, the last is the
+   *     outermost
    * @throws IllegalStateException when another server is live on the socket, with a message
    *     that says so
    * @throws IOException when the socket cannot be created
    */
   static CsiServer start(Endpoint endpoint, Set<PosixFilePermission> socketMode,
-      List<BindableService> services, List<ServerInterceptor> interceptors) throws IOException {
+      List<BindableService> services, List<ServerInterceptor> interceptors, Limits limits)
+      throws IOException {
+    // grpc calls the last interceptor of the list first: the call limit goes innermost, so the
+    // given interceptors log and count the calls it refuses.
+    List<ServerInterceptor> chain = new java.util.ArrayList<>();
+    chain.add(new ConcurrentCallLimit(limits.maxCalls()));
+    chain.addAll(interceptors);
     ExecutorService executor = Executors.newThreadPerTaskExecutor(
         Thread.ofVirtual().name("csi-call-", 0).factory());
     if (endpoint instanceof Endpoint.Unix unix) {
-      return startUnix(unix.path(), socketMode, services, interceptors, executor);
+      return startUnix(unix.path(), socketMode, services, chain, limits, executor);
     }
     Endpoint.Tcp tcp = (Endpoint.Tcp) endpoint;
     NettyServerBuilder builder = NettyServerBuilder.forAddress(
         new InetSocketAddress(tcp.host(), tcp.port()));
-    Server server = build(builder, services, interceptors, executor).start();
+    Server server = build(builder, services, chain, limits, executor).start();
     Endpoint bound = new Endpoint.Tcp(tcp.host(), server.getPort());
     return new CsiServer(server, bound, executor, List.of(), null, null);
   }
 
   private static CsiServer startUnix(Path socket, Set<PosixFilePermission> socketMode,
-      List<BindableService> services, List<ServerInterceptor> interceptors,
+      List<BindableService> services, List<ServerInterceptor> interceptors, Limits limits,
       ExecutorService executor) throws IOException {
     if (!Epoll.isAvailable()) {
       throw new IOException("unix sockets need netty's epoll transport, which is unavailable: "
@@ -120,7 +186,7 @@ final class CsiServer {
           .channelType(EpollServerDomainSocketChannel.class)
           .bossEventLoopGroup(boss)
           .workerEventLoopGroup(workers);
-      Server server = build(builder, services, interceptors, executor).start();
+      Server server = build(builder, services, interceptors, limits, executor).start();
       Files.setPosixFilePermissions(socket, socketMode);
       return new CsiServer(server, new Endpoint.Unix(socket), executor,
           List.of(boss, workers), lockChannel, lock);
@@ -151,8 +217,11 @@ final class CsiServer {
   }
 
   private static Server build(NettyServerBuilder builder, List<BindableService> services,
-      List<ServerInterceptor> interceptors, ExecutorService executor) {
-    builder.executor(executor);
+      List<ServerInterceptor> interceptors, Limits limits, ExecutorService executor) {
+    builder.executor(executor)
+        .maxInboundMessageSize(limits.maxMessageBytes())
+        .maxConcurrentCallsPerConnection(limits.maxCalls())
+        .flowControlWindow(FLOW_CONTROL_WINDOW);
     for (BindableService service : services) {
       builder.addService(ServerInterceptors.intercept(service, interceptors));
     }

@@ -48,6 +48,12 @@ import java.util.regex.Pattern;
  *     are allowed ({@link OwnerPolicy})
  * @param kubeletDir the kubelet's root directory: every path a Node request names must lie
  *     below it
+ * @param lockDir a host directory all driver processes of the node share: the local lock's flock
+ *     files (when PVE's own lock directory is not used) and the storages' launch gates
+ * @param maxCommands the most storage and node commands running at once in this process
+ * @param maxCommandsPerStorage the most commands running at once for one storage (or the node)
+ * @param commandWait the longest a command waits for a slot before RESOURCE_EXHAUSTED
+ * @param maxCalls the most CSI calls served at once; more answer RESOURCE_EXHAUSTED
  */
 public record DriverConfig(
     Mode mode,
@@ -71,7 +77,12 @@ public record DriverConfig(
     Duration lockLinger,
     Duration poolRefresh,
     boolean allowGuestOwners,
-    Path kubeletDir) {
+    Path kubeletDir,
+    Path lockDir,
+    int maxCommands,
+    int maxCommandsPerStorage,
+    Duration commandWait,
+    int maxCalls) {
 
   /** Which CSI services a process serves. */
   public enum Mode {
@@ -109,6 +120,9 @@ public record DriverConfig(
 
   public static final String DEFAULT_DRIVER_NAME = "pve-storage.csi.io";
 
+  /** The metrics port when --metrics-address is not given. */
+  static final int DEFAULT_METRICS_PORT = 9600;
+
   private static final Pattern DRIVER_NAME =
       Pattern.compile("[A-Za-z0-9]([-A-Za-z0-9.]{0,61}[A-Za-z0-9])?");
   private static final Pattern LABEL_VALUE =
@@ -127,8 +141,10 @@ public record DriverConfig(
       new Spec("storage-config", null, false, "/etc/pve-storage-csi/storage.cfg",
           "storage.cfg file with lvmthin/zfspool storages (e.g. /etc/pve/storage.cfg)"),
       new Spec("driver-name", null, false, DEFAULT_DRIVER_NAME, "CSI driver name"),
-      new Spec("metrics-address", null, false, ":9600",
-          "host:port for /metrics and /healthz; empty disables"),
+      new Spec("metrics-address", null, false, null,
+          "host:port for /metrics, /healthz and /readyz; empty disables (default: $POD_IP:"
+              + DEFAULT_METRICS_PORT + ", or 127.0.0.1:" + DEFAULT_METRICS_PORT
+              + " without POD_IP; 0.0.0.0 binds every interface)"),
       new Spec("lease-namespace", "POD_NAMESPACE", false, "default",
           "namespace of the storage-lock Leases"),
       new Spec("pod-name", "POD_NAME", false, null,
@@ -157,6 +173,17 @@ public record DriverConfig(
           "allow volume owners of 100 and above, which PVE counts as guest disks"),
       new Spec("kubelet-dir", null, false, "/var/lib/kubelet",
           "the kubelet's root directory; the node mounts and removes only below it"),
+      new Spec("lock-dir", null, false, "/run/pve-storage-csi",
+          "host directory shared by the node's driver processes: local lock files (without"
+              + " --pve-lock) and the launch gates that fence storage commands"),
+      new Spec("max-commands", null, false, "16",
+          "most storage and node commands running at once"),
+      new Spec("max-commands-per-storage", null, false, "4",
+          "most commands running at once on one storage (or on the node)"),
+      new Spec("command-wait", null, false, "30s",
+          "longest a command waits for a slot before the call answers RESOURCE_EXHAUSTED"),
+      new Spec("max-calls", null, false, "32",
+          "most CSI calls served at once; more answer RESOURCE_EXHAUSTED"),
       new Spec("help", null, true, "false", "print this help"));
 
   /** The flag table, for {@code serve --help}. */
@@ -205,7 +232,8 @@ public record DriverConfig(
       throw new UsageException("--driver-name: '" + driverName + "' must be a domain-style name "
           + "of at most 63 characters (letters, digits, '-', '.')");
     }
-    Optional<InetSocketAddress> metrics = address(flags.get("metrics-address").orElse(""));
+    Optional<InetSocketAddress> metrics = address(flags.get("metrics-address")
+        .orElseGet(() -> defaultMetricsHost(env) + ":" + DEFAULT_METRICS_PORT));
     String namespace = flags.get("lease-namespace").orElseThrow();
     if (!DNS_LABEL.matcher(namespace).matches()) {
       throw new UsageException("--lease-namespace: '" + namespace + "' is not a namespace name");
@@ -241,16 +269,38 @@ public record DriverConfig(
         duration(flags, "pool-refresh", Duration.ofSeconds(1), Duration.ofHours(1));
     boolean allowGuestOwners = bool(flags, "allow-guest-owners");
     Path kubeletDir = kubeletDir(flags.get("kubelet-dir").orElseThrow());
+    Path lockDir = Path.of(flags.get("lock-dir").orElseThrow());
+    if (!lockDir.isAbsolute()) {
+      throw new UsageException("--lock-dir: '" + lockDir + "' must be an absolute path");
+    }
+    int maxCommands = (int) integer(flags, "max-commands", 1, 1024);
+    int maxPerStorage = (int) integer(flags, "max-commands-per-storage", 1, maxCommands);
+    Duration commandWait =
+        duration(flags, "command-wait", Duration.ofMillis(100), Duration.ofMinutes(10));
+    int maxCalls = (int) integer(flags, "max-calls", 1, 4096);
 
     return new DriverConfig(mode, endpoint, nodeId, storageConfig, driverName, metrics,
         namespace, podName, List.copyOf(prefix), logLevel, logFormat, socketMode, grace,
         lockMode, pveLock, maxVolumes, leaseDuration, lockWait, lockLinger, poolRefresh,
-        allowGuestOwners, kubeletDir);
+        allowGuestOwners, kubeletDir, lockDir, maxCommands, maxPerStorage, commandWait,
+        maxCalls);
   }
 
   /** Which volume owner IDs the driver may use. */
   public OwnerPolicy ownerPolicy() {
     return new OwnerPolicy(allowGuestOwners);
+  }
+
+  /**
+   * Where /metrics binds by default: the pod's own address (the chart passes it as POD_IP),
+   * reachable by Prometheus but not on every interface of the node; outside a pod, loopback.
+   */
+  private static String defaultMetricsHost(Map<String, String> env) {
+    String podIp = env.getOrDefault("POD_IP", "").strip();
+    if (podIp.isEmpty()) {
+      return "127.0.0.1";
+    }
+    return podIp.contains(":") ? "[" + podIp + "]" : podIp;
   }
 
   /** Whether {@code --help} was asked for (checked before validation). */

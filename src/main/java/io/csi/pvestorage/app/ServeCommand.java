@@ -10,6 +10,7 @@ import io.csi.pvestorage.csi.NodeService;
 import io.csi.pvestorage.csi.NodeStorages;
 import io.csi.pvestorage.csi.Readiness;
 import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.exec.RunningCommands;
 import io.csi.pvestorage.metrics.DriverMetrics;
 import io.csi.pvestorage.metrics.MetricsServer;
 import io.csi.pvestorage.metrics.PoolMetrics;
@@ -36,6 +37,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -47,6 +49,10 @@ import sun.misc.Signal;
  * {@code serve}: validates the configuration, starts the CSI server, loads the storage
  * configuration (Probe answers {@code ready=false} until then), and on SIGTERM or SIGINT stops
  * gracefully and exits 0.
+ *
+ * <p>Stopping never cuts a storage command short: after the calls' grace period the process
+ * waits, without a bound of its own, for every command that changes storage to end, since its
+ * exit would make the container runtime kill them. Only the kubelet's own kill ends the wait.
  */
 final class ServeCommand {
 
@@ -88,6 +94,7 @@ final class ServeCommand {
         LOG.log(Level.ERROR, e.getMessage());
         return 1;
       }
+      readiness.addCondition(wiring.get().running()::anyStall);
       NodeStorages storages = wiring.get().storages();
       InFlight inFlight = new InFlight();
       services.add(new ControllerService(storages, inFlight, config.ownerPolicy()));
@@ -123,7 +130,8 @@ final class ServeCommand {
       // INVALID_ARGUMENT instead of gRPC's UNKNOWN.
       server = CsiServer.start(config.endpoint(), config.socketMode(),
           services.stream().map(CallInterceptor::parsingLeniently).toList(),
-          List.of(new CallInterceptor(observer)));
+          List.of(new CallInterceptor(observer)),
+          new CsiServer.Limits(CsiServer.Limits.DEFAULT_MAX_MESSAGE_BYTES, config.maxCalls()));
     } catch (IOException | IllegalStateException e) {
       LOG.log(Level.ERROR, "cannot serve on " + config.endpoint() + ": " + e.getMessage());
       return 1;
@@ -152,9 +160,11 @@ final class ServeCommand {
       });
     }
     List<StoragePlugin> pools = wiring.get() == null ? List.of() : wiring.get().storages().all();
+    RunningCommands running = wiring.get() == null ? new RunningCommands()
+        : wiring.get().running();
     List<AutoCloseable> metricsParts = new CopyOnWriteArrayList<>();
     config.metricsAddress().ifPresent(address -> Thread.ofVirtual().name("metrics-start").start(
-        () -> startMetrics(address, readiness, observer, pools, config.poolRefresh(),
+        () -> startMetrics(address, readiness, observer, pools, running, config.poolRefresh(),
             metricsParts)));
 
     try {
@@ -166,6 +176,7 @@ final class ServeCommand {
         + config.shutdownGrace().toMillis() + " ms");
     readiness.markNotReady("shutting down");
     server.stop(config.shutdownGrace());
+    awaitChangingCommands(running);
     for (AutoCloseable part : metricsParts.reversed()) {
       try {
         part.close();
@@ -182,14 +193,40 @@ final class ServeCommand {
   }
 
   /**
+   * Waits until no command that changes storage runs (the calls that started them may already
+   * have been cancelled), logging what still runs every ten seconds.
+   */
+  private static void awaitChangingCommands(RunningCommands running) {
+    boolean interrupted = false;
+    List<RunningCommands.Entry> left;
+    while (!(left = running.changing()).isEmpty()) {
+      LOG.log(Level.WARNING, "stopping: waiting for " + left.size() + " storage command(s) to"
+          + " end, since a command that changes storage is never killed: " + left);
+      long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (System.nanoTime() < until && !running.changing().isEmpty()) {
+        try {
+          Thread.sleep(50);
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
    * Creates the meters, starts the pool gauges' refresh and serves /metrics; each part that
    * started is added to {@code parts} so that shutdown closes it.
    */
   private static void startMetrics(java.net.InetSocketAddress address, Readiness readiness,
-      MetricsObserver observer, List<StoragePlugin> pools, Duration poolRefresh,
-      List<AutoCloseable> parts) {
+      MetricsObserver observer, List<StoragePlugin> pools, RunningCommands running,
+      Duration poolRefresh, List<AutoCloseable> parts) {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    observer.attach(new DriverMetrics(registry).withJvmMeters());
+    observer.attach(new DriverMetrics(registry).withJvmMeters().withCommandGauges(
+        pools.stream().map(StoragePlugin::storeId).toList(), running::oldest,
+        storeId -> running.stall(storeId).isPresent()));
     if (!pools.isEmpty()) {
       // Its own thread: a pool read runs lvm/zfs commands that may take seconds.
       ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
@@ -199,7 +236,17 @@ final class ServeCommand {
           Clock.systemUTC()));
     }
     try {
-      MetricsServer http = MetricsServer.start(address, registry, readiness::isReady);
+      MetricsServer http = MetricsServer.start(address, registry, new MetricsServer.Health() {
+        @Override
+        public Optional<String> unhealthy() {
+          return Optional.ofNullable(readiness.reason());
+        }
+
+        @Override
+        public Optional<String> unready() {
+          return readiness.notReadyForWork();
+        }
+      });
       parts.add(http);
       LOG.log(Level.INFO, "metrics on http://" + address.getHostString() + ":" + http.port()
           + "/metrics");

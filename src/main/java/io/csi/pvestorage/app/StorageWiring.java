@@ -4,13 +4,18 @@ import io.csi.pvestorage.csi.NodeStorages;
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.exec.CommandRunner;
+import io.csi.pvestorage.exec.CommandSlots;
+import io.csi.pvestorage.exec.LimitedCommandRunner;
 import io.csi.pvestorage.exec.ObservedCommandRunner;
 import io.csi.pvestorage.exec.ProcessCommandRunner;
+import io.csi.pvestorage.exec.ProcessTable;
+import io.csi.pvestorage.exec.RunningCommands;
 import io.csi.pvestorage.lock.LeaseLockSettings;
 import io.csi.pvestorage.lock.LeaseStorageLock;
 import io.csi.pvestorage.lock.LocalStorageLock;
 import io.csi.pvestorage.lock.PveFlock;
 import io.csi.pvestorage.lock.Sleeper;
+import io.csi.pvestorage.lock.StorageStalls;
 import io.csi.pvestorage.storage.FencedCommandRunner;
 import io.csi.pvestorage.storage.StoragePlugin;
 import io.csi.pvestorage.storage.config.LvmThinStorage;
@@ -34,10 +39,16 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.random.RandomGenerator;
 
 /**
- * The storage half of the object graph, built by hand: the command runner (prefix, metrics,
- * fencing), the storage lock, and one plugin per storage of this node. Closing it stops the lock
- * and its renewals. The lock is built in the background ({@link PendingStorageLock}) so that
- * the CSI socket is up at once.
+ * The storage half of the object graph, built by hand: the command runners, the storage lock,
+ * and one plugin per storage of this node. Closing it stops the lock and its renewals. The lock
+ * is built in the background ({@link PendingStorageLock}) so that the CSI socket is up at once.
+ *
+ * <p>A storage's commands pass, outermost first: fencing and the takeover wait ({@link
+ * FencedCommandRunner}), a command slot of the storage and of the process ({@link
+ * LimitedCommandRunner}), metrics, and the process runner recording them in {@link
+ * RunningCommands} under the storage's ID. Node-side commands (mount, mkfs) take a slot of the
+ * node's scope and are not fenced. A stalled command of a storage makes its lock refuse new
+ * callers ({@link StorageStalls}).
  */
 final class StorageWiring implements AutoCloseable {
 
@@ -51,15 +62,17 @@ final class StorageWiring implements AutoCloseable {
   private final ScheduledExecutorService renewals;
   private final List<KubernetesClient> client;
   private final CommandRunner commands;
+  private final RunningCommands running;
 
   private StorageWiring(NodeStorages storages, PendingStorageLock lock,
       ScheduledExecutorService renewals, List<KubernetesClient> client,
-      CommandRunner commands) {
+      CommandRunner commands, RunningCommands running) {
     this.storages = storages;
     this.lock = lock;
     this.renewals = renewals;
     this.client = client;
     this.commands = commands;
+    this.running = running;
   }
 
   /**
@@ -76,6 +89,8 @@ final class StorageWiring implements AutoCloseable {
     Optional<PveFlock> pveFlock = config.pveLock()
         ? Optional.of(new PveFlock(PveFlock.PVE_LOCK_DIRECTORY, clock, random, Sleeper.SYSTEM))
         : Optional.empty();
+    RunningCommands running = new RunningCommands();
+    StorageStalls stalls = stallsOf(running);
     ScheduledExecutorService renewals = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("lease-renewal").daemon().factory());
     List<KubernetesClient> client = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -95,25 +110,60 @@ final class StorageWiring implements AutoCloseable {
             // A linger takes at most half of a batch, so a burst still gets most of it.
             min(config.lockLinger(), batch.dividedBy(2)));
         LeaseStorageLock lease = new LeaseStorageLock(kubernetes, settings, pveFlock, renewals,
-            clock, random, Sleeper.SYSTEM, observer);
+            clock, random, Sleeper.SYSTEM, observer, stalls);
         checkAccess(lease);
         yield lease;
       }
+      // Without PVE's lock the flock files live in --lock-dir, which the chart mounts from the
+      // host: the container's root is read-only, and other processes must see the same files.
       case LOCAL -> new LocalStorageLock(pveFlock.orElseGet(() -> new PveFlock(
-          PveFlock.PVE_LOCK_DIRECTORY, clock, random, Sleeper.SYSTEM)), clock, observer);
+          config.lockDir(), clock, random, Sleeper.SYSTEM)), clock, observer,
+          LeaseLockSettings.holderIdentity(config.podName(), random), stalls);
     }, clock);
-    CommandRunner commands = new ObservedCommandRunner(
-        new ProcessCommandRunner(config.commandPrefix(), MAX_COMMAND_OUTPUT), observer);
+    CommandSlots slots = new CommandSlots(config.maxCommands(), config.maxCommandsPerStorage(),
+        config.commandWait());
+    FencedCommandRunner.Takeover takeover = new FencedCommandRunner.Takeover(
+        PveFlock.launchGate(config.lockDir(), clock, random, Sleeper.SYSTEM),
+        ProcessTable.system(), config.lockWait(), clock);
+    CommandRunner commands = limitedRunner(config, observer, running, slots, RunningCommands.NODE);
     List<StoragePlugin> plugins = new ArrayList<>();
     for (StorageDefinition definition : definitions) {
-      CommandRunner fenced = new FencedCommandRunner(commands, lock, definition.storeId());
+      CommandRunner fenced = new FencedCommandRunner(
+          limitedRunner(config, observer, running, slots, definition.storeId()), lock,
+          definition.storeId(), takeover);
       plugins.add(switch (definition) {
         case LvmThinStorage lvm -> new LvmThinPlugin(lvm, fenced);
         case ZfsPoolStorage zfs -> new ZfsPoolPlugin(zfs, fenced);
       });
     }
     NodeStorages storages = new NodeStorages(node, plugins, lock, config.lockWait(), clock);
-    return new StorageWiring(storages, lock, renewals, client, commands);
+    return new StorageWiring(storages, lock, renewals, client, commands, running);
+  }
+
+  /** The runner of one scope: a slot, metrics, the process recorded under the scope. */
+  private static CommandRunner limitedRunner(DriverConfig config, MetricsObserver observer,
+      RunningCommands running, CommandSlots slots, String scope) {
+    return new LimitedCommandRunner(new ObservedCommandRunner(new ProcessCommandRunner(
+        config.commandPrefix(), MAX_COMMAND_OUTPUT, running, scope), observer), slots, scope);
+  }
+
+  /** The storages' stall check for the lock, read from the running commands. */
+  private static StorageStalls stallsOf(RunningCommands running) {
+    return new StorageStalls() {
+      @Override
+      public Optional<String> stalled(String storeid) {
+        return running.stall(storeid);
+      }
+
+      @Override
+      public void onStall(java.util.function.Consumer<String> listener) {
+        running.onStall((scope, message) -> {
+          if (!scope.equals(RunningCommands.NODE)) {
+            listener.accept(scope);
+          }
+        });
+      }
+    };
   }
 
   private static java.time.Duration min(java.time.Duration a, java.time.Duration b) {
@@ -164,6 +214,11 @@ final class StorageWiring implements AutoCloseable {
   /** The command runner without fencing, for node-side commands (mount, mkfs) that take no lock. */
   CommandRunner commands() {
     return commands;
+  }
+
+  /** The commands running now, of every storage and of the node. */
+  RunningCommands running() {
+    return running;
   }
 
   @Override

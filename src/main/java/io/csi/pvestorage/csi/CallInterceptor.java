@@ -33,8 +33,10 @@ import java.util.concurrent.atomic.AtomicReference;
  *   <li>makes every status description safe to echo ({@link StatusMapping#forClient}) and binds
  *       the request's secrets and mount flag values to the call's context, where the log
  *       formatter finds and removes them ({@link SafeText#logMessage});
- *   <li>interrupts the handler's thread when the client cancels or its deadline passes, which
- *       kills a running storage command instead of letting it outlive the call;
+ *   <li>interrupts the handler's thread when the client cancels or its deadline passes: a
+ *       running read-only command is killed, one that changes storage runs to its end and the
+ *       call stops at the next command boundary (the exec layer's kill policy, {@link
+ *       io.csi.pvestorage.exec.CommandRunner});
  *   <li>reports each call to the {@link RpcObserver}.
  * </ul>
  */

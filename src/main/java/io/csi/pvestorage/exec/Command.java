@@ -14,8 +14,13 @@ import java.util.Objects;
  * <p>Arguments must already be validated by the caller (names against strict patterns); this
  * type only rejects what no argv may contain (empty program, NUL bytes).
  *
+ * <p>Whether the command may be killed follows from its argv alone ({@link #readOnly()}, decided
+ * in {@link ReadOnlyCommands}); callers do not choose it.
+ *
  * @param argv program and arguments; the program is a bare name or an absolute path
- * @param timeout how long the command may run before it is killed
+ * @param timeout how long the command should take at most: a read-only command is killed after
+ *     it; a command that changes storage is never killed, and running longer than this makes it
+ *     a stalled command that is reported (log, metric, readiness) and blocks its storage
  * @param environment extra environment variables for this command only
  */
 public record Command(List<String> argv, Duration timeout, Map<String, String> environment) {
@@ -50,6 +55,21 @@ public record Command(List<String> argv, Duration timeout, Map<String, String> e
   /** A command with no extra environment. */
   public static Command of(Duration timeout, String... argv) {
     return of(timeout, List.of(argv));
+  }
+
+  /** This command with {@code extra} added to its environment (replacing equal keys). */
+  public Command withEnvironment(Map<String, String> extra) {
+    Map<String, String> merged = new LinkedHashMap<>(environment);
+    merged.putAll(extra);
+    return new Command(argv, timeout, merged);
+  }
+
+  /**
+   * Whether the command only reads and may therefore be killed on its timeout or when the call
+   * is cancelled; see {@link ReadOnlyCommands} for the list.
+   */
+  public boolean readOnly() {
+    return ReadOnlyCommands.isReadOnly(argv);
   }
 
   /** The program, as given in argv[0]. */

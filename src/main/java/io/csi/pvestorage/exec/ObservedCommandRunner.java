@@ -17,9 +17,14 @@ public final class ObservedCommandRunner implements CommandRunner {
 
   @Override
   public CommandResult run(Command command) {
+    return run(command, LaunchGuard.NONE);
+  }
+
+  @Override
+  public CommandResult run(Command command, LaunchGuard guard) {
     long start = System.nanoTime();
     try {
-      CommandResult result = delegate.run(command);
+      CommandResult result = delegate.run(command, guard);
       observer.commandFinished(
           command.verb(), result.duration(), result.succeeded() ? "ok" : "failed");
       return result;

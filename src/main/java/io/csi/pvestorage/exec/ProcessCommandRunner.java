@@ -24,9 +24,21 @@ import java.util.concurrent.TimeoutException;
  * <p>A configurable prefix is put in front of every argv, e.g. {@code nsenter
  * --mount=/proc/1/ns/mnt --}, so that a containerised driver runs the host's own lvm, zfs and
  * udev. Standard output and standard error are drained concurrently while the process runs (a
- * child can never block on a full pipe), each bounded to {@code maxOutputBytes}. When the
- * timeout expires or the calling thread is interrupted (a cancelled RPC), the process and its
- * descendants are terminated, then killed if they do not exit within a grace period.
+ * child can never block on a full pipe), each bounded to {@code maxOutputBytes}.
+ *
+ * <h2>Timeouts, cancellation and the kill policy</h2>
+ *
+ * A read-only command ({@link Command#readOnly()}) is terminated with its descendants when its
+ * timeout expires (UNAVAILABLE) or the calling thread is interrupted by a cancelled RPC
+ * (ABORTED); a grace period later whatever is left is killed. A command that changes storage is
+ * never terminated: an interrupt is noted, the thread keeps waiting, and once the command has
+ * ended its result is returned and the interrupt flag set again, so the caller stops at its next
+ * command boundary. Its timeout is a stall threshold: when it passes, and again at each doubling
+ * of the time, {@link RunningCommands#reportStall} logs a WARNING and tells the storage lock.
+ * A thread that is already interrupted starts no command at all (ABORTED).
+ *
+ * <p>Every command is recorded in {@link RunningCommands} under this runner's scope from the
+ * moment its process exists until it has ended.
  */
 public final class ProcessCommandRunner implements CommandRunner {
 
@@ -35,18 +47,35 @@ public final class ProcessCommandRunner implements CommandRunner {
 
   private final List<String> prefix;
   private final int maxOutputBytes;
+  private final RunningCommands running;
+  private final String scope;
 
   /**
+   * A runner for node-side commands with a registry of its own.
+   *
    * @param prefix argv elements put before every command (empty for none)
    * @param maxOutputBytes the most bytes kept of stdout and of stderr each; a command that
    *     writes more fails rather than being parsed from truncated output
    */
   public ProcessCommandRunner(List<String> prefix, int maxOutputBytes) {
+    this(prefix, maxOutputBytes, new RunningCommands(), RunningCommands.NODE);
+  }
+
+  /**
+   * @param prefix argv elements put before every command (empty for none)
+   * @param maxOutputBytes the most bytes kept of stdout and of stderr each
+   * @param running where running commands are recorded (shared by all runners of a process)
+   * @param scope the storage ID these commands belong to, or {@link RunningCommands#NODE}
+   */
+  public ProcessCommandRunner(List<String> prefix, int maxOutputBytes, RunningCommands running,
+      String scope) {
     this.prefix = List.copyOf(Objects.requireNonNull(prefix, "prefix"));
     if (maxOutputBytes <= 0) {
       throw new IllegalArgumentException("maxOutputBytes must be positive");
     }
     this.maxOutputBytes = maxOutputBytes;
+    this.running = Objects.requireNonNull(running, "running");
+    this.scope = Objects.requireNonNull(scope, "scope");
   }
 
   /** A runner without prefix and with a 64 MiB output bound. */
@@ -61,6 +90,16 @@ public final class ProcessCommandRunner implements CommandRunner {
 
   @Override
   public CommandResult run(Command command) {
+    return run(command, LaunchGuard.NONE);
+  }
+
+  @Override
+  public CommandResult run(Command command, LaunchGuard guard) {
+    if (Thread.currentThread().isInterrupted()) {
+      // A cancelled call stops at a command boundary: nothing new starts for it.
+      throw StorageException.ofCommand(ErrorKind.ABORTED, "the call was cancelled before "
+          + command.verb() + " started", command.argv(), null, "");
+    }
     List<String> argv = new ArrayList<>(prefix.size() + command.argv().size());
     argv.addAll(prefix);
     argv.addAll(command.argv());
@@ -69,9 +108,12 @@ public final class ProcessCommandRunner implements CommandRunner {
     builder.environment().put("LC_ALL", "C");
     builder.environment().putAll(command.environment());
 
-    long start = System.nanoTime();
+    long start;
     Process process;
-    try {
+    try (LaunchGuard.Permit permit = guard.enter()) {
+      start = System.nanoTime();
+      // start() returns once the program has been executed (or failed to), so the process
+      // carries the command's environment before the guard's permit is released.
       process = builder.start();
     } catch (IOException e) {
       throw StorageException.ofCommand(
@@ -81,8 +123,29 @@ public final class ProcessCommandRunner implements CommandRunner {
           null,
           "");
     }
-    Future<Captured> stdout = drain(process.getInputStream(), "stdout");
-    Future<Captured> stderr = drain(process.getErrorStream(), "stderr");
+    RunningCommands.Entry entry = running.started(scope, command, process.pid());
+    try {
+      Future<Captured> stdout = drain(process.getInputStream(), "stdout");
+      Future<Captured> stderr = drain(process.getErrorStream(), "stderr");
+      if (command.readOnly()) {
+        awaitKillable(process, command, stderr);
+        return collect(process, command, start, stdout, stderr);
+      }
+      boolean interrupted = awaitUnkillable(process, command, entry);
+      try {
+        return collect(process, command, start, stdout, stderr);
+      } finally {
+        if (interrupted) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    } finally {
+      running.finished(entry);
+    }
+  }
+
+  /** Waits for a read-only command, killing it on its timeout or an interrupt. */
+  private void awaitKillable(Process process, Command command, Future<Captured> stderr) {
     try {
       if (!process.waitFor(command.timeout().toNanos(), TimeUnit.NANOSECONDS)) {
         terminate(process);
@@ -93,28 +156,59 @@ public final class ProcessCommandRunner implements CommandRunner {
             null,
             partial(stderr));
       }
-      Captured out = stdout.get(KILL_GRACE.toMillis(), TimeUnit.MILLISECONDS);
-      Captured err = stderr.get(KILL_GRACE.toMillis(), TimeUnit.MILLISECONDS);
-      Duration duration = Duration.ofNanos(System.nanoTime() - start);
-      CommandResult result =
-          new CommandResult(command, process.exitValue(), out.bytes(), err.bytes(), duration);
-      if (out.truncated() || err.truncated()) {
-        throw result.failure(
-            ErrorKind.INTERNAL,
-            command.verb() + " wrote more than " + maxOutputBytes + " bytes of output");
-      }
-      LOG.log(Level.DEBUG, () -> String.format("ran %s: exit %d in %d ms",
-          command.display(), result.exitCode(), duration.toMillis()));
-      return result;
     } catch (InterruptedException e) {
       terminate(process);
       Thread.currentThread().interrupt();
       throw StorageException.ofCommand(
           ErrorKind.ABORTED, command.verb() + " was cancelled", command.argv(), null, "");
+    }
+  }
+
+  /**
+   * Waits for a command that changes storage until it ends, whatever happens meanwhile: an
+   * interrupt is remembered, each doubling of its expected time reported as a stall.
+   *
+   * @return whether the thread was interrupted while waiting
+   */
+  private boolean awaitUnkillable(Process process, Command command, RunningCommands.Entry entry) {
+    long expected = command.timeout().toNanos();
+    long begin = System.nanoTime();
+    long report = begin + expected;
+    boolean interrupted = false;
+    while (true) {
+      try {
+        if (process.waitFor(Math.max(0, report - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+          return interrupted;
+        }
+      } catch (InterruptedException e) {
+        if (!interrupted) {
+          LOG.log(Level.INFO, () -> command.verb() + " (pid " + process.pid() + ") "
+              + RunningCommands.where(entry.scope()) + ": the call was cancelled; the command "
+              + "changes storage, so it runs to its end and the call ends after it");
+        }
+        interrupted = true;
+        continue;
+      }
+      running.reportStall(entry);
+      report = begin + 2 * (report - begin);
+    }
+  }
+
+  /** Builds the result of an ended process, reading what is left of its output. */
+  private CommandResult collect(Process process, Command command, long start,
+      Future<Captured> stdout, Future<Captured> stderr) {
+    Captured out;
+    Captured err;
+    try {
+      out = stdout.get(KILL_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+      err = stderr.get(KILL_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw StorageException.ofCommand(ErrorKind.ABORTED, "cancelled while reading the output of "
+          + command.verb() + ", which has ended", command.argv(), null, "");
     } catch (ExecutionException | TimeoutException e) {
       // The streams close when the process exits; only a descendant holding them open (a
-      // daemonising tool) keeps them from draining.
-      terminate(process);
+      // daemonising tool) keeps them from draining. The command itself has ended.
       throw StorageException.ofCommand(
           ErrorKind.INTERNAL,
           "cannot read the output of " + command.verb() + ": " + e,
@@ -122,6 +216,17 @@ public final class ProcessCommandRunner implements CommandRunner {
           null,
           "");
     }
+    Duration duration = Duration.ofNanos(System.nanoTime() - start);
+    CommandResult result =
+        new CommandResult(command, process.exitValue(), out.bytes(), err.bytes(), duration);
+    if (out.truncated() || err.truncated()) {
+      throw result.failure(
+          ErrorKind.INTERNAL,
+          command.verb() + " wrote more than " + maxOutputBytes + " bytes of output");
+    }
+    LOG.log(Level.DEBUG, () -> String.format("ran %s: exit %d in %d ms",
+        command.display(), result.exitCode(), duration.toMillis()));
+    return result;
   }
 
   private record Captured(byte[] bytes, boolean truncated) {}

@@ -69,7 +69,11 @@ import java.util.random.RandomGenerator;
  *
  * Expiry compares the holder's {@code renewTime} with this process's clock; all holders of a
  * Lease run on the same node, so there is no skew between machines. A command already running
- * when the Lease is lost is not stopped; fencing prevents only the next one. API calls are
+ * when the Lease is lost is not stopped (commands that change storage are never killed); the
+ * holder starts no further one, and the next holder waits for it before its own first command
+ * (see {@code FencedCommandRunner}: commands carry the holder's identity in their environment,
+ * and a launch gate closes the window between a holder's check and its command's start). API
+ * calls are
  * synchronous: a call that hangs can overrun the deadline by the client's request timeout, so
  * the application should give the client a short one (a few seconds) and no retries of its own.
  */
@@ -98,6 +102,25 @@ public final class LeaseStorageLock implements StorageLock {
       RandomGenerator random,
       Sleeper sleeper,
       LockObserver observer) {
+    this(client, settings, pveFlock, scheduler, clock, random, sleeper, observer,
+        StorageStalls.NONE);
+  }
+
+  /**
+   * As the constructor above, with the storages' stall check.
+   *
+   * @param stalls which storages refuse new operations because a command of theirs stalled
+   */
+  public LeaseStorageLock(
+      KubernetesClient client,
+      LeaseLockSettings settings,
+      Optional<PveFlock> pveFlock,
+      ScheduledExecutorService scheduler,
+      Clock clock,
+      RandomGenerator random,
+      Sleeper sleeper,
+      LockObserver observer,
+      StorageStalls stalls) {
     this.client = Objects.requireNonNull(client, "client");
     this.settings = Objects.requireNonNull(settings, "settings");
     Objects.requireNonNull(scheduler, "scheduler");
@@ -112,7 +135,9 @@ public final class LeaseStorageLock implements StorageLock {
                     storeid, client, settings, scheduler, clock, random, sleeper, observer),
             pveFlock,
             clock,
-            observer);
+            observer,
+            settings.holderIdentity(),
+            stalls);
   }
 
   /** The name of the Lease that locks {@code storeid} on this node. */

@@ -18,13 +18,32 @@ public final class LocalStorageLock implements StorageLock {
   private final QueuedStorageLock engine;
 
   /**
+   * A lock with an identity made of this process's ID and a random suffix, and no stall check.
+   *
    * @param flock the lock files; on a non-PVE host any directory all processes agree on
    * @param clock the time used for deadlines and metrics
    * @param observer told about waits, holds and failures (there are no Lease events)
    */
   public LocalStorageLock(PveFlock flock, Clock clock, LockObserver observer) {
+    this(flock, clock, observer, LeaseLockSettings.holderIdentity(
+        "pid-" + ProcessHandle.current().pid(), new java.security.SecureRandom()),
+        StorageStalls.NONE);
+  }
+
+  /**
+   * @param flock the lock files; on a non-PVE host any directory all processes agree on
+   * @param clock the time used for deadlines and metrics
+   * @param observer told about waits, holds and failures (there are no Lease events)
+   * @param holderIdentity who this process is, unique per process ({@link
+   *     LockHandle#holderIdentity()}): an orphaned command of a dead process keeps the flock's
+   *     next holder waiting until it ends
+   * @param stalls which storages refuse new operations because a command of theirs stalled
+   */
+  public LocalStorageLock(PveFlock flock, Clock clock, LockObserver observer,
+      String holderIdentity, StorageStalls stalls) {
     Objects.requireNonNull(flock, "flock");
-    this.engine = new QueuedStorageLock(id -> PoolExclusion.NONE, Optional.of(flock), clock, observer);
+    this.engine = new QueuedStorageLock(id -> PoolExclusion.NONE, Optional.of(flock), clock,
+        observer, holderIdentity, stalls);
   }
 
   @Override

@@ -16,6 +16,13 @@ public interface LockHandle extends AutoCloseable {
   Operation operation();
 
   /**
+   * Who holds the lock: the identity this process writes into the Lease (a per-process identity
+   * for the local lock). Commands run under the handle carry it in their environment, so that a
+   * later holder can find those that are still running and wait for them.
+   */
+  String holderIdentity();
+
+  /**
    * Checks that the lock is still exclusive; call it before starting each storage command
    * (fencing). It is cheap (no API call): it looks at the outcome of the background renewals.
    *

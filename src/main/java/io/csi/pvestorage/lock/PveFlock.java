@@ -65,29 +65,71 @@ public final class PveFlock {
     int close(int fd) throws LastErrorException;
   }
 
+  /** The lock file name of a storage is this prefix plus the storage ID. */
+  private static final String PVE_PREFIX = "pve-storage-";
+
+  /** The gate file name of a storage is this prefix plus the storage ID. */
+  private static final String LAUNCH_PREFIX = "launch-";
+
   private final Path directory;
+  private final String prefix;
+  private final String otherHolders;
   private final Clock clock;
   private final RandomGenerator random;
   private final Sleeper sleeper;
-  private final LibC libc;
+
+  /**
+   * libc, bound on first use and shared: binding it costs JNA's native start-up (over a second
+   * on a busy machine, far more in an emulated VM), which must not delay the CSI socket of a
+   * driver that builds its launch gates at start.
+   */
+  private static final class Libc {
+    static final LibC INSTANCE = Native.load("c", LibC.class);
+  }
 
   /**
    * @param directory where the lock files are, normally {@link #PVE_LOCK_DIRECTORY}
    */
   public PveFlock(Path directory, Clock clock, RandomGenerator random, Sleeper sleeper) {
+    this(directory, PVE_PREFIX, "a Proxmox VE tool such as pvesm or qm, or another process of"
+        + " this driver", clock, random, sleeper);
+  }
+
+  private PveFlock(Path directory, String prefix, String otherHolders, Clock clock,
+      RandomGenerator random, Sleeper sleeper) {
     this.directory = Objects.requireNonNull(directory, "directory");
+    this.prefix = prefix;
+    this.otherHolders = otherHolders;
     this.clock = Objects.requireNonNull(clock, "clock");
     this.random = Objects.requireNonNull(random, "random");
     this.sleeper = Objects.requireNonNull(sleeper, "sleeper");
-    this.libc = Native.load("c", LibC.class);
   }
 
-  /** The lock file of a storage: {@code <directory>/pve-storage-<storeid>}, PVE's name. */
+  /**
+   * The launch gate of the storages: {@code <directory>/launch-<storeid>}, the same flock
+   * mechanism on files of this driver only. A lock holder keeps its storage's gate from its
+   * fencing check until the command's process exists; a new holder takes it before it looks for
+   * commands of the previous holder, so a check and its launch can never straddle that look.
+   *
+   * @param directory a directory every driver process of the node shares (the chart mounts one
+   *     from the host)
+   */
+  public static PveFlock launchGate(Path directory, Clock clock, RandomGenerator random,
+      Sleeper sleeper) {
+    return new PveFlock(directory, LAUNCH_PREFIX, "another process of this driver, between its"
+        + " lock check and the start of its command (it may be frozen there)", clock, random,
+        sleeper);
+  }
+
+  /**
+   * The lock file of a storage: {@code <directory>/pve-storage-<storeid>}, PVE's name (or
+   * {@code launch-<storeid>} for a {@link #launchGate}).
+   */
   public Path pathFor(String storeid) {
     if (storeid.isEmpty() || storeid.contains("/") || storeid.startsWith(".")) {
       throw new StorageException(ErrorKind.INVALID, "not a storage ID: '" + storeid + "'");
     }
-    return directory.resolve("pve-storage-" + storeid);
+    return directory.resolve(prefix + storeid);
   }
 
   /**
@@ -113,8 +155,7 @@ public final class PveFlock {
               ErrorKind.ABORTED,
               "can't lock file '"
                   + path
-                  + "' - held by another process (a Proxmox VE tool such as pvesm or qm, or"
-                  + " another process of this driver) until the deadline");
+                  + "' - held by another process (" + otherHolders + ") until the deadline");
         }
         long sleep = Math.min(backoffMillis / 2 + random.nextLong(backoffMillis / 2 + 1),
             Duration.between(now, deadline).toMillis() + 1);
@@ -142,7 +183,8 @@ public final class PveFlock {
           ErrorKind.UNAVAILABLE, "cannot create lock directory '" + directory + "': " + e, e);
     }
     try {
-      return libc.open(path.toString(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      return Libc.INSTANCE.open(path.toString(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+          0644);
     } catch (LastErrorException e) {
       throw new StorageException(
           ErrorKind.UNAVAILABLE,
@@ -154,7 +196,7 @@ public final class PveFlock {
   private boolean tryLock(int fd, Path path) {
     while (true) {
       try {
-        libc.flock(fd, LOCK_EX | LOCK_NB);
+        Libc.INSTANCE.flock(fd, LOCK_EX | LOCK_NB);
         return true;
       } catch (LastErrorException e) {
         if (e.getErrorCode() == EWOULDBLOCK) {
@@ -172,7 +214,7 @@ public final class PveFlock {
 
   private void closeQuietly(int fd) {
     try {
-      libc.close(fd);
+      Libc.INSTANCE.close(fd);
     } catch (LastErrorException e) {
       // Nothing to do: the descriptor is gone either way, and with it any lock.
     }
@@ -199,7 +241,7 @@ public final class PveFlock {
     public void close() {
       if (closed.compareAndSet(false, true)) {
         try {
-          libc.flock(fd, LOCK_UN);
+          Libc.INSTANCE.flock(fd, LOCK_UN);
         } catch (LastErrorException e) {
           // close() below drops the lock regardless.
         }

@@ -19,6 +19,10 @@ import java.util.function.Function;
  * released in reverse. The exclusion is kept from one operation to the next while callers queue
  * locally (a burst shares one Lease acquisition), released when the exclusion says the batch
  * has lasted long enough, and told it is idle when the queue drains (a Lease may linger then).
+ *
+ * <p>A storage with a stalled command ({@link StorageStalls}) takes no new caller: one that
+ * arrives is refused at once, and those already queued are woken and refused, all with ABORTED
+ * naming the command, since the operation holding the lock waits for it without a bound.
  */
 final class QueuedStorageLock implements StorageLock {
 
@@ -26,6 +30,8 @@ final class QueuedStorageLock implements StorageLock {
   private final Optional<PveFlock> pveFlock;
   private final Clock clock;
   private final LockObserver observer;
+  private final String holderIdentity;
+  private final StorageStalls stalls;
   private final ConcurrentHashMap<String, Pool> pools = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
@@ -33,11 +39,16 @@ final class QueuedStorageLock implements StorageLock {
       Function<String, PoolExclusion> exclusions,
       Optional<PveFlock> pveFlock,
       Clock clock,
-      LockObserver observer) {
+      LockObserver observer,
+      String holderIdentity,
+      StorageStalls stalls) {
     this.exclusions = Objects.requireNonNull(exclusions, "exclusions");
     this.pveFlock = Objects.requireNonNull(pveFlock, "pveFlock");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.observer = Objects.requireNonNull(observer, "observer");
+    this.holderIdentity = Objects.requireNonNull(holderIdentity, "holderIdentity");
+    this.stalls = Objects.requireNonNull(stalls, "stalls");
+    stalls.onStall(this::refuseWaiters);
   }
 
   @Override
@@ -53,6 +64,11 @@ final class QueuedStorageLock implements StorageLock {
     if (pool.local.isHeldByCurrentThread()) {
       pool.local.lock();
       return new Nested(pool.current);
+    }
+    Optional<String> stall = stalls.stalled(storeid);
+    if (stall.isPresent()) {
+      observer.failed(storeid, ErrorKind.ABORTED);
+      throw new StorageException(ErrorKind.ABORTED, refusal(storeid, stall.get()));
     }
     Instant asked = clock.instant();
     lockLocally(pool, deadline);
@@ -76,16 +92,30 @@ final class QueuedStorageLock implements StorageLock {
   private void lockLocally(Pool pool, Instant deadline) {
     // One timed wait for the whole remaining time: re-entering the queue would lose our place.
     long remaining = Math.max(0, Duration.between(clock.instant(), deadline).toNanos());
+    Waiter me = new Waiter(Thread.currentThread());
+    pool.waiters.add(me);
     boolean locked;
+    String refused;
     try {
       locked = pool.local.tryLock(remaining, TimeUnit.NANOSECONDS);
+      refused = me.finish();
+      if (refused != null) {
+        // The stall's wake-up came after the wait ended: it must not reach the next command.
+        Thread.interrupted();
+      }
     } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      refused = me.finish();
+      pool.waiters.remove(me);
       releaseIfIdle(pool);
       observer.failed(pool.storeid, ErrorKind.ABORTED);
+      if (refused != null) {
+        throw new StorageException(ErrorKind.ABORTED, refusal(pool.storeid, refused));
+      }
+      Thread.currentThread().interrupt();
       throw new StorageException(
           ErrorKind.ABORTED, "interrupted while waiting for the lock of storage '" + pool.storeid + "'", e);
     }
+    pool.waiters.remove(me);
     if (!locked) {
       // Leaving the queue may have left a kept Lease with nobody to use it.
       releaseIfIdle(pool);
@@ -100,7 +130,52 @@ final class QueuedStorageLock implements StorageLock {
               + " ("
               + pool.local.getQueueLength()
               + " more waiting); gave up at the deadline "
-              + deadline);
+              + deadline
+              + stalls.stalled(pool.storeid).map(r -> "; " + r).orElse(""));
+    }
+  }
+
+  /** Wakes the callers queued for {@code storeid} and refuses them: a command there stalled. */
+  private void refuseWaiters(String storeid) {
+    Pool pool = pools.get(storeid);
+    Optional<String> reason = stalls.stalled(storeid);
+    if (pool == null || reason.isEmpty()) {
+      return;
+    }
+    for (Waiter waiter : pool.waiters) {
+      waiter.refuse(reason.get());
+    }
+  }
+
+  private static String refusal(String storeid, String stall) {
+    return "storage '" + storeid + "' takes no new operation until a stuck command ends: " + stall;
+  }
+
+  /**
+   * A caller queued for a storage's local lock. A refusal interrupts its thread; the state,
+   * guarded by the waiter's monitor, tells that interrupt from a cancelled call and keeps it
+   * from reaching a caller that has stopped waiting.
+   */
+  private static final class Waiter {
+    private final Thread thread;
+    private boolean waiting = true;
+    private String refusal;
+
+    Waiter(Thread thread) {
+      this.thread = thread;
+    }
+
+    synchronized void refuse(String reason) {
+      if (waiting && refusal == null) {
+        refusal = reason;
+        thread.interrupt();
+      }
+    }
+
+    /** Ends the wait; returns the refusal if one interrupted (or is about to) the thread. */
+    synchronized String finish() {
+      waiting = false;
+      return refusal;
     }
   }
 
@@ -161,6 +236,7 @@ final class QueuedStorageLock implements StorageLock {
   private static final class Pool {
     final String storeid;
     final ReentrantLock local = new ReentrantLock(true);
+    final java.util.Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
     final PoolExclusion exclusion;
     /** The outermost handle of the thread holding {@link #local}; written only by it. */
     volatile Grant current;
@@ -196,6 +272,11 @@ final class QueuedStorageLock implements StorageLock {
     @Override
     public Operation operation() {
       return operation;
+    }
+
+    @Override
+    public String holderIdentity() {
+      return holderIdentity;
     }
 
     @Override
@@ -238,6 +319,11 @@ final class QueuedStorageLock implements StorageLock {
     @Override
     public Operation operation() {
       return outer.operation();
+    }
+
+    @Override
+    public String holderIdentity() {
+      return outer.holderIdentity();
     }
 
     @Override

@@ -21,9 +21,14 @@ import java.util.Optional;
  *   <li><b>Fencing</b>: while a handle is held the Lease is renewed in the background; when it
  *       cannot be (taken over, or the API unreachable for long enough that it may expire), {@link
  *       LockHandle#ensureValid()} fails, and callers must not start another storage command. A
- *       command that is already running is not interrupted.
+ *       command that is already running is not interrupted; the next holder waits for it before
+ *       its own first command (commands carry {@link LockHandle#holderIdentity()} in their
+ *       environment; see {@code FencedCommandRunner}).
  *   <li><b>Liveness</b>: a holder that dies is taken over after the lease duration; a released
  *       lock is taken by the next waiter without waiting for expiry.
+ *   <li><b>Stalls</b>: while a command of a storage that changes storage runs far past its
+ *       expected time ({@link StorageStalls}), the storage's callers get ABORTED with that
+ *       reason at once instead of waiting for their deadline.
  *   <li><b>Re-entrancy</b>: a thread that already holds the lock of a storage gets a nested
  *       handle at once (as PVE's lock is re-entrant per process); closing it does not release.
  * </ul>

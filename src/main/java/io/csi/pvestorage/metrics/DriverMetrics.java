@@ -1,6 +1,7 @@
 package io.csi.pvestorage.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
@@ -10,7 +11,10 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.Objects;
+import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * The driver's meters. Names follow Prometheus conventions under the prefix {@code pve_csi_};
@@ -29,6 +33,12 @@ import java.util.Objects;
  *       {@code takeover="true"} when an expired holder was replaced;
  *   <li>{@code pve_csi_lock_failures_total{storage,kind}}: acquisitions that gave up and Leases
  *       that were lost, by error kind;
+ *   <li>{@code pve_csi_storage_command_oldest_seconds{storage}} and {@code
+ *       pve_csi_node_command_oldest_seconds}: gauges of how long the oldest running command of a
+ *       storage (of the node: mount, mkfs) has been running, 0 when none runs; a command that
+ *       changes storage is never killed, so a value that keeps growing is a hung command;
+ *   <li>{@code pve_csi_storage_command_stalled{storage}}: 1 while a command of the storage that
+ *       changes storage has run past its expected time (the storage refuses new operations);
  *   <li>JVM and process meters from Micrometer's binders.
  * </ul>
  */
@@ -41,6 +51,9 @@ public final class DriverMetrics {
   static final String LOCK_HOLD = "pve.csi.lock.hold";
   static final String LOCK_ACQUISITIONS = "pve.csi.lock.acquisitions";
   static final String LOCK_FAILURES = "pve.csi.lock.failures";
+  static final String OLDEST_COMMAND = "pve.csi.storage.command.oldest";
+  static final String OLDEST_NODE_COMMAND = "pve.csi.node.command.oldest";
+  static final String STALLED = "pve.csi.storage.command.stalled";
 
   private final MeterRegistry registry;
 
@@ -57,6 +70,38 @@ public final class DriverMetrics {
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
     return this;
+  }
+
+  /**
+   * Adds the gauges of running commands.
+   *
+   * @param storages the storage IDs of this node (a bounded label)
+   * @param oldest how long the oldest command of a storage has been running; asked with the
+   *     empty string for the node's own commands
+   * @param stalled whether a storage has a stalled command
+   */
+  public DriverMetrics withCommandGauges(Collection<String> storages,
+      Function<String, Duration> oldest, Predicate<String> stalled) {
+    for (String storage : storages) {
+      Gauge.builder(OLDEST_COMMAND, () -> seconds(oldest.apply(storage)))
+          .description("how long the oldest running command of the storage has been running")
+          .baseUnit("seconds")
+          .tag("storage", storage)
+          .register(registry);
+      Gauge.builder(STALLED, () -> stalled.test(storage) ? 1 : 0)
+          .description("1 while a command that changes the storage runs past its expected time")
+          .tag("storage", storage)
+          .register(registry);
+    }
+    Gauge.builder(OLDEST_NODE_COMMAND, () -> seconds(oldest.apply("")))
+        .description("how long the oldest running mount, mkfs or other node command has been running")
+        .baseUnit("seconds")
+        .register(registry);
+    return this;
+  }
+
+  private static double seconds(Duration d) {
+    return d.toNanos() / 1e9;
   }
 
   /** One finished CSI call. */

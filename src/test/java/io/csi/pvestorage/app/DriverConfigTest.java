@@ -71,6 +71,50 @@ class DriverConfigTest {
   }
 
   @Test
+  void metricsBindThePodIpOrLoopbackNeverEveryInterfaceByDefault() {
+    assertEquals(new java.net.InetSocketAddress("127.0.0.1", 9600).getAddress(),
+        resolved(parse(Map.of(), "--node-id=n1")).getAddress());
+    assertEquals("10.42.0.7", parse(Map.of("POD_IP", "10.42.0.7"), "--node-id=n1")
+        .metricsAddress().orElseThrow().getHostString());
+    assertEquals("fd00::7", parse(Map.of("POD_IP", "fd00::7"), "--node-id=n1")
+        .metricsAddress().orElseThrow().getHostString());
+    assertEquals("0.0.0.0", parse(Map.of("POD_IP", "10.42.0.7"), "--node-id=n1",
+        "--metrics-address=0.0.0.0:9700").metricsAddress().orElseThrow().getHostString());
+    assertTrue(parse(Map.of(), "--node-id=n1", "--metrics-address=:9600").metricsAddress()
+        .orElseThrow().getAddress().isAnyLocalAddress(), "every interface only when asked");
+  }
+
+  private static java.net.InetSocketAddress resolved(DriverConfig c) {
+    java.net.InetSocketAddress a = c.metricsAddress().orElseThrow();
+    return new java.net.InetSocketAddress(a.getHostString(), a.getPort());
+  }
+
+  @Test
+  void boundsAndTheLockDirectoryHaveDefaultsAndAreChecked() {
+    DriverConfig c = parse(Map.of(), "--node-id=n1");
+    assertEquals(Path.of("/run/pve-storage-csi"), c.lockDir());
+    assertEquals(16, c.maxCommands());
+    assertEquals(4, c.maxCommandsPerStorage());
+    assertEquals(Duration.ofSeconds(30), c.commandWait());
+    assertEquals(32, c.maxCalls());
+    DriverConfig set = parse(Map.of(), "--node-id=n1", "--lock-dir=/var/lock/csi",
+        "--max-commands=8", "--max-commands-per-storage=2", "--command-wait=5s", "--max-calls=10");
+    assertEquals(Path.of("/var/lock/csi"), set.lockDir());
+    assertEquals(List.of(8, 2, 10), List.of(set.maxCommands(), set.maxCommandsPerStorage(),
+        set.maxCalls()));
+    assertEquals(Duration.ofSeconds(5), set.commandWait());
+    assertEquals("--lock-dir: 'run/x' must be an absolute path", assertThrows(
+        UsageException.class, () -> parse(Map.of(), "--node-id=n1", "--lock-dir=run/x"))
+        .getMessage());
+    assertEquals("--max-commands-per-storage: '9' must be an integer from 1 to 8", assertThrows(
+        UsageException.class, () -> parse(Map.of(), "--node-id=n1", "--max-commands=8",
+            "--max-commands-per-storage=9")).getMessage());
+    assertEquals("--max-calls: '0' must be an integer from 1 to 4096", assertThrows(
+        UsageException.class, () -> parse(Map.of(), "--node-id=n1", "--max-calls=0"))
+        .getMessage());
+  }
+
+  @Test
   void environmentSuppliesEndpointNodeAndNamespaceButFlagsWin() {
     Map<String, String> env = Map.of("CSI_ENDPOINT", "unix:///var/lib/kubelet/plugins/x/csi.sock",
         "NODE_ID", "from-env", "POD_NAMESPACE", "storage", "POD_NAME", "pod-7");

@@ -14,6 +14,9 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -41,11 +44,15 @@ class ServeProcessTest {
   @TempDir Path dir;
 
   private Process launch(Path log, String... args) throws IOException {
+    return launch(List.of(), log, args);
+  }
+
+  private Process launch(List<String> jvmOptions, Path log, String... args) throws IOException {
     List<String> argv = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--enable-native-access=ALL-UNNAMED",
-        "-cp", System.getProperty("java.class.path"),
-        Main.class.getName()));
+        "--enable-native-access=ALL-UNNAMED"));
+    argv.addAll(jvmOptions);
+    argv.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
     argv.addAll(List.of(args));
     return new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
   }
@@ -123,6 +130,39 @@ class ServeProcessTest {
       assertTrue(scrape.body().contains(
           "pve_csi_rpc_duration_seconds_count{code=\"OK\",method=\"Probe\"} 1"), scrape.body());
     } finally {
+      driver.destroy();
+      driver.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * Issue 13 point 7 at the chart's heap (-Xmx128m, which also bounds Netty's direct memory):
+   * 60 requests of 3.5 MB at once exhausted it before; now each is refused with
+   * RESOURCE_EXHAUSTED and the driver keeps answering.
+   */
+  @Test
+  void sixtyHugeRequestsAreRefusedUnderTheChartsHeapAndTheDriverStaysHealthy() throws Exception {
+    Path log = dir.resolve("huge.log");
+    Process driver = launch(List.of("-Xmx128m"), log, "serve", "--mode=controller",
+        "--endpoint=unix://" + socket(), "--metrics-address=");
+    EpollEventLoopGroup loop = new EpollEventLoopGroup(2);
+    List<ManagedChannel> channels = new ArrayList<>();
+    try {
+      awaitFile(socket(), true);
+      for (int i = 0; i < 60; i++) {
+        channels.add(NettyChannelBuilder.forAddress(new DomainSocketAddress(socket().toString()))
+            .channelType(EpollDomainSocketChannel.class).eventLoopGroup(loop).usePlaintext()
+            .build());
+      }
+      assertEquals(java.util.Map.of(Status.Code.RESOURCE_EXHAUSTED, 60),
+          CsiServerLimitsTest.createHugeVolumesAtOnce(channels, new ArrayList<>()));
+      assertTrue(driver.isAlive(), Files.readString(log));
+      String probe = run("client", "--endpoint=unix://" + socket(), "probe");
+      assertTrue(probe.startsWith("0 "), probe);
+      assertFalse(Files.readString(log).contains("OutOfMemoryError"), Files.readString(log));
+    } finally {
+      channels.forEach(ManagedChannel::shutdownNow);
+      loop.shutdownGracefully();
       driver.destroy();
       driver.waitFor(30, TimeUnit.SECONDS);
     }

@@ -390,6 +390,63 @@ class ChartTest {
         .noneMatch(c -> c.getName().equals("csi-snapshotter")));
   }
 
+  /**
+   * Issue 13 point 8: {@code driver.lock: local} without {@code pve.interop} used to put its
+   * flock files on the read-only root. The directory the driver's --lock-dir names is a
+   * writable host path, for the default and for a configured directory.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"", "/var/lock/pve-storage-csi"})
+  void theLocalLockHasAWritableHostDirectoryWhereTheDriverLooks(String lockDir) {
+    var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
+        .withKubeVersion("1.34.0").set("driver.lock", "local");
+    if (!lockDir.isEmpty()) {
+      template = template.set("driver.lockDir", lockDir);
+    }
+    var pod = only(parse(template.call()), DaemonSet.class).getSpec().getTemplate().getSpec();
+    Container driver = container(pod.getContainers(), "driver");
+    assertTrue(driver.getArgs().contains("--lock=local"));
+    assertTrue(driver.getArgs().stream().noneMatch(a -> a.startsWith("--pve-lock")));
+    String dir = driver.getArgs().stream().filter(a -> a.startsWith("--lock-dir="))
+        .map(a -> a.substring("--lock-dir=".length())).findFirst().orElseThrow();
+    assertEquals(lockDir.isEmpty() ? "/run/pve-storage-csi" : lockDir, dir);
+    VolumeMount mount = driver.getVolumeMounts().stream()
+        .filter(m -> m.getMountPath().equals(dir)).findFirst().orElseThrow();
+    assertFalse(Boolean.TRUE.equals(mount.getReadOnly()), "the flock files are created there");
+    var volume = pod.getVolumes().stream().filter(v -> v.getName().equals(mount.getName()))
+        .findFirst().orElseThrow();
+    assertEquals(dir, volume.getHostPath().getPath(), "shared with every driver process of the node");
+    assertEquals("DirectoryOrCreate", volume.getHostPath().getType());
+  }
+
+  @Test
+  void theDriverBindsMetricsToThePodIpIsBoundedAndReportsReadiness() {
+    var pod = only(render(""), DaemonSet.class).getSpec().getTemplate().getSpec();
+    Container driver = container(pod.getContainers(), "driver");
+    assertTrue(driver.getArgs().containsAll(List.of("--metrics-address=$(POD_IP):9600",
+        "--max-commands=16", "--max-commands-per-storage=4", "--command-wait=30s",
+        "--max-calls=32")), driver.getArgs().toString());
+    assertEquals("status.podIP", driver.getEnv().stream().filter(e -> e.getName().equals("POD_IP"))
+        .findFirst().orElseThrow().getValueFrom().getFieldRef().getFieldPath());
+    assertEquals("/readyz", driver.getReadinessProbe().getHttpGet().getPath());
+    assertEquals("metrics", driver.getReadinessProbe().getHttpGet().getPort().getStrVal());
+    assertEquals("healthz", driver.getLivenessProbe().getHttpGet().getPort().getStrVal(),
+        "liveness stays on the livenessprobe sidecar (Probe), which a stalled command does not fail");
+    var controller = only(render(""), Deployment.class).getSpec().getTemplate().getSpec();
+    Container controllerDriver = container(controller.getContainers(), "driver");
+    assertTrue(controllerDriver.getArgs().contains("--metrics-address=$(POD_IP):9600"));
+    assertTrue(controllerDriver.getEnv().stream().anyMatch(e -> e.getName().equals("POD_IP")));
+
+    var everywhere = new Helm(CHART).template().withName("pve").withNamespace("storage")
+        .withKubeVersion("1.34.0").set("driver.metricsHost", "0.0.0.0");
+    assertTrue(container(only(parse(everywhere.call()), DaemonSet.class).getSpec().getTemplate()
+        .getSpec().getContainers(), "driver").getArgs().contains("--metrics-address=0.0.0.0:9600"));
+    var service = render("").stream().filter(o -> o.getKind().equals("Service")).findFirst()
+        .map(io.fabric8.kubernetes.api.model.Service.class::cast).orElseThrow();
+    assertTrue(service.getSpec().getPublishNotReadyAddresses(),
+        "a node with a stalled command is still scraped");
+  }
+
   @Test
   void kubeletDirIsConfigurable() {
     String dir = "/var/snap/microk8s/common/var/lib/kubelet";

@@ -120,6 +120,7 @@ class LeaseStorageLockTest {
     LeaseStorageLock a = lock("pod-a_1", new ManualScheduler(clock));
 
     LockHandle handle = a.acquire(POOL, op("alloc", "vm-100-disk-0"), in(Duration.ofSeconds(5)));
+    assertEquals("pod-a_1", handle.holderIdentity(), "commands run under it carry the identity");
 
     Lease held = lease(a);
     assertEquals("pod-a_1", held.getSpec().getHolderIdentity());
