@@ -42,6 +42,7 @@ import java.util.regex.Pattern;
  * @param lockWait the longest an operation waits for the storage lock
  * @param lockLinger how long a Lease is kept after the last queued operation; 0 releases at once
  * @param poolRefresh how often the pool gauges re-read each storage
+ * @param checkTools whether start-up checks the storage tools (through the prefix) before ready
  */
 public record DriverConfig(
     Mode mode,
@@ -63,7 +64,8 @@ public record DriverConfig(
     Duration leaseDuration,
     Duration lockWait,
     Duration lockLinger,
-    Duration poolRefresh) {
+    Duration poolRefresh,
+    boolean checkTools) {
 
   /** Which CSI services a process serves. */
   public enum Mode {
@@ -145,6 +147,9 @@ public record DriverConfig(
           "how long the Lease is kept after the last operation for a next one (0 to 2s)"),
       new Spec("pool-refresh", null, false, "30s",
           "how often the pool gauges re-read each storage (never on scrape)"),
+      new Spec("check-tools", null, true, "true",
+          "check at start that the storages' tools run through the prefix (and that ZFS "
+              + "userland matches its kernel module); not ready until they do"),
       new Spec("help", null, true, "false", "print this help"));
 
   /** The flag table, for {@code serve --help}. */
@@ -227,10 +232,12 @@ public record DriverConfig(
     Duration lockLinger = duration(flags, "lock-linger", Duration.ZERO, Duration.ofSeconds(2));
     Duration poolRefresh =
         duration(flags, "pool-refresh", Duration.ofSeconds(1), Duration.ofHours(1));
+    boolean checkTools = bool(flags, "check-tools");
 
     return new DriverConfig(mode, endpoint, nodeId, storageConfig, driverName, metrics,
         namespace, podName, List.copyOf(prefix), logLevel, logFormat, socketMode, grace,
-        lockMode, pveLock, maxVolumes, leaseDuration, lockWait, lockLinger, poolRefresh);
+        lockMode, pveLock, maxVolumes, leaseDuration, lockWait, lockLinger, poolRefresh,
+        checkTools);
   }
 
   /** Whether {@code --help} was asked for (checked before validation). */
