@@ -184,12 +184,36 @@ class ChartTest {
     var defaults = only(render(""), DaemonSet.class).getSpec().getTemplate().getSpec();
     assertTrue(defaults.getHostPID(), "the default prefix enters the host's namespaces");
     assertTrue(container(defaults.getContainers(), "driver").getArgs()
-        .contains("--command-prefix=nsenter --mount=/proc/1/ns/mnt --"));
+        .contains("--command-prefix=nsenter --target=1 --mount --uts --ipc --net --pid --"));
     assertEquals("spec.nodeName", driver.getEnv().stream().filter(e -> e.getName().equals("NODE_ID"))
         .findFirst().orElseThrow().getValueFrom().getFieldRef().getFieldPath());
     assertTrue(driver.getArgs().containsAll(List.of("serve", "--mode=node",
         "--storage-config=/etc/pve-storage-csi/storage.cfg", "--pool-refresh=30s",
         "--lock-wait=60s", "--lock-linger=1s")), driver.getArgs().toString());
+  }
+
+  /**
+   * lvm waits for udev to complete a cookie (a SysV semaphore) in its own IPC namespace, and the
+   * host's udev completes it in the host's. The default prefix therefore enters the IPC
+   * namespace of PID 1 together with the mount namespace (and UTS, net and PID, as a host process
+   * has them), so the pod keeps its own IPC namespace; without a prefix lvm runs in the
+   * container, and the pod shares the host's IPC namespace instead.
+   */
+  @Test
+  void lvmSharesTheHostsIpcNamespaceThroughThePrefixOrHostIpc() {
+    var defaults = only(render(""), DaemonSet.class).getSpec().getTemplate().getSpec();
+    String prefix = container(defaults.getContainers(), "driver").getArgs().stream()
+        .filter(a -> a.startsWith("--command-prefix=")).findFirst().orElseThrow();
+    List<String> words = List.of(prefix.substring("--command-prefix=".length()).split(" "));
+    assertEquals("nsenter", words.getFirst());
+    assertTrue(words.containsAll(List.of("--target=1", "--mount", "--ipc", "--uts")), prefix);
+    assertEquals("--", words.getLast(), "the command follows the prefix");
+    assertTrue(defaults.getHostPID(), "--target=1 must see the host's PID 1");
+    assertFalse(defaults.getHostIPC(), "the prefix enters the host's IPC namespace itself");
+
+    var imageTools = only(render("lvmthin.yaml"), DaemonSet.class).getSpec().getTemplate().getSpec();
+    assertTrue(imageTools.getHostIPC(), "lvm inside the container needs the host's IPC namespace");
+    assertFalse(imageTools.getHostPID());
   }
 
   @Test
