@@ -21,12 +21,10 @@ import csi.v1.NodeUnpublishVolumeRequest;
 import csi.v1.NodeUnstageVolumeRequest;
 import csi.v1.VolumeUsage;
 import csi.v1.Volume;
-import csi.v1.VolumeCapability;
 import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.harness.VmHarness;
 import java.util.HashSet;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
@@ -327,35 +325,6 @@ abstract class NodeCases extends SnapshotCases {
   }
 
   // ---- helpers ----------------------------------------------------------------------------
-
-  NodeUnpublishVolumeRequest unpublishRequest(Volume volume, String target) {
-    return NodeUnpublishVolumeRequest.newBuilder().setVolumeId(volume.getVolumeId())
-        .setTargetPath(target).build();
-  }
-
-  NodeGetVolumeStatsResponse stats(Volume volume, String path) {
-    return node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
-        .setVolumeId(volume.getVolumeId()).setVolumePath(path).build());
-  }
-
-  static Optional<VolumeUsage> usage(NodeGetVolumeStatsResponse stats, VolumeUsage.Unit unit) {
-    return stats.getUsageList().stream().filter(u -> u.getUnit() == unit).findFirst();
-  }
-
-  NodeExpandVolumeResponse expand(Volume volume, String path, String staging,
-      VolumeCapability capability, long bytes) {
-    NodeExpandVolumeRequest.Builder request = NodeExpandVolumeRequest.newBuilder()
-        .setVolumeId(volume.getVolumeId())
-        .setVolumePath(path)
-        .setStagingTargetPath(staging)
-        .setVolumeCapability(capability);
-    request.getCapacityRangeBuilder().setRequiredBytes(bytes);
-    return node().nodeExpandVolume(request.build());
-  }
-
-  boolean isMountPoint(String path) {
-    return driver.run("mountpoint", "-q", path).exitCode() == 0;
-  }
 
   /** How many mounts sit exactly on this path (a repeated publish must not stack them). */
   int mountCount(String path) {
