@@ -23,7 +23,6 @@ import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.storage.CSIDriver;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -443,25 +442,12 @@ class ChartTest {
   }
 
   private static List<HasMetadata> render(String valuesFile) {
-    var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
-        .withKubeVersion("1.34.0");
-    if (!valuesFile.isEmpty()) {
-      template = template.withValuesFile(VALUES.resolve(valuesFile));
-    }
-    return parse(template.call());
+    return RenderedChart.render(Path.of("."), "pve", "storage",
+        valuesFile.isEmpty() ? List.of() : List.of(VALUES.resolve(valuesFile))).objects();
   }
 
   private static List<HasMetadata> parse(String yaml) {
-    List<HasMetadata> objects = new ArrayList<>();
-    for (String doc : yaml.split("(?m)^---\\s*$")) {
-      if (doc.lines().allMatch(l -> l.isBlank() || l.startsWith("#"))) {
-        continue;
-      }
-      HasMetadata o = Serialization.unmarshal(doc);
-      assertNotNull(o, doc);
-      objects.add(o);
-    }
-    return objects;
+    return RenderedChart.parse(yaml);
   }
 
   private static <T> T only(List<HasMetadata> objects, Class<T> type) {

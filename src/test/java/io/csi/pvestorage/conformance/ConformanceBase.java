@@ -85,7 +85,12 @@ abstract class ConformanceBase {
   @BeforeAll
   void startDriver(VmHarness vm) throws InterruptedException {
     poolsBefore = pools(vm.runner());
-    driver = GuestDriver.start(vm, guestPort(), GuestDriver.LockMode.LEASE);
+    driver = launchDriver(vm);
+  }
+
+  /** The driver the cases run against: by default the jar as a process in the guest. */
+  GuestDriver launchDriver(VmHarness vm) throws InterruptedException {
+    return GuestDriver.start(vm, guestPort(), GuestDriver.LockMode.LEASE);
   }
 
   @AfterEach
