@@ -1,8 +1,6 @@
 package io.csi.pvestorage.conformance;
 
-import io.csi.pvestorage.harness.ContainerImage;
 import io.csi.pvestorage.harness.VmHarness;
-import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -13,11 +11,6 @@ import java.util.List;
  * into the host's (the guest's) namespaces. One subclass per backend is an {@code *IT} class.
  */
 abstract class ContainerLifecycleCases extends LifecycleCases {
-
-  /** The image builds while the guest boots (the instance exists before {@code @BeforeAll}). */
-  ContainerLifecycleCases() {
-    ContainerImage.prepare(Path.of(System.getProperty("project.basedir", ".")).toAbsolutePath());
-  }
 
   @Override
   GuestDriver launchDriver(VmHarness vm) throws InterruptedException {

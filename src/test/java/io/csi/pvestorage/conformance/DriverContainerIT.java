@@ -57,10 +57,6 @@ class DriverContainerIT {
   private static final Pattern TOOL_GAUGE =
       Pattern.compile("(?m)^pve_csi_tool_ok\\{backend=\"(\\w+)\",tool=\"([\\w.-]+)\"} (\\S+)$");
 
-  DriverContainerIT() {
-    ContainerImage.prepare(PROJECT);
-  }
-
   @Test
   void theBuiltImageIsLaidOutAsItsFactsSay() throws Exception {
     ContainerImage image = ContainerImage.obtain(PROJECT);

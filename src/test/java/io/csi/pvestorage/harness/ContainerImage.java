@@ -13,8 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -35,42 +33,33 @@ public record ContainerImage(Path archive, String tag, String manifestDigest, Js
     int layers, Duration buildTime) {
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  /** This JVM's build, started once by {@link #prepare}. */
-  private static CompletableFuture<ContainerImage> pending;
+  /** This JVM's build, or why there is none: the image is built once per test JVM. */
+  private static ContainerImage built;
+  private static RuntimeException failed;
 
   /**
-   * Starts building the image (and unpacking it on the host) in the background, so that it
-   * overlaps with the guest's boot; {@link #obtain} waits for it. Once per JVM.
-   */
-  public static synchronized void prepare(Path projectDir) {
-    if (pending == null) {
-      pending = new CompletableFuture<>();
-      Thread.ofPlatform().daemon().name("image-build").start(() -> {
-        try {
-          ContainerImage image = build(projectDir);
-          image.unpackedRootfs();
-          pending.complete(image);
-        } catch (RuntimeException e) {
-          pending.completeExceptionally(e);
-        }
-      });
-    }
-  }
-
-  /**
-   * Builds the image (or reuses this JVM's build) from target/ and reads it. The build script's
-   * output goes to the test log with an {@code [image]} prefix.
+   * Builds the image from target/ (or reuses this JVM's build), reads it and unpacks it on the
+   * host. The build script's output goes to the test log with an {@code [image]} prefix. (It
+   * does not run while the guest boots: on two busy cores that pushed the boot past its
+   * deadline.)
    *
    * @throws HarnessUnavailableException when the image cannot be built here (no root, no
    *     umoci), with the script's error
    */
-  public static ContainerImage obtain(Path projectDir) {
-    prepare(projectDir);
-    try {
-      return pending.join();
-    } catch (CompletionException e) {
-      throw e.getCause() instanceof RuntimeException r ? r : e;
+  public static synchronized ContainerImage obtain(Path projectDir) {
+    if (built == null && failed == null) {
+      try {
+        ContainerImage image = build(projectDir);
+        image.unpackedRootfs();
+        built = image;
+      } catch (RuntimeException e) {
+        failed = e;
+      }
     }
+    if (failed != null) {
+      throw failed;
+    }
+    return built;
   }
 
   private static ContainerImage build(Path projectDir) {
