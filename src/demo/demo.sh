@@ -41,10 +41,12 @@ cds=(-XX:SharedArchiveFile=target/driver.jsa -XX:+AutoCreateSharedArchive)
 java_run() { "$JAVA_HOME/bin/java" @src/main/jvm/jvm.options "${cds[@]}" -jar target/pve-storage-csi.jar "$@"; }
 step() { echo; echo "== $*"; }
 
-step "start: pve-storage-csi serve --endpoint unix://$socket --node-id demo-node --storage-config $work/storage.cfg --lock local"
+# This machine has no lvm or zfs, so the start-up tool check is off here; the VM part below runs
+# the driver where the tools are, with the check on.
+step "start: pve-storage-csi serve --endpoint unix://$socket --node-id demo-node --storage-config $work/storage.cfg --lock local --check-tools=false"
 "$JAVA_HOME/bin/java" @src/main/jvm/jvm.options "${cds[@]}" -jar target/pve-storage-csi.jar \
   serve --endpoint "unix://$socket" --node-id demo-node --storage-config "$work/storage.cfg" \
-  --lock local --metrics-address= > "$work/driver.log" 2>&1 &
+  --lock local --check-tools=false --metrics-address= > "$work/driver.log" 2>&1 &
 driver=$!
 trap 'kill -TERM $driver 2>/dev/null || true; rm -rf "$work"' EXIT
 

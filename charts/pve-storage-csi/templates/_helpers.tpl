@@ -33,6 +33,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if contains "nsenter" (join " " .Values.driver.commandPrefix) }}true{{ else }}false{{ end }}
 {{- end }}
 
+{{/* hostIPC when lvm runs inside the container: its udev cookies live in the IPC namespace, and the host's udev completes them in the host's */}}
+{{- define "pve-storage-csi.hostIPC" -}}
+{{- if .Values.driver.commandPrefix }}false{{ else }}true{{ end }}
+{{- end }}
+
 {{- define "pve-storage-csi.configPath" -}}
 {{- if eq .Values.storageConfig.source "hostPath" }}/etc/pve-storage-csi/host/{{ base .Values.storageConfig.hostPath }}{{ else }}/etc/pve-storage-csi/storage.cfg{{ end }}
 {{- end }}

@@ -54,6 +54,7 @@ import java.util.regex.Pattern;
  * @param maxCommandsPerStorage the most commands running at once for one storage (or the node)
  * @param commandWait the longest a command waits for a slot before RESOURCE_EXHAUSTED
  * @param maxCalls the most CSI calls served at once; more answer RESOURCE_EXHAUSTED
+ * @param checkTools whether start-up checks the storage tools (through the prefix) before ready
  */
 public record DriverConfig(
     Mode mode,
@@ -82,7 +83,8 @@ public record DriverConfig(
     int maxCommands,
     int maxCommandsPerStorage,
     Duration commandWait,
-    int maxCalls) {
+    int maxCalls,
+    boolean checkTools) {
 
   /** Which CSI services a process serves. */
   public enum Mode {
@@ -184,6 +186,9 @@ public record DriverConfig(
           "longest a command waits for a slot before the call answers RESOURCE_EXHAUSTED"),
       new Spec("max-calls", null, false, "32",
           "most CSI calls served at once; more answer RESOURCE_EXHAUSTED"),
+      new Spec("check-tools", null, true, "true",
+          "check at start that the storages' tools run through the prefix (and that ZFS "
+              + "userland matches its kernel module); not ready until they do"),
       new Spec("help", null, true, "false", "print this help"));
 
   /** The flag table, for {@code serve --help}. */
@@ -278,12 +283,13 @@ public record DriverConfig(
     Duration commandWait =
         duration(flags, "command-wait", Duration.ofMillis(100), Duration.ofMinutes(10));
     int maxCalls = (int) integer(flags, "max-calls", 1, 4096);
+    boolean checkTools = bool(flags, "check-tools");
 
     return new DriverConfig(mode, endpoint, nodeId, storageConfig, driverName, metrics,
         namespace, podName, List.copyOf(prefix), logLevel, logFormat, socketMode, grace,
         lockMode, pveLock, maxVolumes, leaseDuration, lockWait, lockLinger, poolRefresh,
         allowGuestOwners, kubeletDir, lockDir, maxCommands, maxPerStorage, commandWait,
-        maxCalls);
+        maxCalls, checkTools);
   }
 
   /** Which volume owner IDs the driver may use. */

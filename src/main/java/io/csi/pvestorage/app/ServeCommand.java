@@ -38,11 +38,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 import sun.misc.Signal;
 
 /**
@@ -63,6 +65,12 @@ final class ServeCommand {
 
   /** mkfs and filesystem growth, which scale with the device. */
   private static final Duration FILESYSTEM_TIMEOUT = Duration.ofMinutes(10);
+
+  /** One version command of the start-up tool check (seconds in an emulated guest). */
+  private static final Duration TOOL_CHECK_TIMEOUT = Duration.ofSeconds(30);
+
+  /** The readiness condition of the tool check. */
+  private static final String TOOLS = "tools";
 
   private ServeCommand() {}
 
@@ -162,9 +170,12 @@ final class ServeCommand {
     List<StoragePlugin> pools = wiring.get() == null ? List.of() : wiring.get().storages().all();
     RunningCommands running = wiring.get() == null ? new RunningCommands()
         : wiring.get().running();
+    ToolCheck tools = storageWiring != null && config.checkTools()
+        ? startToolCheck(config, storageWiring, pools, readiness) : null;
     List<AutoCloseable> metricsParts = new CopyOnWriteArrayList<>();
     config.metricsAddress().ifPresent(address -> Thread.ofVirtual().name("metrics-start").start(
         () -> startMetrics(address, readiness, observer, pools, running, config.poolRefresh(),
+            tools,
             metricsParts)));
 
     try {
@@ -217,16 +228,47 @@ final class ServeCommand {
   }
 
   /**
+   * Checks, in the background, the tools the storages of this node will run; the driver is not
+   * ready until they pass, and stays not ready, saying what to fix, when one fails.
+   */
+  private static ToolCheck startToolCheck(DriverConfig config, StorageWiring storage,
+      List<StoragePlugin> pools, Readiness readiness) {
+    Set<String> types = pools.stream().map(StoragePlugin::type).collect(Collectors.toSet());
+    ToolCheck check = new ToolCheck(storage.commands(), config.commandPrefix(), types,
+        TOOL_CHECK_TIMEOUT);
+    if (check.tools().isEmpty()) {
+      return check;
+    }
+    readiness.markNotReady(TOOLS, "checking the storage tools");
+    Thread.ofVirtual().name("tool-check").start(() -> {
+      ToolCheck.Report report = check.run();
+      if (report.ok()) {
+        readiness.markReady(TOOLS);
+        LOG.log(Level.INFO, "storage tools checked in " + report.took().toMillis() + " ms: "
+            + report.versions());
+      } else {
+        readiness.markNotReady(TOOLS, "storage tools: " + report.problems());
+        LOG.log(Level.ERROR, "not ready until the storage tools are fixed (then restart the "
+            + "driver): " + report.problems());
+      }
+    });
+    return check;
+  }
+
+  /**
    * Creates the meters, starts the pool gauges' refresh and serves /metrics; each part that
    * started is added to {@code parts} so that shutdown closes it.
    */
   private static void startMetrics(java.net.InetSocketAddress address, Readiness readiness,
       MetricsObserver observer, List<StoragePlugin> pools, RunningCommands running,
-      Duration poolRefresh, List<AutoCloseable> parts) {
+      Duration poolRefresh, ToolCheck tools, List<AutoCloseable> parts) {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     observer.attach(new DriverMetrics(registry).withJvmMeters().withCommandGauges(
         pools.stream().map(StoragePlugin::storeId).toList(), running::oldest,
         storeId -> running.stall(storeId).isPresent()));
+    if (tools != null) {
+      tools.bindTo(registry);
+    }
     if (!pools.isEmpty()) {
       // Its own thread: a pool read runs lvm/zfs commands that may take seconds.
       ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(

@@ -1,18 +1,22 @@
 package io.csi.pvestorage.csi;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
  * Whether the driver is ready, in two degrees.
  *
  * <ul>
- *   <li><b>Serving</b> ({@link #isReady()}): the storage configuration is loaded and the lock has
- *       started, and the driver is not shutting down. Probe and {@code /healthz} report it.
+ *   <li><b>Serving</b> ({@link #isReady()}): none of the named conditions that start-up work
+ *       sets independently (the storage lock, the tool check, shutdown) holds a reason. Probe and
+ *       {@code /healthz} report it. The unnamed {@link #markReady()} and {@link
+ *       #markNotReady(String)} act on the driver's own start-up condition, which starts not
+ *       ready.
  *   <li><b>Ready for new work</b> ({@link #notReadyForWork()}): serving, and no condition added
  *       with {@link #addCondition} holds, such as a storage command that has stalled. {@code
  *       /readyz} reports it, with the reason, for the pod's readiness probe.
@@ -26,24 +30,43 @@ import java.util.function.Supplier;
  */
 public final class Readiness {
 
-  private final AtomicReference<String> notReadyReason = new AtomicReference<>("starting");
+  /** The condition of {@link #markReady()} and {@link #markNotReady(String)}. */
+  private static final String DRIVER = "driver";
+
+  /** Condition name to the reason it is not met, in the order the conditions appeared. */
+  private final Map<String, String> notReady = new LinkedHashMap<>();
+
   private final List<Supplier<Optional<String>>> conditions = new CopyOnWriteArrayList<>();
 
-  public boolean isReady() {
-    return notReadyReason.get() == null;
+  public Readiness() {
+    notReady.put(DRIVER, "starting");
   }
 
-  /** Why not ready, or null when ready. */
-  public String reason() {
-    return notReadyReason.get();
+  public synchronized boolean isReady() {
+    return notReady.isEmpty();
+  }
+
+  /** Why not serving (every unmet condition's reason, joined by "; "), or null when serving. */
+  public synchronized String reason() {
+    return notReady.isEmpty() ? null : String.join("; ", notReady.values());
   }
 
   public void markReady() {
-    notReadyReason.set(null);
+    markReady(DRIVER);
   }
 
   public void markNotReady(String reason) {
-    notReadyReason.set(reason == null || reason.isBlank() ? "not ready" : reason);
+    markNotReady(DRIVER, reason);
+  }
+
+  /** The named condition is met. */
+  public synchronized void markReady(String condition) {
+    notReady.remove(condition);
+  }
+
+  /** The named condition is not met, for this reason. */
+  public synchronized void markNotReady(String condition, String reason) {
+    notReady.put(condition, reason == null || reason.isBlank() ? "not ready" : reason);
   }
 
   /**
@@ -59,7 +82,7 @@ public final class Readiness {
    * condition that holds; empty when fully ready.
    */
   public Optional<String> notReadyForWork() {
-    String reason = notReadyReason.get();
+    String reason = reason();
     if (reason != null) {
       return Optional.of(reason);
     }

@@ -108,7 +108,8 @@ class ServeProcessTest {
   @Test
   void metricsOfARunningDriverCountItsCalls() throws Exception {
     Path log = dir.resolve("metrics.log");
-    Process driver = serve(log, "--metrics-address=127.0.0.1:0");
+    // This machine has no zfs: the tool check is off here and has its own test below.
+    Process driver = serve(log, "--metrics-address=127.0.0.1:0", "--check-tools=false");
     try {
       Pattern announced = Pattern.compile("metrics on http://127.0.0.1:(\\d+)/metrics");
       Instant until = Instant.now().plus(Duration.ofSeconds(30));
@@ -166,6 +167,44 @@ class ServeProcessTest {
       driver.destroy();
       driver.waitFor(30, TimeUnit.SECONDS);
     }
+  }
+
+  @Test
+  void storageToolsThatCannotRunKeepTheDriverNotReadyWithTheReasonLoggedAndCounted()
+      throws Exception {
+    Path log = dir.resolve("tools.log");
+    String prefix = dir.resolve("no-such-prefix").toString();
+    Process driver = serve(log, "--metrics-address=127.0.0.1:0", "--command-prefix=" + prefix);
+    try {
+      String port = awaitLog(log, Pattern.compile("metrics on http://127.0.0.1:(\\d+)/metrics"));
+      String reason = awaitLog(log, Pattern.compile("not ready until the storage tools are fixed"
+          + "[^:]*: (zfs cannot be run through the command prefix '" + Pattern.quote(prefix)
+          + "'.*)"));
+      assertTrue(reason.contains("the prefix's program " + prefix + " must exist in the image"),
+          reason);
+      String probe = run("client", "--endpoint=unix://" + socket(), "probe");
+      assertTrue(probe.startsWith("1 "), "Probe is not ready: " + probe);
+      String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+          URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+          HttpResponse.BodyHandlers.ofString()).body();
+      assertTrue(metrics.contains("pve_csi_tool_ok{backend=\"zfspool\",tool=\"zfs\"} 0.0"), metrics);
+    } finally {
+      driver.destroy();
+      driver.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Waits for a log line matching the pattern; its first group. */
+  private static String awaitLog(Path log, Pattern pattern) throws Exception {
+    Instant until = Instant.now().plus(Duration.ofSeconds(30));
+    while (Instant.now().isBefore(until)) {
+      Matcher m = pattern.matcher(Files.readString(log));
+      if (m.find()) {
+        return m.group(1);
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("no line matching " + pattern + " in:\n" + Files.readString(log));
   }
 
   @Test

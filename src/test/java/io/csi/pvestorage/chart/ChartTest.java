@@ -24,7 +24,6 @@ import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.storage.CSIDriver;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -187,12 +186,36 @@ class ChartTest {
     var defaults = only(render(""), DaemonSet.class).getSpec().getTemplate().getSpec();
     assertTrue(defaults.getHostPID(), "the default prefix enters the host's namespaces");
     assertTrue(container(defaults.getContainers(), "driver").getArgs()
-        .contains("--command-prefix=nsenter --mount=/proc/1/ns/mnt --"));
+        .contains("--command-prefix=nsenter --target=1 --mount --uts --ipc --net --pid --"));
     assertEquals("spec.nodeName", driver.getEnv().stream().filter(e -> e.getName().equals("NODE_ID"))
         .findFirst().orElseThrow().getValueFrom().getFieldRef().getFieldPath());
     assertTrue(driver.getArgs().containsAll(List.of("serve", "--mode=node",
         "--storage-config=/etc/pve-storage-csi/storage.cfg", "--pool-refresh=30s",
         "--lock-wait=60s", "--lock-linger=1s")), driver.getArgs().toString());
+  }
+
+  /**
+   * lvm waits for udev to complete a cookie (a SysV semaphore) in its own IPC namespace, and the
+   * host's udev completes it in the host's. The default prefix therefore enters the IPC
+   * namespace of PID 1 together with the mount namespace (and UTS, net and PID, as a host process
+   * has them), so the pod keeps its own IPC namespace; without a prefix lvm runs in the
+   * container, and the pod shares the host's IPC namespace instead.
+   */
+  @Test
+  void lvmSharesTheHostsIpcNamespaceThroughThePrefixOrHostIpc() {
+    var defaults = only(render(""), DaemonSet.class).getSpec().getTemplate().getSpec();
+    String prefix = container(defaults.getContainers(), "driver").getArgs().stream()
+        .filter(a -> a.startsWith("--command-prefix=")).findFirst().orElseThrow();
+    List<String> words = List.of(prefix.substring("--command-prefix=".length()).split(" "));
+    assertEquals("nsenter", words.getFirst());
+    assertTrue(words.containsAll(List.of("--target=1", "--mount", "--ipc", "--uts")), prefix);
+    assertEquals("--", words.getLast(), "the command follows the prefix");
+    assertTrue(defaults.getHostPID(), "--target=1 must see the host's PID 1");
+    assertFalse(defaults.getHostIPC(), "the prefix enters the host's IPC namespace itself");
+
+    var imageTools = only(render("lvmthin.yaml"), DaemonSet.class).getSpec().getTemplate().getSpec();
+    assertTrue(imageTools.getHostIPC(), "lvm inside the container needs the host's IPC namespace");
+    assertFalse(imageTools.getHostPID());
   }
 
   @Test
@@ -513,25 +536,12 @@ class ChartTest {
   }
 
   private static List<HasMetadata> render(String valuesFile) {
-    var template = new Helm(CHART).template().withName("pve").withNamespace("storage")
-        .withKubeVersion("1.34.0");
-    if (!valuesFile.isEmpty()) {
-      template = template.withValuesFile(VALUES.resolve(valuesFile));
-    }
-    return parse(template.call());
+    return RenderedChart.render(Path.of("."), "pve", "storage",
+        valuesFile.isEmpty() ? List.of() : List.of(VALUES.resolve(valuesFile))).objects();
   }
 
   private static List<HasMetadata> parse(String yaml) {
-    List<HasMetadata> objects = new ArrayList<>();
-    for (String doc : yaml.split("(?m)^---\\s*$")) {
-      if (doc.lines().allMatch(l -> l.isBlank() || l.startsWith("#"))) {
-        continue;
-      }
-      HasMetadata o = Serialization.unmarshal(doc);
-      assertNotNull(o, doc);
-      objects.add(o);
-    }
-    return objects;
+    return RenderedChart.parse(yaml);
   }
 
   private static <T> T only(List<HasMetadata> objects, Class<T> type) {

@@ -10,6 +10,12 @@ import csi.v1.CreateVolumeRequest;
 import csi.v1.DeleteSnapshotRequest;
 import csi.v1.DeleteVolumeRequest;
 import csi.v1.IdentityGrpc;
+import csi.v1.ListVolumesRequest;
+import csi.v1.ListVolumesResponse;
+import csi.v1.NodeExpandVolumeRequest;
+import csi.v1.NodeExpandVolumeResponse;
+import csi.v1.NodeGetVolumeStatsRequest;
+import csi.v1.NodeGetVolumeStatsResponse;
 import csi.v1.NodeGrpc;
 import csi.v1.NodePublishVolumeRequest;
 import csi.v1.NodeStageVolumeRequest;
@@ -18,6 +24,7 @@ import csi.v1.NodeUnstageVolumeRequest;
 import csi.v1.Volume;
 import csi.v1.VolumeCapability;
 import csi.v1.VolumeCapability.AccessMode.Mode;
+import csi.v1.VolumeUsage;
 import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
@@ -26,8 +33,10 @@ import io.grpc.StatusRuntimeException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -76,7 +85,12 @@ abstract class ConformanceBase {
   @BeforeAll
   void startDriver(VmHarness vm) throws InterruptedException {
     poolsBefore = pools(vm.runner());
-    driver = GuestDriver.start(vm, guestPort(), GuestDriver.LockMode.LEASE);
+    driver = launchDriver(vm);
+  }
+
+  /** The driver the cases run against: by default the jar as a process in the guest. */
+  GuestDriver launchDriver(VmHarness vm) throws InterruptedException {
+    return GuestDriver.start(vm, guestPort(), GuestDriver.LockMode.LEASE);
   }
 
   @AfterEach
@@ -277,6 +291,50 @@ abstract class ConformanceBase {
 
   boolean existsInGuest(String path) {
     return driver.run("test", "-e", path).exitCode() == 0;
+  }
+
+  // ---- requests and answers the case areas share -----------------------------------------
+
+  static DeleteVolumeRequest deleteRequest(String volumeId) {
+    return DeleteVolumeRequest.newBuilder().setVolumeId(volumeId).build();
+  }
+
+  /** The whole listing without pagination, by volume ID. */
+  Map<String, Volume> listAllVolumes() {
+    ListVolumesResponse response = controller().listVolumes(ListVolumesRequest.getDefaultInstance());
+    assertEquals("", response.getNextToken(), "without max_entries everything fits one answer");
+    Map<String, Volume> byId = new LinkedHashMap<>();
+    response.getEntriesList().forEach(e -> byId.put(e.getVolume().getVolumeId(), e.getVolume()));
+    return byId;
+  }
+
+  NodeUnpublishVolumeRequest unpublishRequest(Volume volume, String target) {
+    return NodeUnpublishVolumeRequest.newBuilder().setVolumeId(volume.getVolumeId())
+        .setTargetPath(target).build();
+  }
+
+  NodeGetVolumeStatsResponse stats(Volume volume, String path) {
+    return node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
+        .setVolumeId(volume.getVolumeId()).setVolumePath(path).build());
+  }
+
+  static Optional<VolumeUsage> usage(NodeGetVolumeStatsResponse stats, VolumeUsage.Unit unit) {
+    return stats.getUsageList().stream().filter(u -> u.getUnit() == unit).findFirst();
+  }
+
+  NodeExpandVolumeResponse expand(Volume volume, String path, String staging,
+      VolumeCapability capability, long bytes) {
+    NodeExpandVolumeRequest.Builder request = NodeExpandVolumeRequest.newBuilder()
+        .setVolumeId(volume.getVolumeId())
+        .setVolumePath(path)
+        .setStagingTargetPath(staging)
+        .setVolumeCapability(capability);
+    request.getCapacityRangeBuilder().setRequiredBytes(bytes);
+    return node().nodeExpandVolume(request.build());
+  }
+
+  boolean isMountPoint(String path) {
+    return driver.run("mountpoint", "-q", path).exitCode() == 0;
   }
 
   // ---- assertions -------------------------------------------------------------------------

@@ -32,7 +32,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -557,25 +556,12 @@ abstract class ControllerCases extends IdentityCases {
         .putAllParameters(parameters());
   }
 
-  static DeleteVolumeRequest deleteRequest(String volumeId) {
-    return DeleteVolumeRequest.newBuilder().setVolumeId(volumeId).build();
-  }
-
   ValidateVolumeCapabilitiesRequest validateRequest(String volumeId, VolumeCapability capability) {
     return ValidateVolumeCapabilitiesRequest.newBuilder()
         .setVolumeId(volumeId)
         .addVolumeCapabilities(capability)
         .putAllParameters(parameters())
         .build();
-  }
-
-  /** The whole listing without pagination, by volume ID. */
-  Map<String, Volume> listAllVolumes() {
-    ListVolumesResponse response = controller().listVolumes(ListVolumesRequest.getDefaultInstance());
-    assertEquals("", response.getNextToken(), "without max_entries everything fits one answer");
-    Map<String, Volume> byId = new LinkedHashMap<>();
-    response.getEntriesList().forEach(e -> byId.put(e.getVolume().getVolumeId(), e.getVolume()));
-    return byId;
   }
 
   /** One page of a listing: IDs and the token for the next page. */

@@ -78,6 +78,7 @@ class DriverMetricsIT {
           new String[] {"pve_csi_pool_volumes", "gauge"},
           new String[] {"pve_csi_pool_snapshots", "gauge"},
           new String[] {"pve_csi_pool_health", "gauge"},
+          new String[] {"pve_csi_tool_ok", "gauge"},
           new String[] {"jvm_memory_used_bytes", "gauge"},
           new String[] {"process_cpu_usage", "gauge"})) {
         assertTrue(text.contains("# TYPE " + family[0] + " " + family[1]),
@@ -100,6 +101,7 @@ class DriverMetricsIT {
       assertSample(text, "pve_csi_pool_size_bytes", "backend=\"zfspool\",storage=\"local-zfs\"");
       assertTrue(text.contains("pve_csi_pool_health{backend=\"zfspool\",state=\"ONLINE\","
           + "storage=\"local-zfs\"} 1.0"), text);
+      assertTrue(text.contains("pve_csi_tool_ok{backend=\"zfspool\",tool=\"zfs\"} 1.0"), text);
 
       for (String line : text.split("\n")) {
         Matcher m = SAMPLE.matcher(line);
@@ -107,7 +109,7 @@ class DriverMetricsIT {
           for (String label : m.group(3).split(",")) {
             String key = label.substring(0, label.indexOf('='));
             assertTrue(List.of("method", "code", "verb", "outcome", "storage", "backend",
-                "takeover", "kind", "state", "le").contains(key), "unbounded label: " + line);
+                "takeover", "kind", "state", "le", "tool").contains(key), "unbounded label: " + line);
           }
           assertFalse(line.contains("pvc-") || line.contains("snapshot-")
               || line.contains("metrics-claim") || line.contains("vm-0-"), line);

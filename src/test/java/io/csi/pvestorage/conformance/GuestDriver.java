@@ -7,6 +7,7 @@ import io.csi.pvestorage.exec.Command;
 import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.harness.GuestCommandRunner;
 import io.csi.pvestorage.harness.GuestProcess;
+import io.csi.pvestorage.harness.RunningDriver;
 import io.csi.pvestorage.harness.VmHarness;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
@@ -16,6 +17,7 @@ import io.fabric8.mockwebserver.MockWebServer;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -32,6 +34,9 @@ import java.util.logging.Logger;
  * Controller and Node ({@code --mode all}) for one node, with a storage.cfg written into a guest
  * temp dir. With {@link LockMode#LEASE} a fabric8 mock API server (CRUD mode) runs on the host
  * and the guest reaches it at {@value #HOST_FROM_GUEST}, slirp's alias of the host loopback.
+ *
+ * <p>{@link #startInContainer} runs the driver's image instead, as the node DaemonSet runs it
+ * ({@link ContainerDriver}); the cases drive both the same way.
  */
 public final class GuestDriver implements AutoCloseable {
 
@@ -45,7 +50,7 @@ public final class GuestDriver implements AutoCloseable {
   /** In storage.cfg, but restricted to {@link #OTHER_NODE}. */
   public static final String FOREIGN_STORAGE = "elsewhere-lvm";
 
-  private static final String LEASE_NAMESPACE = "pve-storage-csi";
+  static final String LEASE_NAMESPACE = "pve-storage-csi";
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(60);
   /** Where the driver serves /metrics inside the guest (read with {@link #scrapeMetrics}). */
   public static final int METRICS_PORT = 9600;
@@ -59,20 +64,23 @@ public final class GuestDriver implements AutoCloseable {
   }
 
   private final GuestCommandRunner guest;
-  private final GuestProcess process;
+  private final RunningDriver process;
   private final ManagedChannel channel;
   private final String workDir;
   private final KubernetesMockServer apiServer;
   private final LockMode lockMode;
+  /** What puts a guest command into the driver's network namespace (empty: the guest's own). */
+  private final List<String> driverNetwork;
 
-  private GuestDriver(GuestCommandRunner guest, GuestProcess process, ManagedChannel channel,
-      String workDir, KubernetesMockServer apiServer, LockMode lockMode) {
+  private GuestDriver(GuestCommandRunner guest, RunningDriver process, ManagedChannel channel,
+      String workDir, KubernetesMockServer apiServer, LockMode lockMode, List<String> driverNetwork) {
     this.guest = guest;
     this.process = process;
     this.channel = channel;
     this.workDir = workDir;
     this.apiServer = apiServer;
     this.lockMode = lockMode;
+    this.driverNetwork = List.copyOf(driverNetwork);
   }
 
   /**
@@ -96,7 +104,7 @@ public final class GuestDriver implements AutoCloseable {
     GuestCommandRunner guest = vm.runner();
     String workDir = must(guest, "mktemp", "-d", "/tmp/csi-conformance.XXXXXX").stdoutText().strip();
     String storageCfg = workDir + "/storage.cfg";
-    writeGuestFile(guest, storageCfg, storageCfg());
+    guest.writeFile(storageCfg, storageCfg());
 
     KubernetesMockServer apiServer = null;
     Map<String, String> env = new LinkedHashMap<>();
@@ -117,41 +125,101 @@ public final class GuestDriver implements AutoCloseable {
         // The cases stage and publish below the work dir, which stands in for the kubelet's.
         "--kubelet-dir", workDir));
     if (lockMode == LockMode.LEASE) {
-      MOCK_SERVER_LOG.setLevel(Level.WARNING);
-      apiServer = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-          new KubernetesCrudDispatcher(), false);
-      apiServer.init();
+      apiServer = startApiServer();
       argv.addAll(List.of("--lease-namespace", LEASE_NAMESPACE, "--pod-name", "conformance-driver"));
-      env.put("KUBERNETES_MASTER", "http://" + HOST_FROM_GUEST + ":" + apiServer.getPort());
-      env.put("KUBERNETES_AUTH_TRYKUBECONFIG", "false");
-      env.put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
-      env.put("KUBERNETES_NAMESPACE", LEASE_NAMESPACE);
+      env.putAll(apiServerEnvironment(HOST_FROM_GUEST, apiServer.getPort()));
     }
     GuestProcess process = vm.startGuestProcess(argv, env, guestPort);
-    ManagedChannel channel = null;
     try {
       // Measured (2026-12-07): with the host's load at 10-16 on 2 cores, the emulated guest's JVM
       // needed ~100 s to load its classes over 9p and listen; 120 s failed every start.
       process.awaitListening(Duration.ofSeconds(300));
-      channel = NettyChannelBuilder.forAddress("127.0.0.1", process.hostPort())
-          .usePlaintext()
-          .maxInboundMessageSize(16 << 20)
-          .build();
-      GuestDriver driver = new GuestDriver(guest, process, channel, workDir, apiServer, lockMode);
-      driver.awaitReady(Duration.ofSeconds(120));
+    } catch (RuntimeException | InterruptedException e) {
+      throw failedToStart(e, process, apiServer);
+    }
+    return connect(guest, process, workDir, apiServer, lockMode, List.of());
+  }
+
+  /**
+   * Runs the driver's OCI image as a container under runc in the guest, with the node
+   * DaemonSet's settings rendered from the chart (ContainerDriver), the Lease lock against a
+   * mock API server on the host, and waits until Probe says ready. The work directory lies under
+   * the kubelet's directory, which the container shares with the guest as a node would.
+   *
+   * @param extraValues values files rendered on top of the container ITs' own
+   */
+  public static GuestDriver startInContainer(VmHarness vm, int guestPort, List<Path> extraValues)
+      throws InterruptedException {
+    GuestCommandRunner guest = vm.runner();
+    KubernetesMockServer apiServer = startApiServer();
+    ContainerDriver container;
+    try {
+      container = ContainerDriver.start(vm, guestPort, apiServer.getPort(), extraValues);
+    } catch (RuntimeException e) {
+      apiServer.destroy();
+      throw e;
+    }
+    String workDir;
+    try {
+      workDir = must(guest, "mktemp", "-d", container.kubeletDir() + "/csi-conformance.XXXXXX")
+          .stdoutText().strip();
+    } catch (RuntimeException | AssertionError e) {
+      throw failedToStart(e, container, apiServer);
+    }
+    return connect(guest, container, workDir, apiServer, LockMode.LEASE,
+        container.pod().inPodNetwork(List.of()));
+  }
+
+  /** Connects to a started driver and waits for Probe to say ready; cleans up if it never does. */
+  private static GuestDriver connect(GuestCommandRunner guest, RunningDriver process,
+      String workDir, KubernetesMockServer apiServer, LockMode lockMode, List<String> network)
+      throws InterruptedException {
+    ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", process.hostPort())
+        .usePlaintext()
+        .maxInboundMessageSize(16 << 20)
+        .build();
+    try {
+      GuestDriver driver = new GuestDriver(guest, process, channel, workDir, apiServer, lockMode,
+          network);
+      driver.awaitReady(Duration.ofSeconds(180));
       return driver;
     } catch (RuntimeException | InterruptedException e) {
-      if (channel != null) {
-        channel.shutdownNow();
-      }
-      String log = process.log();
-      process.stop();
-      if (apiServer != null) {
-        apiServer.destroy();
-      }
-      throw new IllegalStateException("the driver did not come up in the guest: " + e.getMessage()
-          + "\n--- driver log ---\n" + log, e);
+      channel.shutdownNow();
+      throw failedToStart(e, process, apiServer);
     }
+  }
+
+  private static IllegalStateException failedToStart(Throwable cause, RunningDriver process,
+      KubernetesMockServer apiServer) {
+    String log = process.log();
+    process.stop();
+    if (apiServer != null) {
+      apiServer.destroy();
+    }
+    return new IllegalStateException("the driver did not come up in the guest: "
+        + cause.getMessage() + "\n--- driver log ---\n" + log, cause);
+  }
+
+  /** A fabric8 mock API server (CRUD mode) on the host, for the Lease lock. */
+  static KubernetesMockServer startApiServer() {
+    MOCK_SERVER_LOG.setLevel(Level.WARNING);
+    KubernetesMockServer apiServer = new KubernetesMockServer(new Context(), new MockWebServer(),
+        new HashMap<>(), new KubernetesCrudDispatcher(), false);
+    apiServer.init();
+    return apiServer;
+  }
+
+  /**
+   * What points the driver's Kubernetes client at the mock API server: the address (plain HTTP,
+   * no credentials to look for) and the namespace a service account would give.
+   */
+  static Map<String, String> apiServerEnvironment(String host, int port) {
+    Map<String, String> env = new LinkedHashMap<>();
+    env.put("KUBERNETES_MASTER", "http://" + host + ":" + port);
+    env.put("KUBERNETES_AUTH_TRYKUBECONFIG", "false");
+    env.put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
+    env.put("KUBERNETES_NAMESPACE", LEASE_NAMESPACE);
+    return env;
   }
 
   /** lvmthin and zfspool storages of the harness layout, and one meant for another node. */
@@ -206,11 +274,18 @@ public final class GuestDriver implements AutoCloseable {
     return process.hostPort();
   }
 
-  /** The driver's Prometheus text, fetched inside the guest. */
+  /** The driver's Prometheus text, fetched inside the guest (in the driver's network). */
   public String scrapeMetrics() {
-    return must("python3", "-c", "import sys, urllib.request; sys.stdout.write("
+    List<String> argv = new ArrayList<>(driverNetwork);
+    argv.addAll(List.of("python3", "-c", "import sys, urllib.request; sys.stdout.write("
         + "urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())",
-        "http://127.0.0.1:" + METRICS_PORT + "/metrics").stdoutText();
+        "http://127.0.0.1:" + METRICS_PORT + "/metrics"));
+    return must(argv.toArray(String[]::new)).stdoutText();
+  }
+
+  /** The driver as it runs: a process in the guest, or a container. */
+  public RunningDriver process() {
+    return process;
   }
 
   public GuestCommandRunner guest() {
@@ -265,10 +340,6 @@ public final class GuestDriver implements AutoCloseable {
     return result;
   }
 
-  /** Writes a small text file in the guest; the text travels as an argument, not through a shell. */
-  static void writeGuestFile(GuestCommandRunner guest, String path, String text) {
-    must(guest, "python3", "-c", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])", path, text);
-  }
 
   /** Stops the driver (SIGTERM), the mock API server, and removes the work dir. */
   @Override

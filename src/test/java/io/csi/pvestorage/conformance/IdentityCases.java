@@ -16,7 +16,7 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** Identity: GetPluginInfo, GetPluginCapabilities, Probe. */
-abstract class IdentityCases extends ConformanceBase {
+abstract class IdentityCases extends LifecycleCases {
 
   /** The spec's rule for the name: at most 63 characters, domain-name notation. */
   private static final String NAME_PATTERN = "[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?";

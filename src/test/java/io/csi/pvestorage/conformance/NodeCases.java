@@ -32,7 +32,6 @@ import io.grpc.StatusRuntimeException;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
@@ -504,31 +503,6 @@ abstract class NodeCases extends SnapshotCases {
 
   // ---- helpers ----------------------------------------------------------------------------
 
-  NodeUnpublishVolumeRequest unpublishRequest(Volume volume, String target) {
-    return NodeUnpublishVolumeRequest.newBuilder().setVolumeId(volume.getVolumeId())
-        .setTargetPath(target).build();
-  }
-
-  NodeGetVolumeStatsResponse stats(Volume volume, String path) {
-    return node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
-        .setVolumeId(volume.getVolumeId()).setVolumePath(path).build());
-  }
-
-  static Optional<VolumeUsage> usage(NodeGetVolumeStatsResponse stats, VolumeUsage.Unit unit) {
-    return stats.getUsageList().stream().filter(u -> u.getUnit() == unit).findFirst();
-  }
-
-  NodeExpandVolumeResponse expand(Volume volume, String path, String staging,
-      VolumeCapability capability, long bytes) {
-    NodeExpandVolumeRequest.Builder request = NodeExpandVolumeRequest.newBuilder()
-        .setVolumeId(volume.getVolumeId())
-        .setVolumePath(path)
-        .setStagingTargetPath(staging)
-        .setVolumeCapability(capability);
-    request.getCapacityRangeBuilder().setRequiredBytes(bytes);
-    return node().nodeExpandVolume(request.build());
-  }
-
   private String sha256(String path) {
     return driver.must("sha256sum", path).stdoutText().split("\\s+")[0];
   }
@@ -609,10 +583,6 @@ abstract class NodeCases extends SnapshotCases {
     return driver.must("blockdev", "--getsize64", device).stdoutText().strip()
         + " blkid exit " + probe.exitCode() + " " + probe.stdoutText().strip()
         + " sha256 " + sha256(copy);
-  }
-
-  boolean isMountPoint(String path) {
-    return driver.run("mountpoint", "-q", path).exitCode() == 0;
   }
 
   /** How many mounts sit exactly on this path (a repeated publish must not stack them). */

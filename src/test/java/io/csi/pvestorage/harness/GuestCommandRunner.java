@@ -88,4 +88,13 @@ public final class GuestCommandRunner implements CommandRunner {
           "unexpected agent response " + fields, command.argv(), null, "");
     }
   }
+
+  /**
+   * Writes a small text file in the guest (at most about 100 KiB: the text travels as one
+   * argument of a python one-liner, never through a shell).
+   */
+  public void writeFile(String path, String text) {
+    run(Command.of(Duration.ofSeconds(60), "python3", "-c",
+        "import sys; open(sys.argv[1], 'w').write(sys.argv[2])", path, text)).requireSuccess();
+  }
 }

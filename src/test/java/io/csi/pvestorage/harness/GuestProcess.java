@@ -6,9 +6,10 @@ import java.time.Duration;
 
 /**
  * A long-running process in the harness guest started by {@link VmHarness#startGuestProcess},
- * e.g. the driver serving CSI on a TCP port. Its port is forwarded from the host's loopback.
+ * e.g. the driver serving CSI on a TCP port. Its port is forwarded from the host's loopback
+ * (unless it was started without one: then {@link #hostPort()} is 0).
  */
-public final class GuestProcess implements AutoCloseable {
+public final class GuestProcess implements RunningDriver, AutoCloseable {
 
   private static final int SIGTERM = 15;
   private static final int SIGKILL = 9;
@@ -34,6 +35,7 @@ public final class GuestProcess implements AutoCloseable {
   }
 
   /** The port on 127.0.0.1 of the host that reaches {@link #guestPort()} in the guest. */
+  @Override
   public int hostPort() {
     return hostPort;
   }
@@ -48,6 +50,7 @@ public final class GuestProcess implements AutoCloseable {
   }
 
   /** The log so far. */
+  @Override
   public String log() {
     CommandResult result = vm.runner().run(Command.of(Duration.ofSeconds(10), "cat", logPath));
     return result.stdoutText();
@@ -84,6 +87,7 @@ public final class GuestProcess implements AutoCloseable {
   }
 
   /** Whether the process is still running. */
+  @Override
   public boolean isAlive() {
     if (exitCode != null) {
       return false;
@@ -101,6 +105,7 @@ public final class GuestProcess implements AutoCloseable {
    *
    * @return its exit code (128 + signal number when a signal ended it)
    */
+  @Override
   public synchronized int stop() {
     if (exitCode == null) {
       vm.signal(pid, SIGTERM);
@@ -110,7 +115,9 @@ public final class GuestProcess implements AutoCloseable {
         exit = vm.waitFor(pid, Duration.ofSeconds(10));
       }
       exitCode = exit;
-      vm.removeForward(hostPort);
+      if (hostPort > 0) {
+        vm.removeForward(hostPort);
+      }
     }
     return exitCode;
   }
