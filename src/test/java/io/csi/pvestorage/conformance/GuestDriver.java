@@ -54,6 +54,18 @@ public final class GuestDriver implements AutoCloseable {
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(60);
   /** Where the driver serves /metrics inside the guest (read with {@link #scrapeMetrics}). */
   public static final int METRICS_PORT = 9600;
+  /**
+   * The Lease duration the drivers in the emulated guest run with, instead of the production
+   * default of 15 s (fenced 10 s after the last renewal). The guest's CPU is emulated (TCG) and
+   * shares two host cores: measured on 2026-12-07 with the host at load 9-11, a driver took
+   * 15 s for its first CreateVolume after start and its first renewal, 5 s after acquiring the
+   * Lease, had not landed 10 s later, so the call was fenced (UNAVAILABLE "may expire") although
+   * nothing else wanted the Lease. 60 s scales the same protocol to a CPU that is tens of times
+   * slower; the renewal interval stays 5 s. Takeover and fencing are tested with their real
+   * timings on the host (LeaseTakeoverProcessTest, the lock tests).
+   */
+  public static final String EMULATED_LEASE_DURATION = "60s";
+
   /** The mock API server logs every request at INFO; the Lease renewals would drown the output. */
   private static final Logger MOCK_SERVER_LOG = Logger.getLogger("io.fabric8.mockwebserver");
 
@@ -126,7 +138,8 @@ public final class GuestDriver implements AutoCloseable {
         "--kubelet-dir", workDir));
     if (lockMode == LockMode.LEASE) {
       apiServer = startApiServer();
-      argv.addAll(List.of("--lease-namespace", LEASE_NAMESPACE, "--pod-name", "conformance-driver"));
+      argv.addAll(List.of("--lease-namespace", LEASE_NAMESPACE, "--pod-name", "conformance-driver",
+          "--lease-duration", EMULATED_LEASE_DURATION));
       env.putAll(apiServerEnvironment(HOST_FROM_GUEST, apiServer.getPort()));
     }
     GuestProcess process = vm.startGuestProcess(argv, env, guestPort);
