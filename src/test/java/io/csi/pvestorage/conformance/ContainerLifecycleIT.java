@@ -1,0 +1,83 @@
+package io.csi.pvestorage.conformance;
+
+import io.csi.pvestorage.harness.VmHarness;
+import io.csi.pvestorage.harness.VmHarnessExtension;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The conformance suite's lifecycle cases against the driver's OCI image, run by runc in the
+ * guest with the node DaemonSet's settings from the chart ({@link ContainerDriver}): the same
+ * create, stage, publish, write, snapshot, restore, expand, unpublish, unstage and delete as
+ * {@link LifecycleCases}, with every storage command going through the chart's command prefix
+ * into the host's (the guest's) namespaces, on LVM-thin, a zvol and a dataset.
+ *
+ * <p>One container serves the three backends, as the node pod serves every storage of its
+ * node: starting it (the JVM and the tool check in the emulated guest) is most of what a
+ * backend's cases cost, so it is started by the first backend's cases and stopped after the
+ * last.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@ExtendWith(VmHarnessExtension.class)
+class ContainerLifecycleIT {
+
+  private static final int GUEST_PORT = 10_999;
+
+  private GuestDriver container;
+
+  private synchronized GuestDriver container(VmHarness vm) throws InterruptedException {
+    if (container == null) {
+      container = GuestDriver.startInContainer(vm, GUEST_PORT, List.of());
+    }
+    return container;
+  }
+
+  @AfterAll
+  synchronized void stopContainer() {
+    if (container != null) {
+      container.close();
+      container = null;
+    }
+  }
+
+  /** The lifecycle cases of one backend, against the shared container. */
+  abstract class OnTheSharedContainer extends LifecycleCases {
+
+    @Override
+    GuestDriver launchDriver(VmHarness vm) throws InterruptedException {
+      return container(vm);
+    }
+
+    @Override
+    void releaseDriver(GuestDriver driver) {
+      // Stopped by the enclosing class after the last backend's cases.
+    }
+  }
+
+  @Nested
+  class LvmThin extends OnTheSharedContainer {
+    @Override
+    Backend backend() {
+      return Backend.LVM_THIN;
+    }
+  }
+
+  @Nested
+  class ZfsZvol extends OnTheSharedContainer {
+    @Override
+    Backend backend() {
+      return Backend.ZFS_ZVOL;
+    }
+  }
+
+  @Nested
+  class ZfsDataset extends OnTheSharedContainer {
+    @Override
+    Backend backend() {
+      return Backend.ZFS_DATASET;
+    }
+  }
+}
