@@ -213,4 +213,21 @@ class MetricsServerTest {
       assertTrue(answer.startsWith("HTTP/1.1 431 "), answer);
     }
   }
+
+  @Test
+  void renderingTheMetricsDoesNotCountAgainstTheClientsTime() throws Exception {
+    io.micrometer.core.instrument.Gauge.builder("slow_to_read", () -> {
+      try {
+        Thread.sleep(1_500);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return 1.0;
+    }).register(registry);
+    try (MetricsServer server = local(registry, new Settable(), 4, Duration.ofMillis(500))) {
+      HttpResponse<String> scrape = get(server, "/metrics");
+      assertEquals(200, scrape.statusCode());
+      assertTrue(scrape.body().contains("slow_to_read 1.0"), scrape.body());
+    }
+  }
 }
