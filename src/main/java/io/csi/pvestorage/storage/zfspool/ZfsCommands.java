@@ -146,6 +146,10 @@ final class ZfsCommands {
     return List.of("zfs", "set", (zvol ? "volsize=" : "refquota=") + kib(sizeBytes), dataset);
   }
 
+  static List<String> unmount(String dataset) {
+    return List.of("zfs", "unmount", dataset);
+  }
+
   static List<String> mount(String dataset) {
     return List.of("zfs", "mount", dataset);
   }
