@@ -412,6 +412,17 @@ final class LeasePool implements PoolExclusion {
     t.renewal = scheduler.schedule(() -> renew(t), delay.toNanos(), TimeUnit.NANOSECONDS);
   }
 
+  /**
+   * The next renewal is due one interval after this one started, not after it ended. The fence
+   * point counts from the start (the renew time written), so a slow API call (seconds on a
+   * starved node) would otherwise move every later renewal that much closer to the fence; with
+   * a fixed rate the holder keeps its whole margin for the next call, however long this one took.
+   */
+  private Duration untilNextRenewal(Instant started) {
+    Duration left = settings.renewInterval().minus(Duration.between(started, clock.instant()));
+    return left.isNegative() ? Duration.ZERO : left;
+  }
+
   /** Runs on the scheduler. */
   void renew(Tenure t) {
     state.lock();
@@ -431,7 +442,7 @@ final class LeasePool implements PoolExclusion {
           known = leases().resource(lease).update();
           t.renewedAt = now;
           t.renewError = null;
-          scheduleRenewal(t, settings.renewInterval());
+          scheduleRenewal(t, untilNextRenewal(now));
           return;
         } catch (KubernetesClientException e) {
           if (e.getCode() == HttpURLConnection.HTTP_CONFLICT) {

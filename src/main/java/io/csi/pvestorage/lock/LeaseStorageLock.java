@@ -39,8 +39,9 @@ import java.util.random.RandomGenerator;
  *       jitter, from {@code retryMin} to {@code retryMax}. Past the deadline the caller gets
  *       ABORTED naming the holder and its operation, or UNAVAILABLE when the last problem was
  *       the API server itself.
- *   <li>While held, the Lease is renewed every {@code renewInterval} on the injected scheduler,
- *       which also refreshes the operation annotation. A 409 during renewal is answered by
+ *   <li>While held, the Lease is renewed every {@code renewInterval} on the injected scheduler
+ *       (at a fixed rate, counted from the start of the previous renewal), which also refreshes
+ *       the operation annotation. A 409 during renewal is answered by
  *       reading the Lease: still ours (someone edited it) means retry; someone else's means the
  *       Lease is lost and every handle's {@link LockHandle#ensureValid()} fails with ABORTED.
  *       Renewals that keep failing make {@code ensureValid()} fail with UNAVAILABLE from the last

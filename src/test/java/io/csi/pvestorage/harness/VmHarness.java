@@ -135,6 +135,54 @@ public final class VmHarness implements AutoCloseable {
     } catch (IOException e) {
       throw new HarnessUnavailableException("cannot prepare the run directory: " + e.getMessage(), e);
     }
+    VmHarness harness = boot(qemuBinary, config, image, runDir);
+    try {
+      harness.setUpLayout();
+    } catch (RuntimeException e) {
+      harness.close();
+      throw new HarnessUnavailableException("the storage layout could not be set up: "
+          + (e instanceof StorageException s ? s.describe() : e.toString()), e);
+    }
+    return harness;
+  }
+
+  /**
+   * Cuts the guest's power (qemu is killed, as a node loses power or is reset) and boots it
+   * again on the same data disks: what a node's reboot is to its storage. Nothing is set up
+   * after the boot: the VG and zpool are on the disks, and what a host does at boot
+   * (autoactivation, pool import) is the caller's to do, as the test needs it. The root image is
+   * a snapshot, so the guest's root file system starts again as built: directories, udev rules
+   * and {@code /etc/zfs/zpool.cache} written before are gone. Call {@code sync} in the guest
+   * first for a clean reboot; without it, what the guest had not written yet is lost, as in a
+   * power failure.
+   *
+   * @return the harness of the new boot; this one is closed (its disks are kept for the new one)
+   */
+  public synchronized VmHarness powerCycle() {
+    if (closed) {
+      throw new IllegalStateException("the harness is closed");
+    }
+    closed = true;
+    processes.clear(); // they die with the guest
+    qemu.destroyForcibly();
+    try {
+      qemu.waitFor(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while qemu stopped", e);
+    }
+    agent.close();
+    try {
+      Runtime.getRuntime().removeShutdownHook(shutdownHook);
+    } catch (IllegalStateException e) {
+      // already shutting down
+    }
+    log("power cut (qemu killed); booting again on the disks in %s", runDir);
+    return boot(findOnPath("qemu-system-x86_64"), config, image, runDir);
+  }
+
+  /** Starts qemu on the run directory's disks and waits for the guest agent. */
+  private static VmHarness boot(Path qemuBinary, Config config, VmImage image, Path runDir) {
     Path sockets = socketDir(runDir);
     List<String> argv = qemuArgv(qemuBinary, config, image, runDir, sockets);
     long start = System.nanoTime();
@@ -159,15 +207,7 @@ public final class VmHarness implements AutoCloseable {
     }
     Duration boot = Duration.ofNanos(System.nanoTime() - start);
     log("boot %.1f s (qemu start until the guest agent answers), run dir %s", seconds(boot), runDir);
-    VmHarness harness = new VmHarness(config, image, runDir, qemu, agent, boot);
-    try {
-      harness.setUpLayout();
-    } catch (RuntimeException e) {
-      harness.close();
-      throw new HarnessUnavailableException("the storage layout could not be set up: "
-          + (e instanceof StorageException s ? s.describe() : e.toString()), e);
-    }
-    return harness;
+    return new VmHarness(config, image, runDir, qemu, agent, boot);
   }
 
   private static List<String> qemuArgv(Path qemuBinary, Config config, VmImage image, Path runDir,

@@ -361,6 +361,51 @@ class LeaseStorageLockTest {
     held.close();
   }
 
+  /**
+   * Issue 14: on a starved node each renewal can take seconds. The next one is due one interval
+   * after the previous one started (the renew time it wrote), so a slow call does not eat into
+   * the margin before the fence point. Before, it was due one interval after the call ended:
+   * with 3 s answers a renewal started 8 s after the previous one and ended 11 s after it, so
+   * the holder was fenced (fence point: 10 s) for a second of every cycle although every
+   * renewal succeeded; with 5 s answers (the client's request timeout), 3 s of every 10.
+   */
+  @Test
+  void aSlowRenewalDoesNotPushTheNextOneTowardTheFencePoint() throws Exception {
+    Duration answerTime = Duration.ofSeconds(3);
+    KubernetesMockServer slow = new KubernetesMockServer(
+        new io.fabric8.mockwebserver.Context(),
+        new io.fabric8.mockwebserver.MockWebServer(),
+        new java.util.HashMap<>(),
+        new io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher() {
+          @Override
+          public io.fabric8.mockwebserver.http.MockResponse dispatch(
+              io.fabric8.mockwebserver.http.RecordedRequest request) {
+            if (request.getMethod().equals("PUT")) {
+              clock.advance(answerTime); // the API server answers a renewal after 3 s
+            }
+            return super.dispatch(request);
+          }
+        },
+        false);
+    slow.init();
+    toClose.add(slow::destroy);
+    KubernetesClient api = noRetries(slow.getPort());
+    toClose.add(api);
+    ManualScheduler scheduler = new ManualScheduler(clock);
+    LeaseStorageLock a = lock("pod-a_1", api, scheduler, clock.sleeper());
+    LockHandle held = a.acquire(POOL, op("resize", "vm-1-disk-0"), in(Duration.ofSeconds(5)));
+
+    for (int renewal = 1; renewal <= 4; renewal++) {
+      Instant due = clock.instant().plus(RENEW).minus(renewal == 1 ? Duration.ZERO : answerTime);
+      clock.advance(Duration.between(clock.instant(), due));
+      assertEquals(1, scheduler.runDue(), "renewal " + renewal + " is due " + due);
+      assertEquals(due, api.leases().inNamespace(NS).withName(a.leaseName(POOL)).get().getSpec()
+          .getRenewTime().toInstant(), "renewal " + renewal + " wrote the time it started");
+      held.ensureValid();
+    }
+    held.close();
+  }
+
   @Test
   void aConflictDuringRenewalIsResolvedByReadingAgain() throws Exception {
     ManualScheduler schedulerA = new ManualScheduler(clock);

@@ -324,7 +324,9 @@ public final class LvmThinPlugin implements StoragePlugin {
     if (moreBytes > status.allocatableBytes()) {
       var policy = storage.common().capacity();
       throw new StorageException(ErrorKind.EXHAUSTED, "thin pool '" + vg() + "/" + thinPool()
-          + "' cannot take " + what + " (" + moreBytes + " bytes): " + status.allocatableBytes()
+          + "' cannot take " + what + " (" + moreBytes + " bytes): "
+          + ThinCapacity.whyNoRoom(requirePool(listing), status, policy) + "; "
+          + status.allocatableBytes()
           + " bytes are allocatable under the capacity policy (overcommit " + policy.overcommit()
           + ", data limit " + policy.dataLimitPercent() + " %, metadata limit "
           + policy.metadataLimitPercent() + " %; pool " + status.totalBytes() + " bytes, "

@@ -69,6 +69,28 @@ public final class ThinCapacity {
         allocatable, pool.attr().active());
   }
 
+  /**
+   * Why a pool cannot take more, in words an operator can act on: the threshold it has reached
+   * (data or metadata, with LVM's own percentage), or, below both, how much the overcommit bound
+   * still allows. Used in the RESOURCE_EXHAUSTED answer of a create.
+   */
+  public static String whyNoRoom(LogicalVolume pool, PoolStatus status, CapacityPolicy policy) {
+    List<String> reasons = new java.util.ArrayList<>();
+    pool.dataPercent().filter(p -> atLeast(Optional.of(p), policy.dataLimitPercent()))
+        .ifPresent(p -> reasons.add("its data is " + p.toPlainString() + " % full (data limit "
+            + policy.dataLimitPercent() + " %)"));
+    pool.metadataPercent().filter(p -> atLeast(Optional.of(p), policy.metadataLimitPercent()))
+        .ifPresent(p -> reasons.add("its metadata is " + p.toPlainString() + " % full (metadata "
+            + "limit " + policy.metadataLimitPercent() + " %; lvextend --poolmetadatasize grows "
+            + "it)"));
+    if (reasons.isEmpty()) {
+      reasons.add("its volumes already have " + status.provisionedBytes() + " bytes of "
+          + "virtual size, and the overcommit limit (" + policy.overcommit() + " times the "
+          + "pool's size) leaves " + status.allocatableBytes() + " bytes");
+    }
+    return String.join(" and ", reasons);
+  }
+
   /** Whether a reported percentage reaches the limit; an unreported one (inactive) does not. */
   private static boolean atLeast(Optional<BigDecimal> percent, int limit) {
     return percent.map(p -> p.compareTo(BigDecimal.valueOf(limit)) >= 0).orElse(false);

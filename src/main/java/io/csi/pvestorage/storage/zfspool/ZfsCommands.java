@@ -120,6 +120,14 @@ final class ZfsCommands {
     return List.of("zfs", "destroy", dataset + "@" + String.join(",", snapNames));
   }
 
+  /**
+   * One dataset without {@code -r}: {@code zfs destroy <dataset>}, which fails rather than take
+   * anything else with it (a snapshot, a clone).
+   */
+  static List<String> destroyDataset(String dataset) {
+    return List.of("zfs", "destroy", dataset);
+  }
+
   /** One snapshot, {@code <dataset>@<snap>}. */
   static List<String> destroySnapshot(String snapshot) {
     return List.of("zfs", "destroy", snapshot);
@@ -136,6 +144,10 @@ final class ZfsCommands {
   /** {@code zfs set volsize=<KiB>k} (zvol) or {@code refquota=<KiB>k} (dataset). */
   static List<String> setSize(boolean zvol, long sizeBytes, String dataset) {
     return List.of("zfs", "set", (zvol ? "volsize=" : "refquota=") + kib(sizeBytes), dataset);
+  }
+
+  static List<String> unmount(String dataset) {
+    return List.of("zfs", "unmount", dataset);
   }
 
   static List<String> mount(String dataset) {

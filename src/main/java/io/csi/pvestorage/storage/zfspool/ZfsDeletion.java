@@ -68,6 +68,12 @@ final class ZfsDeletion {
     }
     List<ZfsDataset> snapshots = listing.snapshotsOf(dataset);
     if (snapshots.stream().noneMatch(ZfsDeletion::keepsItsVolume)) {
+      if (!snapshots.isEmpty() && !volume.get().isVolume()) {
+        // zfs destroy -r destroys the snapshots first and only then fails to unmount a
+        // filesystem in use, leaving the volume without them (OpenZFS 2.1.11, StorageFaultsIT).
+        // Unmounted first, a busy filesystem fails before anything is destroyed.
+        zfs.unmount(ZfsCommands.unmount(dataset), "cannot delete " + volname + ": it is in use");
+      }
       zfs.destroy(ZfsCommands.destroyRecursively(dataset), "cannot destroy " + volname);
       reap(listing.without(List.of(dataset)));
       return;

@@ -368,9 +368,37 @@ public final class ZfsPoolPlugin implements StoragePlugin {
         : ZfsCommands.createDataset(size, props, ds);
     zfs.mustRun(argv, "cannot create " + format.pveName() + " volume " + volname);
     if (format == ImageFormat.RAW) {
-      links.await(volname);
+      awaitLinkOrUndo(volname);
     }
     return volname;
+  }
+
+  /**
+   * Waits for the device link of a zvol this call has just made. When udev never makes it, the
+   * zvol is destroyed again before the call fails: the create answered an error, so nothing may
+   * stay behind that the CO does not know of (a PVC deleted meanwhile would leave it for good),
+   * and a retry creates it anew and waits again. PVE's alloc_image leaves the zvol; PVE then
+   * has a guest config that names it, which a CSI volume only gets from a successful create.
+   * An interrupted wait (a cancelled call) keeps the zvol: its retry finds and adopts it.
+   */
+  private void awaitLinkOrUndo(String name) {
+    try {
+      links.await(name);
+    } catch (StorageException e) {
+      if (e.kind() != ErrorKind.UNAVAILABLE) {
+        throw e;
+      }
+      try {
+        zfs.destroy(ZfsCommands.destroyDataset(dataset(name)), "cannot destroy zvol " + name
+            + " again after its device link never appeared");
+      } catch (RuntimeException cleanup) {
+        e.addSuppressed(cleanup);
+        throw e;
+      }
+      throw new StorageException(ErrorKind.UNAVAILABLE, e.getMessage() + "; the zvol was "
+          + "destroyed again, nothing is left behind. udev makes the /dev/zvol links (rule "
+          + "60-zvol.rules, program zvol_id): check that udev runs and sees zvol events", e);
+    }
   }
 
   /**
@@ -442,7 +470,7 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     zfs.mustRun(ZfsCommands.clone(props, snapRow.name(), dataset(target)),
         "cannot clone " + volname + "@" + snap + " to " + target);
     if (source.format() == ImageFormat.RAW) {
-      links.await(target);
+      awaitLinkOrUndo(target);
     }
     boolean linked = snap.equals(ZfsNames.BASE_SNAPSHOT) && source.isBase();
     return linked ? source.name() + "/" + target : target;

@@ -61,6 +61,16 @@ final class ZfsRunner {
   }
 
   /**
+   * An unmount: busy retried, "not currently mounted" is success (it is unmounted either way).
+   */
+  void unmount(List<String> argv, String message) {
+    CommandResult result = retryBusy(argv);
+    if (!result.succeeded() && !result.stderrText().contains("not currently mounted")) {
+      throw ZfsErrors.failure(result, message);
+    }
+  }
+
+  /**
    * Waits; an interrupt (a cancelled call) ends the wait with ABORTED and keeps the thread's
    * interrupt flag.
    */

@@ -49,6 +49,27 @@ class ThinCapacityTest {
     assertEquals(0, status.allocatableBytes());
   }
 
+  /** Issue 14: the refusal says which threshold the pool reached, with LVM's percentage. */
+  @Test
+  void theReasonNamesTheThresholdReached() {
+    CapacityPolicy policy = new CapacityPolicy(2.0, 90, 80);
+    LogicalVolume dataFull = pool(10 * GIB, "93.75", "12.50");
+    assertEquals("its data is 93.75 % full (data limit 90 %)", ThinCapacity.whyNoRoom(dataFull,
+        ThinCapacity.of(dataFull, List.of(dataFull), policy), policy));
+    LogicalVolume metaFull = pool(10 * GIB, "10.00", "80.00");
+    assertEquals("its metadata is 80.00 % full (metadata limit 80 %; lvextend "
+        + "--poolmetadatasize grows it)", ThinCapacity.whyNoRoom(metaFull,
+        ThinCapacity.of(metaFull, List.of(metaFull), policy), policy));
+    LogicalVolume both = pool(10 * GIB, "90.00", "99.00");
+    assertTrue(ThinCapacity.whyNoRoom(both, ThinCapacity.of(both, List.of(both), policy), policy)
+        .matches("its data is 90.00 % full .* and its metadata is 99.00 % full .*"));
+    LogicalVolume roomy = pool(10 * GIB, "10.00", "5.00");
+    List<LogicalVolume> lvs = List.of(roomy, thin("a", 19 * GIB));
+    assertEquals("its volumes already have " + 19 * GIB + " bytes of virtual size, and the "
+        + "overcommit limit (2.0 times the pool's size) leaves " + GIB + " bytes",
+        ThinCapacity.whyNoRoom(roomy, ThinCapacity.of(roomy, lvs, policy), policy));
+  }
+
   @Test
   void overcommitBoundsTheProvisionedSum() {
     LogicalVolume pool = pool(10 * GIB, "10.00", "5.00");
