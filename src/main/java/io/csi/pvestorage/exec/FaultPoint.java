@@ -24,7 +24,8 @@ import java.util.regex.Pattern;
  * one line {@code <Method> <before|after|count> <n>}, for example {@code CreateVolume after 3}.
  * The next call of that method takes (deletes) the file, so a plan fires at most once and a
  * restarted process is never armed by a plan that already fired. {@code count} lets the call
- * run and writes its commands to {@value #COUNTED_FILE} (one {@code <index> <verb>} per line):
+ * run and writes its commands to {@value #COUNTED_FILE} (one {@code <index> <verb> reads|changes}
+ * per line, as {@link Command#readOnly()} decides):
  * how the test learns the range of N. Before halting, the step is written to {@value
  * #HALTED_FILE} ({@code before 3 lvcreate}).
  *
@@ -199,7 +200,8 @@ public final class FaultPoint {
     }
 
     int started(Command command) {
-      seen.add((seen.size() + 1) + " " + command.verb() + "\n");
+      seen.add((seen.size() + 1) + " " + command.verb()
+          + (command.readOnly() ? " reads" : " changes") + "\n");
       return seen.size();
     }
 

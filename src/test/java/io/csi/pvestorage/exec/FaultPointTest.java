@@ -68,7 +68,7 @@ class FaultPointTest {
     scriptThree();
     arm("CreateVolume count 0");
     point.runCall("CreateVolume", this::threeCommands);
-    assertEquals("1 lvs\n2 lvcreate\n3 lvchange\n", read(FaultPoint.COUNTED_FILE));
+    assertEquals("1 lvs reads\n2 lvcreate changes\n3 lvchange changes\n", read(FaultPoint.COUNTED_FILE));
     assertEquals(0, halts.get());
     assertFalse(Files.exists(dir.resolve(FaultPoint.ARM_FILE)), "the plan is taken");
     fake.verifyAllConsumed();
@@ -116,7 +116,7 @@ class FaultPointTest {
     point.runCall("CreateVolume", this::threeCommands);
     // The next call of the same method is not armed any more: a restarted driver's retry runs.
     point.runCall("CreateVolume", this::threeCommands);
-    assertEquals("1 lvs\n2 lvcreate\n3 lvchange\n", read(FaultPoint.COUNTED_FILE));
+    assertEquals("1 lvs reads\n2 lvcreate changes\n3 lvchange changes\n", read(FaultPoint.COUNTED_FILE));
 
     fake.expect("zfs", "list").thenSucceed("");
     fake.expect("lvs", "pve").thenSucceed("");
