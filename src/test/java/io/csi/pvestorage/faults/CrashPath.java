@@ -13,7 +13,7 @@ import java.util.function.Predicate;
  * @param method the bare gRPC method the fault point is armed for
  */
 record CrashPath(String name, String method, Predicate<Backend> backends,
-    Function<CrashAtEveryStepBase, Scenario> preparer) {
+    Function<CrashAtEveryStepIT, Scenario> preparer) {
 
   /** The prepared state of one run of the path. */
   interface Scenario {
@@ -31,7 +31,7 @@ record CrashPath(String name, String method, Predicate<Backend> backends,
     return backends.test(backend);
   }
 
-  Scenario prepare(CrashAtEveryStepBase suite) {
+  Scenario prepare(CrashAtEveryStepIT suite) {
     return preparer.apply(suite);
   }
 }

@@ -183,7 +183,7 @@ final class CrashPaths {
   }
 
   /** Restore or clone {@code source} into a larger volume; verify stages it and reads the data. */
-  private static CrashPath.Scenario restoreScenario(CrashAtEveryStepBase s,
+  private static CrashPath.Scenario restoreScenario(CrashAtEveryStepIT s,
       VolumeContentSource source, String sha256) {
     String name = name("restore");
     AtomicReference<Volume> made = new AtomicReference<>();
@@ -200,7 +200,7 @@ final class CrashPaths {
     return prefix + "-" + UUID.randomUUID();
   }
 
-  static VolumeCapability capability(CrashAtEveryStepBase s) {
+  static VolumeCapability capability(CrashAtEveryStepIT s) {
     return VolumeCapability.newBuilder()
         .setMount(VolumeCapability.MountVolume.newBuilder().setFsType(s.backendOf().fsType()))
         .setAccessMode(VolumeCapability.AccessMode.newBuilder()
@@ -209,7 +209,7 @@ final class CrashPaths {
   }
 
   /** CreateVolume of a mount volume (from {@code source} when not null); deleted at the end. */
-  static Volume createVolume(CrashAtEveryStepBase s, String name, long bytes,
+  static Volume createVolume(CrashAtEveryStepIT s, String name, long bytes,
       VolumeContentSource source) {
     CreateVolumeRequest.Builder request = CreateVolumeRequest.newBuilder().setName(name)
         .addVolumeCapabilities(capability(s))
@@ -226,7 +226,7 @@ final class CrashPaths {
   }
 
   /** CreateSnapshot; deleted at the end (before its source, which was registered earlier). */
-  static Snapshot snapshot(CrashAtEveryStepBase s, String name, String sourceVolumeId) {
+  static Snapshot snapshot(CrashAtEveryStepIT s, String name, String sourceVolumeId) {
     Snapshot snapshot = s.controller().createSnapshot(CreateSnapshotRequest.newBuilder()
         .setName(name).setSourceVolumeId(sourceVolumeId).build()).getSnapshot();
     s.afterPoint("DeleteSnapshot " + snapshot.getSnapshotId(),
@@ -243,14 +243,14 @@ final class CrashPaths {
   }
 
   /** A staging directory as the kubelet makes it; removed at the end (once unstaged). */
-  static String stagingDir(CrashAtEveryStepBase s) {
+  static String stagingDir(CrashAtEveryStepIT s) {
     String dir = s.stagingParent() + "/" + UUID.randomUUID().toString().substring(0, 8);
     s.must("mkdir", dir);
     s.afterPoint("rmdir " + dir, () -> s.must("rmdir", dir));
     return dir;
   }
 
-  static NodeStageVolumeRequest stageRequest(CrashAtEveryStepBase s, Volume volume,
+  static NodeStageVolumeRequest stageRequest(CrashAtEveryStepIT s, Volume volume,
       String staging) {
     return NodeStageVolumeRequest.newBuilder().setVolumeId(volume.getVolumeId())
         .setStagingTargetPath(staging).setVolumeCapability(capability(s))
@@ -263,7 +263,7 @@ final class CrashPaths {
   }
 
   /** NodeStageVolume into a new staging dir; unstaged at the end. */
-  static String stage(CrashAtEveryStepBase s, Volume volume) {
+  static String stage(CrashAtEveryStepIT s, Volume volume) {
     String staging = stagingDir(s);
     s.node().nodeStageVolume(stageRequest(s, volume, staging));
     s.afterPoint("NodeUnstageVolume " + staging,
@@ -272,7 +272,7 @@ final class CrashPaths {
   }
 
   /** A new volume, staged, with data written and synced. */
-  static Written volumeWithData(CrashAtEveryStepBase s) {
+  static Written volumeWithData(CrashAtEveryStepIT s) {
     Volume volume = createVolume(s, name("pvc"), SIZE, null);
     String staging = stage(s, volume);
     return new Written(volume, staging, writeData(s, staging));
@@ -282,23 +282,23 @@ final class CrashPaths {
    * Unstages a written volume before it is snapshotted, cloned or deleted, as Kubernetes does
    * for a pod that is gone: its data is on the device, not in a page cache.
    */
-  static Written unstaged(CrashAtEveryStepBase s, Written written) {
+  static Written unstaged(CrashAtEveryStepIT s, Written written) {
     s.node().nodeUnstageVolume(unstageRequest(written.volume(), written.staging()));
     return written;
   }
 
-  static String writeData(CrashAtEveryStepBase s, String dir) {
+  static String writeData(CrashAtEveryStepIT s, String dir) {
     s.must("dd", "if=/dev/urandom", "of=" + dir + "/data", "bs=1M", "count=4", "status=none",
         "conv=fsync");
     return sha256(s, dir);
   }
 
-  static String sha256(CrashAtEveryStepBase s, String dir) {
+  static String sha256(CrashAtEveryStepIT s, String dir) {
     return s.must("sha256sum", dir + "/data").stdoutText().split("\\s+")[0];
   }
 
   /** A target path (not created: the driver makes it); unpublished at the end. */
-  static String target(CrashAtEveryStepBase s, Written written) {
+  static String target(CrashAtEveryStepIT s, Written written) {
     String target = s.targetParent() + "/" + UUID.randomUUID().toString().substring(0, 8);
     s.afterPoint("NodeUnpublishVolume " + target, () -> s.node().nodeUnpublishVolume(
         NodeUnpublishVolumeRequest.newBuilder().setVolumeId(written.volume().getVolumeId())
@@ -306,7 +306,7 @@ final class CrashPaths {
     return target;
   }
 
-  static NodePublishVolumeRequest publishRequest(CrashAtEveryStepBase s, Written written,
+  static NodePublishVolumeRequest publishRequest(CrashAtEveryStepIT s, Written written,
       String target) {
     return NodePublishVolumeRequest.newBuilder().setVolumeId(written.volume().getVolumeId())
         .setStagingTargetPath(written.staging()).setTargetPath(target)
@@ -314,36 +314,36 @@ final class CrashPaths {
         .putAllVolumeContext(written.volume().getVolumeContextMap()).build();
   }
 
-  static boolean isMounted(CrashAtEveryStepBase s, String path) {
+  static boolean isMounted(CrashAtEveryStepIT s, String path) {
     return s.guest("mountpoint", "-q", path).exitCode() == 0;
   }
 
-  static void assertMounted(CrashAtEveryStepBase s, String path) {
+  static void assertMounted(CrashAtEveryStepIT s, String path) {
     assertTrue(isMounted(s, path), path + " is a mount point");
     assertEquals(1, s.must("findmnt", "-rn", "-o", "TARGET").stdoutText().lines()
         .filter(path::equals).count(), path + " is mounted once");
   }
 
-  static boolean exists(CrashAtEveryStepBase s, String path) {
+  static boolean exists(CrashAtEveryStepIT s, String path) {
     return s.guest("test", "-e", path).exitCode() == 0;
   }
 
-  static List<String> listedVolumeIds(CrashAtEveryStepBase s) {
+  static List<String> listedVolumeIds(CrashAtEveryStepIT s) {
     return s.controller().listVolumes(ListVolumesRequest.getDefaultInstance()).getEntriesList()
         .stream().map(e -> e.getVolume().getVolumeId()).toList();
   }
 
   /** The ID a CreateVolume of {@code name} answers: the retry's answer, not a guess. */
-  static String volumeIdOf(CrashAtEveryStepBase s, String name) {
+  static String volumeIdOf(CrashAtEveryStepIT s, String name) {
     return createVolume(s, name, SIZE, null).getVolumeId();
   }
 
-  static void assertListedOnce(CrashAtEveryStepBase s, String volumeId) {
+  static void assertListedOnce(CrashAtEveryStepIT s, String volumeId) {
     assertEquals(1, listedVolumeIds(s).stream().filter(volumeId::equals).count(),
         volumeId + " is listed once");
   }
 
-  static void assertSnapshotGone(CrashAtEveryStepBase s, Snapshot snapshot) {
+  static void assertSnapshotGone(CrashAtEveryStepIT s, Snapshot snapshot) {
     assertEquals(0, s.controller().listSnapshots(ListSnapshotsRequest.newBuilder()
         .setSnapshotId(snapshot.getSnapshotId()).build()).getEntriesCount(),
         "the snapshot is gone");
