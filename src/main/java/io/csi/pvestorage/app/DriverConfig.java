@@ -2,6 +2,7 @@ package io.csi.pvestorage.app;
 
 import io.csi.pvestorage.app.Flags.Spec;
 import io.csi.pvestorage.app.Flags.UsageException;
+import io.csi.pvestorage.exec.FaultPoint;
 import io.csi.pvestorage.storage.config.OwnerPolicy;
 import io.csi.pvestorage.node.HostPath;
 import java.net.InetSocketAddress;
@@ -189,7 +190,42 @@ public record DriverConfig(
       new Spec("check-tools", null, true, "true",
           "check at start that the storages' tools run through the prefix (and that ZFS "
               + "userland matches its kernel module); not ready until they do"),
+      new Spec("fault-injection-dir", null, false, null,
+          "TEST ONLY, never in production: a directory whose 'arm' file makes the process kill"
+              + " itself before or after a call's Nth command (needs "
+              + FaultPoint.ENABLE_ENV + "=" + FaultPoint.ENABLE_VALUE + ")"),
       new Spec("help", null, true, "false", "print this help"));
+
+  /** The test-only flag of the crash suite ({@link FaultPoint}). */
+  static final String FAULT_INJECTION_FLAG = "fault-injection-dir";
+
+  /**
+   * The crash suite's fault directory ({@link FaultPoint}), read apart from the record so that
+   * production configuration carries no trace of it. The flag alone is refused: the environment
+   * must also say {@value FaultPoint#ENABLE_ENV}={@value FaultPoint#ENABLE_VALUE}, so that a
+   * stray flag in a manifest cannot make a production driver kill itself.
+   *
+   * @throws UsageException when the flag is set without the environment variable, or is not an
+   *     absolute path
+   */
+  public static Optional<Path> faultInjectionDir(List<String> args, Map<String, String> env) {
+    Optional<String> dir = new Flags(FLAGS).parse(args, env).get(FAULT_INJECTION_FLAG)
+        .filter(s -> !s.isBlank());
+    if (dir.isEmpty()) {
+      return Optional.empty();
+    }
+    if (!FaultPoint.ENABLE_VALUE.equals(env.get(FaultPoint.ENABLE_ENV))) {
+      throw new UsageException("--" + FAULT_INJECTION_FLAG + " is for the crash tests only and "
+          + "needs " + FaultPoint.ENABLE_ENV + "=" + FaultPoint.ENABLE_VALUE + " in the "
+          + "environment; remove the flag");
+    }
+    Path path = Path.of(dir.get());
+    if (!path.isAbsolute()) {
+      throw new UsageException("--" + FAULT_INJECTION_FLAG + ": '" + dir.get()
+          + "' must be an absolute path");
+    }
+    return Optional.of(path);
+  }
 
   /** The flag table, for {@code serve --help}. */
   public static String help() {

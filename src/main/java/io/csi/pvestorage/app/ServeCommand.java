@@ -10,6 +10,8 @@ import io.csi.pvestorage.csi.NodeService;
 import io.csi.pvestorage.csi.NodeStorages;
 import io.csi.pvestorage.csi.Readiness;
 import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.exec.CommandRunner;
+import io.csi.pvestorage.exec.FaultPoint;
 import io.csi.pvestorage.exec.RunningCommands;
 import io.csi.pvestorage.metrics.DriverMetrics;
 import io.csi.pvestorage.metrics.MetricsServer;
@@ -23,6 +25,7 @@ import io.csi.pvestorage.storage.config.StorageConfig;
 import io.csi.pvestorage.storage.config.StorageConfigParser;
 import io.csi.pvestorage.storage.config.StorageDefinition;
 import io.grpc.BindableService;
+import io.grpc.ServerInterceptor;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -44,6 +47,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
 import sun.misc.Signal;
 
@@ -94,10 +98,16 @@ final class ServeCommand {
     // Meters are created after the first Probe can already be answered (they cost start-up
     // time); calls finished before that are not counted.
     MetricsObserver observer = new MetricsObserver();
+    Optional<FaultPoint> faults = DriverConfig.faultInjectionDir(args, env)
+        .map(dir -> new FaultPoint(dir, FaultPoint.Halt.RUNTIME));
+    faults.ifPresent(point -> LOG.log(Level.WARNING, "FAULT INJECTION IS ON (--"
+        + DriverConfig.FAULT_INJECTION_FLAG + "=" + point.directory() + "): this process KILLS "
+        + "ITSELF when a test arms it. This is for the crash tests only; never run it in "
+        + "production."));
     AtomicReference<StorageWiring> wiring = new AtomicReference<>();
     if (config.mode().hasStorage()) {
       try {
-        wiring.set(wireStorage(config, observer));
+        wiring.set(wireStorage(config, observer, faults));
       } catch (StorageException e) {
         LOG.log(Level.ERROR, e.getMessage());
         return 1;
@@ -138,7 +148,7 @@ final class ServeCommand {
       // INVALID_ARGUMENT instead of gRPC's UNKNOWN.
       server = CsiServer.start(config.endpoint(), config.socketMode(),
           services.stream().map(CallInterceptor::parsingLeniently).toList(),
-          List.of(new CallInterceptor(observer)),
+          interceptors(observer, faults),
           new CsiServer.Limits(CsiServer.Limits.DEFAULT_MAX_MESSAGE_BYTES, config.maxCalls()));
     } catch (IOException | IllegalStateException e) {
       LOG.log(Level.ERROR, "cannot serve on " + config.endpoint() + ": " + e.getMessage());
@@ -299,7 +309,8 @@ final class ServeCommand {
   }
 
   /** Loads storage.cfg and builds the plugins of the storages this node has, and the lock. */
-  private static StorageWiring wireStorage(DriverConfig config, MetricsObserver observer) {
+  private static StorageWiring wireStorage(DriverConfig config, MetricsObserver observer,
+      Optional<FaultPoint> faults) {
     StorageConfig storage = loadStorageConfig(config.storageConfig().orElseThrow(),
         config.ownerPolicy());
     String node = config.nodeId().orElseThrow();
@@ -310,7 +321,17 @@ final class ServeCommand {
         + (usable.isEmpty() ? "none" : String.join(", ",
             usable.stream().map(s -> s.type() + ":" + s.storeId()).toList()))
         + "; lock " + config.lockMode().name().toLowerCase(Locale.ROOT));
-    return StorageWiring.build(config, usable, observer);
+    return StorageWiring.build(config, usable, observer,
+        faults.<UnaryOperator<CommandRunner>>map(point -> point::wrap)
+            .orElse(UnaryOperator.identity()));
+  }
+
+  /** The call interceptors; the fault point's goes last, so it is the first to see a call. */
+  private static List<ServerInterceptor> interceptors(MetricsObserver observer,
+      Optional<FaultPoint> faults) {
+    List<ServerInterceptor> interceptors = new ArrayList<>(List.of(new CallInterceptor(observer)));
+    faults.ifPresent(point -> interceptors.add(new FaultInjectionInterceptor(point)));
+    return interceptors;
   }
 
   private static StorageConfig loadStorageConfig(Path path, OwnerPolicy owners) {

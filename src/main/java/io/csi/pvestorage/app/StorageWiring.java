@@ -36,6 +36,7 @@ import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.UnaryOperator;
 import java.util.random.RandomGenerator;
 
 /**
@@ -83,6 +84,16 @@ final class StorageWiring implements AutoCloseable {
    */
   static StorageWiring build(DriverConfig config, List<StorageDefinition> definitions,
       MetricsObserver observer) {
+    return build(config, definitions, observer, UnaryOperator.identity());
+  }
+
+  /**
+   * As {@link #build(DriverConfig, List, MetricsObserver)}, with {@code around} wrapped around
+   * each process runner, inside the slots, metrics and fencing: the crash suite's fault point
+   * ({@link io.csi.pvestorage.exec.FaultPoint}) sits right at the process start.
+   */
+  static StorageWiring build(DriverConfig config, List<StorageDefinition> definitions,
+      MetricsObserver observer, UnaryOperator<CommandRunner> around) {
     Clock clock = Clock.systemUTC();
     RandomGenerator random = ThreadLocalRandom.current();
     String node = config.nodeId().orElseThrow();
@@ -125,11 +136,12 @@ final class StorageWiring implements AutoCloseable {
     FencedCommandRunner.Takeover takeover = new FencedCommandRunner.Takeover(
         PveFlock.launchGate(config.lockDir(), clock, random, Sleeper.SYSTEM),
         ProcessTable.system(), config.lockWait(), clock);
-    CommandRunner commands = limitedRunner(config, observer, running, slots, RunningCommands.NODE);
+    CommandRunner commands = limitedRunner(config, observer, running, slots, RunningCommands.NODE,
+        around);
     List<StoragePlugin> plugins = new ArrayList<>();
     for (StorageDefinition definition : definitions) {
       CommandRunner fenced = new FencedCommandRunner(
-          limitedRunner(config, observer, running, slots, definition.storeId()), lock,
+          limitedRunner(config, observer, running, slots, definition.storeId(), around), lock,
           definition.storeId(), takeover);
       plugins.add(switch (definition) {
         case LvmThinStorage lvm -> new LvmThinPlugin(lvm, fenced);
@@ -142,9 +154,10 @@ final class StorageWiring implements AutoCloseable {
 
   /** The runner of one scope: a slot, metrics, the process recorded under the scope. */
   private static CommandRunner limitedRunner(DriverConfig config, MetricsObserver observer,
-      RunningCommands running, CommandSlots slots, String scope) {
-    return new LimitedCommandRunner(new ObservedCommandRunner(new ProcessCommandRunner(
-        config.commandPrefix(), MAX_COMMAND_OUTPUT, running, scope), observer), slots, scope);
+      RunningCommands running, CommandSlots slots, String scope,
+      UnaryOperator<CommandRunner> around) {
+    return new LimitedCommandRunner(new ObservedCommandRunner(around.apply(new ProcessCommandRunner(
+        config.commandPrefix(), MAX_COMMAND_OUTPUT, running, scope)), observer), slots, scope);
   }
 
   /** The storages' stall check for the lock, read from the running commands. */

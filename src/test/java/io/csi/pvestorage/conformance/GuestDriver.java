@@ -83,6 +83,10 @@ public final class GuestDriver implements AutoCloseable {
   private final LockMode lockMode;
   /** What puts a guest command into the driver's network namespace (empty: the guest's own). */
   private final List<String> driverNetwork;
+  /** How this process was started, for {@link #restart}; null for a container. */
+  private Launch launch;
+  /** Set by {@link #restart}: the work dir and API server belong to the new driver now. */
+  private boolean handedOver;
 
   private GuestDriver(GuestCommandRunner guest, RunningDriver process, ManagedChannel channel,
       String workDir, KubernetesMockServer apiServer, LockMode lockMode, List<String> driverNetwork) {
@@ -113,6 +117,17 @@ public final class GuestDriver implements AutoCloseable {
    */
   public static GuestDriver start(VmHarness vm, int guestPort, LockMode lockMode,
       Duration poolRefresh) throws InterruptedException {
+    return start(vm, guestPort, lockMode, poolRefresh, List.of(), Map.of());
+  }
+
+  /**
+   * As {@link #start(VmHarness, int, LockMode, Duration)}, with {@code extraArgs} after the
+   * usual flags and {@code extraEnv} in the driver's environment (the crash suite's fault
+   * point). The returned driver can be {@linkplain #restart restarted}.
+   */
+  public static GuestDriver start(VmHarness vm, int guestPort, LockMode lockMode,
+      Duration poolRefresh, List<String> extraArgs, Map<String, String> extraEnv)
+      throws InterruptedException {
     GuestCommandRunner guest = vm.runner();
     String workDir = must(guest, "mktemp", "-d", "/tmp/csi-conformance.XXXXXX").stdoutText().strip();
     String storageCfg = workDir + "/storage.cfg";
@@ -142,7 +157,20 @@ public final class GuestDriver implements AutoCloseable {
           "--lease-duration", EMULATED_LEASE_DURATION));
       env.putAll(apiServerEnvironment(HOST_FROM_GUEST, apiServer.getPort()));
     }
-    GuestProcess process = vm.startGuestProcess(argv, env, guestPort);
+    argv.addAll(extraArgs);
+    env.putAll(extraEnv);
+    Launch launch = new Launch(List.copyOf(argv), Map.copyOf(env), guestPort);
+    return launch(vm, launch, workDir, apiServer, lockMode);
+  }
+
+  /** What {@link #restart} repeats: the command line, environment and port of the process. */
+  private record Launch(List<String> argv, Map<String, String> env, int guestPort) {}
+
+  private static GuestDriver launch(VmHarness vm, Launch launch, String workDir,
+      KubernetesMockServer apiServer, LockMode lockMode) throws InterruptedException {
+    GuestCommandRunner guest = vm.runner();
+    int guestPort = launch.guestPort();
+    GuestProcess process = vm.startGuestProcess(launch.argv(), launch.env(), guestPort);
     try {
       // Measured (2026-12-07): with the host's load at 10-16 on 2 cores, the emulated guest's JVM
       // needed ~100 s to load its classes over 9p and listen; 120 s failed every start.
@@ -150,7 +178,25 @@ public final class GuestDriver implements AutoCloseable {
     } catch (RuntimeException | InterruptedException e) {
       throw failedToStart(e, process, apiServer);
     }
-    return connect(guest, process, workDir, apiServer, lockMode, List.of());
+    GuestDriver driver = connect(guest, process, workDir, apiServer, lockMode, List.of());
+    driver.launch = launch;
+    return driver;
+  }
+
+  /**
+   * Starts the same driver again, as the kubelet restarts a container: a new process with the
+   * same command line, work dir and mock API server (so the Lease the old one held is still
+   * there), after this one died or was stopped. This object hands its work dir and API server to
+   * the returned driver and must not be used again.
+   */
+  public GuestDriver restart(VmHarness vm) throws InterruptedException {
+    if (launch == null) {
+      throw new IllegalStateException("only a driver started as a guest process restarts");
+    }
+    channel.shutdownNow();
+    process.stop();
+    handedOver = true;
+    return launch(vm, launch, workDir, apiServer, lockMode);
   }
 
   /**
@@ -364,6 +410,9 @@ public final class GuestDriver implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     process.stop();
+    if (handedOver) {
+      return;
+    }
     if (apiServer != null) {
       apiServer.destroy();
     }

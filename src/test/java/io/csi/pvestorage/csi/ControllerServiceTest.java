@@ -361,6 +361,22 @@ class ControllerServiceTest {
   }
 
   @Test
+  void aCloneCutOffBeforeItsTemporarySnapshotWasRemovedIsFinishedByTheRetry() {
+    controller.createVolume(create("src", GIB, LVM).build());
+    // The crash came after the clone and before the temporary snapshot's removal.
+    String temp = io.csi.pvestorage.storage.VolumeNames.cloneSnapshotFor("vm-0-c-crash");
+    lvm.putSnapshot("vm-0-src", temp, Optional.empty());
+    lvm.put("vm-0-c-crash", ImageFormat.RAW, GIB, Optional.of(VolumeMetadata.of("c-crash")));
+    Volume v = controller.createVolume(create("c-crash", 2 * GIB, LVM)
+        .setVolumeContentSource(fromVolume("local-lvm:vm-0-src")).build()).getVolume();
+    assertEquals(2 * GIB, v.getCapacityBytes());
+    assertFalse(lvm.hasSnapshot("vm-0-src", temp), "the retry removed the temporary snapshot");
+    List<String> calls = lvm.calls();
+    assertEquals(List.of("finish vm-0-c-crash", "delsnapshot vm-0-src@" + temp,
+        "resize vm-0-c-crash " + 2 * GIB), calls.subList(calls.size() - 3, calls.size()));
+  }
+
+  @Test
   void restoreSourcesThatAreMissingOrElsewhere() {
     fails(Status.Code.NOT_FOUND, () -> controller.createVolume(create("r", 0, LVM)
         .setVolumeContentSource(fromSnapshot("local-lvm:vm-0-gone@s1")).build()));
