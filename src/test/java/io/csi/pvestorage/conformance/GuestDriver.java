@@ -153,8 +153,10 @@ public final class GuestDriver implements AutoCloseable {
         "--kubelet-dir", workDir));
     if (lockMode == LockMode.LEASE) {
       apiServer = startApiServer();
-      argv.addAll(List.of("--lease-namespace", LEASE_NAMESPACE, "--pod-name", "conformance-driver",
-          "--lease-duration", EMULATED_LEASE_DURATION));
+      argv.addAll(List.of("--lease-namespace", LEASE_NAMESPACE, "--pod-name", "conformance-driver"));
+      if (!extraArgs.contains("--lease-duration")) {
+        argv.addAll(List.of("--lease-duration", EMULATED_LEASE_DURATION));
+      }
       env.putAll(apiServerEnvironment(HOST_FROM_GUEST, apiServer.getPort()));
     }
     argv.addAll(extraArgs);
