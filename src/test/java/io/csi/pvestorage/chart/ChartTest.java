@@ -14,6 +14,8 @@ import io.csi.pvestorage.storage.config.StorageConfigParser;
 import io.csi.pvestorage.storage.config.StorageDefinition;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.VolumeMount;
@@ -25,11 +27,13 @@ import io.fabric8.kubernetes.api.model.storage.CSIDriver;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -476,9 +480,9 @@ class ChartTest {
         "node-driver-registrar", "/healthz", "csi-resizer", "/healthz/leader-election");
     for (var pod : List.of(only(objects, DaemonSet.class).getSpec().getTemplate().getSpec(),
         only(objects, Deployment.class).getSpec().getTemplate().getSpec())) {
-      Set<Integer> ports = new java.util.HashSet<>();
+      Set<Integer> ports = new HashSet<>();
       for (Container c : pod.getContainers()) {
-        for (var port : c.getPorts() == null ? List.<io.fabric8.kubernetes.api.model.ContainerPort>of()
+        for (var port : c.getPorts() == null ? List.<ContainerPort>of()
             : c.getPorts()) {
           assertTrue(ports.add(port.getContainerPort()), "port " + port + " used twice in a pod");
         }
@@ -507,7 +511,7 @@ class ChartTest {
   }
 
   private static int portNumber(List<Container> containers, String name) {
-    return containers.stream().flatMap(c -> c.getPorts() == null ? java.util.stream.Stream.empty()
+    return containers.stream().flatMap(c -> c.getPorts() == null ? Stream.empty()
         : c.getPorts().stream()).filter(p -> name.equals(p.getName())).findFirst()
         .orElseThrow(() -> new AssertionError("no port named " + name)).getContainerPort();
   }
@@ -607,7 +611,7 @@ class ChartTest {
     assertEquals("Delete", datasets.getReclaimPolicy());
     assertTrue(datasets.getAllowedTopologies() == null || datasets.getAllowedTopologies().isEmpty());
     var snapshotClass = objects.stream().filter(o -> o.getKind().equals("VolumeSnapshotClass"))
-        .map(io.fabric8.kubernetes.api.model.GenericKubernetesResource.class::cast).findFirst().orElseThrow();
+        .map(GenericKubernetesResource.class::cast).findFirst().orElseThrow();
     assertEquals("Retain", snapshotClass.getAdditionalProperties().get("deletionPolicy"));
     assertEquals(null, snapshotClass.getAdditionalProperties().get("parameters"),
         "the driver refuses every VolumeSnapshotClass parameter");
