@@ -24,8 +24,40 @@ app.kubernetes.io/name: {{ include "pve-storage-csi.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* registry/repository:tag, and @digest when one is set (the runtime then pulls by digest) */}}
 {{- define "pve-storage-csi.image" -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- $image := .Values.image }}
+{{- $first := first (splitList "/" $image.repository) }}
+{{- if and $image.registry (gt (len (splitList "/" $image.repository)) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) }}
+{{- fail (printf "image.repository %q starts with the registry host %q; set image.registry to it and image.repository to the rest" $image.repository $first) }}
+{{- end }}
+{{- if $image.registry }}{{ $image.registry }}/{{ end }}{{ $image.repository }}:{{ $image.tag | default .Chart.AppVersion }}{{ if $image.digest }}@{{ $image.digest }}{{ end }}
+{{- end }}
+
+{{/* driver.shutdownGrace in whole seconds (the schema allows s and m) */}}
+{{- define "pve-storage-csi.shutdownGraceSeconds" -}}
+{{- $grace := .Values.driver.shutdownGrace }}
+{{- if hasSuffix "m" $grace }}{{ mul (trimSuffix "m" $grace | atoi) 60 }}{{ else }}{{ trimSuffix "s" $grace | atoi }}{{ end }}
+{{- end }}
+
+{{/* terminationGracePeriodSeconds of a pod ("node" or "controller"), refused when shorter than the driver's shutdown grace */}}
+{{- define "pve-storage-csi.terminationGrace" -}}
+{{- $pod := index .Values .pod }}
+{{- $grace := include "pve-storage-csi.shutdownGraceSeconds" . | atoi }}
+{{- if lt (int $pod.terminationGracePeriodSeconds) $grace }}
+{{- fail (printf "%s.terminationGracePeriodSeconds (%d) is shorter than driver.shutdownGrace (%s): the kubelet would kill the driver while calls still finish" .pod (int $pod.terminationGracePeriodSeconds) .Values.driver.shutdownGrace) }}
+{{- end }}
+{{- $pod.terminationGracePeriodSeconds }}
+{{- end }}
+
+{{/* Liveness probe of a sidecar's --http-endpoint */}}
+{{- define "pve-storage-csi.sidecarLiveness" -}}
+livenessProbe:
+  httpGet: {path: {{ .path }}, port: {{ .port }}}
+  initialDelaySeconds: 10
+  periodSeconds: 20
+  timeoutSeconds: 5
+  failureThreshold: 5
 {{- end }}
 
 {{/* hostPID when the command prefix enters the host's namespaces */}}
@@ -59,6 +91,7 @@ seccompProfile:
 - --log-level={{ .Values.driver.logLevel }}
 - --log-format={{ .Values.driver.logFormat }}
 - --lock={{ .Values.driver.lock }}
+- --shutdown-grace={{ .Values.driver.shutdownGrace }}
 {{- range .Values.driver.extraArgs }}
 - {{ . | quote }}
 {{- end }}

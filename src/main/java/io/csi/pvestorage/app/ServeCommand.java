@@ -26,7 +26,6 @@ import io.csi.pvestorage.storage.config.StorageConfigParser;
 import io.csi.pvestorage.storage.config.StorageDefinition;
 import io.grpc.BindableService;
 import io.grpc.ServerInterceptor;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -183,10 +182,14 @@ final class ServeCommand {
     ToolCheck tools = storageWiring != null && config.checkTools()
         ? startToolCheck(config, storageWiring, pools, readiness) : null;
     List<AutoCloseable> metricsParts = new CopyOnWriteArrayList<>();
+    // The meters' constant node label: the node plugin's node ID, else the pod's node.
+    String node = config.nodeId().or(() -> Optional.ofNullable(env.get("NODE_NAME")))
+        .or(() -> Optional.ofNullable(env.get("HOSTNAME"))).orElse("unknown");
+    String mode = config.mode().name().toLowerCase(Locale.ROOT);
     config.metricsAddress().ifPresent(address -> Thread.ofVirtual().name("metrics-start").start(
         () -> startMetrics(address, readiness, observer, pools, running, config.poolRefresh(),
             tools,
-            metricsParts)));
+            new MetricsLabels(node, build, mode), metricsParts)));
 
     try {
       stop.await();
@@ -271,11 +274,13 @@ final class ServeCommand {
    */
   private static void startMetrics(java.net.InetSocketAddress address, Readiness readiness,
       MetricsObserver observer, List<StoragePlugin> pools, RunningCommands running,
-      Duration poolRefresh, ToolCheck tools, List<AutoCloseable> parts) {
-    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    observer.attach(new DriverMetrics(registry).withJvmMeters().withCommandGauges(
-        pools.stream().map(StoragePlugin::storeId).toList(), running::oldest,
-        storeId -> running.stall(storeId).isPresent()));
+      Duration poolRefresh, ToolCheck tools, MetricsLabels labels, List<AutoCloseable> parts) {
+    PrometheusMeterRegistry registry = DriverMetrics.newRegistry(labels.node());
+    observer.attach(new DriverMetrics(registry).withJvmMeters()
+        .withBuildInfo(labels.build().version(), labels.build().csiSpecVersion(), labels.mode())
+        .withReadiness(() -> readiness.notReadyForWork().isEmpty())
+        .withCommandGauges(pools.stream().map(StoragePlugin::storeId).toList(), running::oldest,
+            storeId -> running.stall(storeId).isPresent()));
     if (tools != null) {
       tools.bindTo(registry);
     }
@@ -307,6 +312,9 @@ final class ServeCommand {
           + " (CSI keeps running)");
     }
   }
+
+  /** The constant labels of the driver's meters: its node, its build and its mode. */
+  private record MetricsLabels(String node, BuildInfo build, String mode) {}
 
   /** Loads storage.cfg and builds the plugins of the storages this node has, and the lock. */
   private static StorageWiring wireStorage(DriverConfig config, MetricsObserver observer,

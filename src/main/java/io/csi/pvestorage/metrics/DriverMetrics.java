@@ -8,11 +8,16 @@ import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.List;
 import java.util.Objects;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
@@ -39,8 +44,18 @@ import java.util.function.Predicate;
  *       changes storage is never killed, so a value that keeps growing is a hung command;
  *   <li>{@code pve_csi_storage_command_stalled{storage}}: 1 while a command of the storage that
  *       changes storage has run past its expected time (the storage refuses new operations);
- *   <li>JVM and process meters from Micrometer's binders.
+ *   <li>{@code pve_csi_ready}: 1 while the driver takes new storage work ({@code /readyz}), 0
+ *       while it starts, stops, fails its tool check or has a stalled command;
+ *   <li>{@code pve_csi_build_info{version,csi_spec,mode}}: always 1, for joining the version
+ *       onto other series;
+ *   <li>JVM and process meters from Micrometer's binders, and the process's resident and
+ *       virtual memory ({@link ProcessMemoryMetrics}).
  * </ul>
+ *
+ * <p>Sized for a fleet of nodes: every series carries the constant label {@code node} (set on
+ * the registry, {@link #newRegistry}), and every histogram has the same {@link #BUCKETS} (14
+ * bounds plus {@code +Inf}), instead of Micrometer's percentile histogram of about 70 buckets
+ * per series.
  */
 public final class DriverMetrics {
 
@@ -54,11 +69,39 @@ public final class DriverMetrics {
   static final String OLDEST_COMMAND = "pve.csi.storage.command.oldest";
   static final String OLDEST_NODE_COMMAND = "pve.csi.node.command.oldest";
   static final String STALLED = "pve.csi.storage.command.stalled";
+  static final String READY = "pve.csi.ready";
+  static final String BUILD_INFO = "pve.csi.build.info";
+
+  /**
+   * The upper bounds of every latency histogram: from 5 ms (a Probe, an lvs) through the lock
+   * wait limit (60 s by default) to 5 min (mkfs of a big volume); slower lands in {@code +Inf}.
+   */
+  public static final List<Duration> BUCKETS = List.of(Duration.ofMillis(5),
+      Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50),
+      Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500),
+      Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5),
+      Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofSeconds(60),
+      Duration.ofMinutes(5));
 
   private final MeterRegistry registry;
 
   public DriverMetrics(MeterRegistry registry) {
     this.registry = Objects.requireNonNull(registry, "registry");
+  }
+
+  /**
+   * A Prometheus registry whose every series carries {@code node}: summing or comparing nodes
+   * then needs no relabelling in each scrape configuration.
+   *
+   * @param node the Kubernetes node this driver runs on
+   */
+  public static PrometheusMeterRegistry newRegistry(String node) {
+    if (node == null || node.isBlank()) {
+      throw new IllegalArgumentException("the node label needs a node name");
+    }
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    registry.config().commonTags("node", node);
+    return registry;
   }
 
   /** Adds the JVM and process meters. */
@@ -69,6 +112,31 @@ public final class DriverMetrics {
     new ClassLoaderMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
+    new FileDescriptorMetrics().bindTo(registry);
+    new ProcessMemoryMetrics().bindTo(registry);
+    return this;
+  }
+
+  /**
+   * Adds {@code pve_csi_build_info}, 1 with the build's facts as labels.
+   *
+   * @param mode {@code node} or {@code controller}
+   */
+  public DriverMetrics withBuildInfo(String version, String csiSpec, String mode) {
+    Gauge.builder(BUILD_INFO, () -> 1)
+        .description("always 1; the labels say which build runs")
+        .tag("version", version)
+        .tag("csi_spec", csiSpec)
+        .tag("mode", mode)
+        .register(registry);
+    return this;
+  }
+
+  /** Adds {@code pve_csi_ready}: 1 while {@code ready} says the driver takes new work. */
+  public DriverMetrics withReadiness(BooleanSupplier ready) {
+    Gauge.builder(READY, () -> ready.getAsBoolean() ? 1 : 0)
+        .description("1 while the driver takes new storage work (/readyz answers 200)")
+        .register(registry);
     return this;
   }
 
@@ -165,12 +233,10 @@ public final class DriverMetrics {
         .increment();
   }
 
-  /** Latency histograms share buckets from 1 ms (a Probe) to 5 min (mkfs of a big volume). */
+  /** Latency histograms share {@link #BUCKETS}. */
   private static Timer.Builder histogram(String name, String description) {
     return Timer.builder(name)
         .description(description)
-        .publishPercentileHistogram()
-        .minimumExpectedValue(Duration.ofMillis(1))
-        .maximumExpectedValue(Duration.ofMinutes(5));
+        .serviceLevelObjectives(BUCKETS.toArray(Duration[]::new));
   }
 }

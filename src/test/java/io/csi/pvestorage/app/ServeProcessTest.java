@@ -128,8 +128,10 @@ class ServeProcessTest {
           URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString());
       assertEquals(200, scrape.statusCode());
-      assertTrue(scrape.body().contains(
-          "pve_csi_rpc_duration_seconds_count{code=\"OK\",method=\"Probe\"} 1"), scrape.body());
+      // The constant node label of every series: the controller has no node ID, so the pod's node
+      // (NODE_NAME) or its host name.
+      assertTrue(Pattern.compile("(?m)^pve_csi_rpc_duration_seconds_count\\{code=\"OK\","
+          + "method=\"Probe\",node=\"[^\"]+\"} 1").matcher(scrape.body()).find(), scrape.body());
     } finally {
       driver.destroy();
       driver.waitFor(30, TimeUnit.SECONDS);
@@ -187,7 +189,8 @@ class ServeProcessTest {
       String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
           URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString()).body();
-      assertTrue(metrics.contains("pve_csi_tool_ok{backend=\"zfspool\",tool=\"zfs\"} 0.0"), metrics);
+      assertTrue(Pattern.compile("(?m)^pve_csi_tool_ok\\{backend=\"zfspool\",node=\"[^\"]+\","
+          + "tool=\"zfs\"} 0.0").matcher(metrics).find(), metrics);
     } finally {
       driver.destroy();
       driver.waitFor(30, TimeUnit.SECONDS);

@@ -55,7 +55,8 @@ class DriverContainerIT {
   private static final Duration LVCREATE_BOUND = Duration.ofSeconds(40);
   private static final Duration STEP = Duration.ofSeconds(60);
   private static final Pattern TOOL_GAUGE =
-      Pattern.compile("(?m)^pve_csi_tool_ok\\{backend=\"(\\w+)\",tool=\"([\\w.-]+)\"} (\\S+)$");
+      Pattern.compile("(?m)^pve_csi_tool_ok\\{backend=\"(\\w+)\",node=\"[^\"]+\","
+          + "tool=\"([\\w.-]+)\"} (\\S+)$");
 
   @Test
   void theBuiltImageIsLaidOutAsItsFactsSay() throws Exception {

@@ -79,6 +79,9 @@ class DriverMetricsIT {
           new String[] {"pve_csi_pool_snapshots", "gauge"},
           new String[] {"pve_csi_pool_health", "gauge"},
           new String[] {"pve_csi_tool_ok", "gauge"},
+          new String[] {"pve_csi_ready", "gauge"},
+          new String[] {"pve_csi_build_info", "gauge"},
+          new String[] {"process_resident_memory_bytes", "gauge"},
           new String[] {"jvm_memory_used_bytes", "gauge"},
           new String[] {"process_cpu_usage", "gauge"})) {
         assertTrue(text.contains("# TYPE " + family[0] + " " + family[1]),
@@ -99,9 +102,17 @@ class DriverMetricsIT {
           "storage=\"local-lvm\",takeover=\"false\"");
       assertSample(text, "pve_csi_pool_size_bytes", "backend=\"lvmthin\",storage=\"local-lvm\"");
       assertSample(text, "pve_csi_pool_size_bytes", "backend=\"zfspool\",storage=\"local-zfs\"");
-      assertTrue(text.contains("pve_csi_pool_health{backend=\"zfspool\",state=\"ONLINE\","
-          + "storage=\"local-zfs\"} 1.0"), text);
-      assertTrue(text.contains("pve_csi_tool_ok{backend=\"zfspool\",tool=\"zfs\"} 1.0"), text);
+      assertSample(text, "pve_csi_pool_health",
+          "backend=\"zfspool\",state=\"ONLINE\",storage=\"local-zfs\"");
+      assertSample(text, "pve_csi_tool_ok", "backend=\"zfspool\",tool=\"zfs\"");
+      assertSample(text, "pve_csi_ready", "");
+      assertSample(text, "process_resident_memory_bytes", "");
+      // Every series names the node it comes from (issue 15: metrics sized for a fleet).
+      for (String line : text.split("\n")) {
+        if (!line.isBlank() && !line.startsWith("#")) {
+          assertTrue(line.contains("node=\"" + GuestDriver.NODE_ID + "\""), line);
+        }
+      }
 
       for (String line : text.split("\n")) {
         Matcher m = SAMPLE.matcher(line);
@@ -109,7 +120,8 @@ class DriverMetricsIT {
           for (String label : m.group(3).split(",")) {
             String key = label.substring(0, label.indexOf('='));
             assertTrue(List.of("method", "code", "verb", "outcome", "storage", "backend",
-                "takeover", "kind", "state", "le", "tool").contains(key), "unbounded label: " + line);
+                "takeover", "kind", "state", "le", "tool", "node", "version", "csi_spec", "mode")
+                .contains(key), "unbounded label: " + line);
           }
           assertFalse(line.contains("pvc-") || line.contains("snapshot-")
               || line.contains("metrics-claim") || line.contains("vm-0-"), line);
@@ -131,11 +143,20 @@ class DriverMetricsIT {
     return text;
   }
 
+  /**
+   * A sample with these labels (sorted, as the registry writes them) and the constant node
+   * label in its place among them is above 0.
+   */
   private static void assertSample(String text, String name, String labels) {
-    Pattern p = Pattern.compile("(?m)^" + Pattern.quote(name + "{" + labels + "}")
-        + " ([0-9.eE+-]+)$");
+    java.util.TreeMap<String, String> all = new java.util.TreeMap<>();
+    for (String label : labels.isEmpty() ? new String[0] : labels.split(",")) {
+      all.put(label.substring(0, label.indexOf('=')), label);
+    }
+    all.put("node", "node=\"" + GuestDriver.NODE_ID + "\"");
+    String series = name + "{" + String.join(",", all.values()) + "}";
+    Pattern p = Pattern.compile("(?m)^" + Pattern.quote(series) + " ([0-9.eE+-]+)$");
     Matcher m = p.matcher(text);
-    assertTrue(m.find(), name + "{" + labels + "} missing\n" + text);
-    assertTrue(Double.parseDouble(m.group(1)) > 0, name + "{" + labels + "} is 0");
+    assertTrue(m.find(), series + " missing\n" + text);
+    assertTrue(Double.parseDouble(m.group(1)) > 0, series + " is 0");
   }
 }
