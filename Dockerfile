@@ -50,7 +50,7 @@ COPY src/main/jvm/jvm.options /app/jvm.options
 
 # Class-data sharing archive: a training run of the driver in node mode records the classes it
 # loads, so every start of the container maps them instead of loading and verifying them again
-# (README "Start-up and memory"). The same script runs in src/image/build.
+# (docs/development.md "Start-up and memory"). The same script runs in src/image/build.
 RUN --mount=type=bind,source=src/image/train-cds,target=/tmp/train-cds \
     sh /tmp/train-cds /app/jvm.options /app/pve-storage-csi.jar /app/driver.jsa
 

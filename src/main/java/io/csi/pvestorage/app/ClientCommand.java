@@ -32,7 +32,6 @@ import csi.v1.Topology;
 import csi.v1.TopologyRequirement;
 import csi.v1.VolumeCapability;
 import csi.v1.VolumeContentSource;
-import io.csi.pvestorage.app.Flags.Spec;
 import io.csi.pvestorage.app.Flags.UsageException;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -42,7 +41,9 @@ import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import io.csi.pvestorage.storage.ByteQuantity;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -50,105 +51,103 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code client}: a CSI client for any endpoint, printing each response as protobuf text or,
  * with {@code --json}, as JSON. The operator's debugging tool, and what the demo and the
  * end-to-end tests drive.
+ *
+ * <p>The command line is picocli's: one sub-command per call with its own typed options and its
+ * own {@code --help}, and the endpoint, output and timeout options accepted before or after the
+ * sub-command. Its reflection costs the client a few milliseconds at start, which does not
+ * matter for a tool run by hand; {@code serve} keeps its own small parser ({@link Flags}).
  */
+@Command(name = "client", synopsisSubcommandLabel = "COMMAND",
+    description = "Calls a CSI endpoint (any CSI driver, not only this one) and prints each "
+        + "response as protobuf text, or JSON with --json. RPC errors print 'error: CODE: "
+        + "message' and exit 1; a bad command line exits 2.",
+    footer = {"", "Sizes are bytes or Kubernetes quantities: Ki Mi Gi Ti (powers of 1024), "
+        + "k M G T (powers of 1000), e.g. 512Mi, 1.5Gi, 10G.",
+        "Each command has its own help: client COMMAND --help."},
+    subcommands = {ClientCommand.Info.class, ClientCommand.Probe.class,
+        ClientCommand.NodeInfo.class, ClientCommand.CreateVolume.class,
+        ClientCommand.DeleteVolume.class, ClientCommand.ListVolumes.class,
+        ClientCommand.Capacity.class, ClientCommand.CreateSnapshot.class,
+        ClientCommand.DeleteSnapshot.class, ClientCommand.ListSnapshots.class,
+        ClientCommand.Stage.class, ClientCommand.Unstage.class, ClientCommand.Publish.class,
+        ClientCommand.Unpublish.class, ClientCommand.Stats.class, ClientCommand.Expand.class})
 final class ClientCommand {
 
-  static final String COMMANDS = """
-      usage: pve-storage-csi client [--endpoint E] [--json] [--timeout 2m] COMMAND [ARGS] [--flags]
+  static final String DEFAULT_ENDPOINT = "unix:///csi/csi.sock";
 
-      commands:
-        info                                 plugin name, version, manifest and capabilities
-        probe                                readiness (exit status 1 when not ready)
-        node-info                            node ID, topology and volume limit
-        create-volume NAME --size S          [--limit S] [--storage ID] [--fs-type T | --block]
-                                             [--param k=v]... [--from-snapshot ID | --from-volume ID]
-                                             [--node N] [--access-mode M]
-        delete-volume VOLUME_ID
-        list-volumes                         [--max-entries N] [--starting-token T]
-        capacity                             [--storage ID] [--node N] [--fs-type T | --block]
-        create-snapshot NAME --source VOLUME_ID
-        delete-snapshot SNAPSHOT_ID
-        list-snapshots                       [--source VOLUME_ID] [--snapshot-id ID]
-                                             [--max-entries N] [--starting-token T]
-        stage VOLUME_ID --staging-path P     [--fs-type T | --block] [--mount-flag F]... [--context k=v]...
-        unstage VOLUME_ID --staging-path P
-        publish VOLUME_ID --staging-path P --target-path T [--fs-type T | --block] [--readonly] [--context k=v]...
-        unpublish VOLUME_ID --target-path T
-        stats VOLUME_ID --volume-path P      [--staging-path P]
-        expand VOLUME_ID --size S --volume-path P [--staging-path P] [--fs-type T | --block]
+  @Option(names = "--endpoint", scope = ScopeType.INHERIT, paramLabel = "E",
+      description = "CSI endpoint, unix:///path.sock or tcp://host:port (default: $CSI_ENDPOINT,"
+          + " else " + DEFAULT_ENDPOINT + ")")
+  String endpoint;
 
-      sizes: bytes, or with a suffix Ki Mi Gi Ti (powers of 1024) or k M G T (powers of 1000)
-      """;
+  @Option(names = "--json", scope = ScopeType.INHERIT,
+      description = "print JSON instead of protobuf text")
+  boolean json;
 
-  private static final Pattern SIZE = Pattern.compile("([0-9]+)(Ki|Mi|Gi|Ti|k|K|M|G|T)?");
+  @Option(names = "--timeout", scope = ScopeType.INHERIT, paramLabel = "D", defaultValue = "2m",
+      description = "deadline of each call, 1s to 2h (default: ${DEFAULT-VALUE})")
+  String timeout;
 
-  private static final List<Spec> FLAGS = List.of(
-      new Spec("endpoint", "CSI_ENDPOINT", false, "unix:///csi/csi.sock", "CSI endpoint"),
-      new Spec("json", null, true, "false", "print JSON instead of protobuf text"),
-      new Spec("timeout", null, false, "2m", "deadline of each call"),
-      new Spec("help", null, true, "false", "print the commands"),
-      new Spec("size", null, false, null, "required or new size"),
-      new Spec("limit", null, false, null, "largest acceptable size"),
-      new Spec("storage", null, false, null, "storage ID (StorageClass parameter 'storage')"),
-      new Spec("fs-type", null, false, null, "filesystem: ext4, xfs, or zfs for datasets"),
-      new Spec("block", null, true, "false", "raw block access instead of a filesystem"),
-      new Spec("param", null, false, null, "extra StorageClass parameters k=v[,k=v]"),
-      new Spec("from-snapshot", null, false, null, "restore from this snapshot ID"),
-      new Spec("from-volume", null, false, null, "clone this volume ID"),
-      new Spec("node", null, false, null, "requisite topology node"),
-      new Spec("access-mode", null, false, "single-node-writer", "access mode"),
-      new Spec("max-entries", null, false, "0", "page size"),
-      new Spec("starting-token", null, false, "", "page token"),
-      new Spec("source", null, false, null, "source volume ID"),
-      new Spec("snapshot-id", null, false, null, "snapshot ID"),
-      new Spec("staging-path", null, false, null, "staging target path"),
-      new Spec("target-path", null, false, null, "publish target path"),
-      new Spec("volume-path", null, false, null, "published path of the volume"),
-      new Spec("mount-flag", null, false, null, "mount flags f1[,f2]"),
-      new Spec("context", null, false, null, "volume context k=v[,k=v]"),
-      new Spec("readonly", null, true, "false", "publish read-only"));
+  @Option(names = {"-h", "--help"}, usageHelp = true, scope = ScopeType.INHERIT,
+      description = "print the help of the client or of one command")
+  boolean help;
 
   private ClientCommand() {}
 
   static int run(List<String> args, Map<String, String> env, PrintStream out, PrintStream err) {
     Logging.configure(DriverConfig.LogLevel.ERROR, DriverConfig.LogFormat.TEXT);
-    Flags flags = new Flags(FLAGS).parse(args, env);
-    if (flags.get("help").orElse("false").equals("true") || flags.positional().isEmpty()) {
-      out.print(COMMANDS);
-      return flags.positional().isEmpty() && !flags.isSet("help") ? 2 : 0;
-    }
-    Endpoint endpoint;
+    ClientCommand client = new ClientCommand();
+    CommandLine line = new CommandLine(client);
+    line.setOut(new PrintWriter(out, true));
+    line.setErr(new PrintWriter(err, true));
+    ParseResult parsed;
     try {
-      endpoint = Endpoint.parse(flags.get("endpoint").orElseThrow());
+      parsed = line.parseArgs(args.toArray(String[]::new));
+    } catch (ParameterException e) {
+      throw usage(e);
+    }
+    if (CommandLine.printHelpIfRequested(parsed)) {
+      return 0;
+    }
+    if (!parsed.hasSubcommand()) {
+      line.usage(out);
+      return 2;
+    }
+    Rpc rpc = (Rpc) parsed.subcommand().commandSpec().userObject();
+    Endpoint target;
+    try {
+      target = Endpoint.parse(client.endpoint != null ? client.endpoint
+          : env.getOrDefault("CSI_ENDPOINT", DEFAULT_ENDPOINT));
     } catch (IllegalArgumentException e) {
       throw new UsageException("--endpoint: " + e.getMessage());
     }
-    Duration timeout = DriverConfig.duration(flags, "timeout", Duration.ofSeconds(1),
+    Duration deadline = DriverConfig.duration("timeout", client.timeout, Duration.ofSeconds(1),
         Duration.ofHours(2));
-    boolean json = flags.get("json").orElseThrow().equals("true");
-    String command = flags.positional().get(0);
-    List<String> operands = flags.positional().subList(1, flags.positional().size());
-
-    EventLoopGroup loop = endpoint instanceof Endpoint.Unix ? new EpollEventLoopGroup(1) : null;
-    ManagedChannel channel = channel(endpoint, loop);
+    List<Message> responses;
+    EventLoopGroup loop = target instanceof Endpoint.Unix ? new EpollEventLoopGroup(1) : null;
+    ManagedChannel channel = channel(target, loop);
     try {
-      Calls calls = new Calls(channel, timeout);
-      List<Message> responses = call(command, operands, flags, calls);
-      for (Message response : responses) {
-        out.println(render(response, json));
-      }
-      if (command.equals("probe")) {
-        ProbeResponse probe = (ProbeResponse) responses.get(0);
-        return !probe.hasReady() || probe.getReady().getValue() ? 0 : 1;
-      }
-      return 0;
+      responses = rpc.call(new Calls(channel, deadline));
+    } catch (ParameterException e) {
+      throw usage(e);
     } catch (StatusRuntimeException e) {
       Status status = e.getStatus();
       err.println("error: " + status.getCode() + ": " + status.getDescription());
@@ -164,10 +163,24 @@ final class ClientCommand {
         loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       }
     }
+    for (Message response : responses) {
+      out.println(render(response, client.json));
+    }
+    if (responses.size() == 1 && responses.get(0) instanceof ProbeResponse probe) {
+      return !probe.hasReady() || probe.getReady().getValue() ? 0 : 1;
+    }
+    return 0;
+  }
+
+  /** A bad command line as the one-line error {@link Main} prints, pointing at the help. */
+  private static UsageException usage(ParameterException e) {
+    String command = e.getCommandLine().getCommandName();
+    String help = command.equals("client") ? "client --help" : "client " + command + " --help";
+    return new UsageException(e.getMessage() + " (see " + help + ")");
   }
 
   /** The generated stubs with the per-call deadline applied. */
-  private record Calls(ManagedChannel channel, Duration timeout) {
+  record Calls(ManagedChannel channel, Duration timeout) {
     IdentityGrpc.IdentityBlockingStub identity() {
       return IdentityGrpc.newBlockingStub(channel).withDeadlineAfter(timeout.toMillis(),
           TimeUnit.MILLISECONDS);
@@ -184,235 +197,463 @@ final class ClientCommand {
     }
   }
 
-  private static List<Message> call(String command, List<String> operands, Flags flags, Calls c) {
-    return switch (command) {
-      case "info" -> {
-        operands(command, operands, 0);
-        List<Message> all = new ArrayList<>();
-        all.add(c.identity().getPluginInfo(GetPluginInfoRequest.getDefaultInstance()));
-        all.add(c.identity().getPluginCapabilities(
-            GetPluginCapabilitiesRequest.getDefaultInstance()));
-        optional(all, () -> c.controller().controllerGetCapabilities(
-            ControllerGetCapabilitiesRequest.getDefaultInstance()));
-        optional(all, () -> c.node().nodeGetCapabilities(
-            NodeGetCapabilitiesRequest.getDefaultInstance()));
-        yield all;
-      }
-      case "probe" -> {
-        operands(command, operands, 0);
-        yield List.of(c.identity().probe(ProbeRequest.getDefaultInstance()));
-      }
-      case "node-info" -> {
-        operands(command, operands, 0);
-        yield List.of(c.node().nodeGetInfo(NodeGetInfoRequest.getDefaultInstance()));
-      }
-      case "create-volume" -> List.of(c.controller().createVolume(
-          createVolume(operands(command, operands, 1).get(0), flags)));
-      case "delete-volume" -> List.of(c.controller().deleteVolume(DeleteVolumeRequest.newBuilder()
-          .setVolumeId(operands(command, operands, 1).get(0)).build()));
-      case "list-volumes" -> {
-        operands(command, operands, 0);
-        yield List.of(c.controller().listVolumes(ListVolumesRequest.newBuilder()
-            .setMaxEntries(intFlag(flags, "max-entries"))
-            .setStartingToken(flags.get("starting-token").orElse(""))
-            .build()));
-      }
-      case "capacity" -> {
-        operands(command, operands, 0);
-        GetCapacityRequest.Builder request = GetCapacityRequest.newBuilder()
-            .addVolumeCapabilities(capability(flags));
-        flags.get("storage").ifPresent(s -> request.putParameters("storage", s));
-        flags.get("node").ifPresent(n -> request.setAccessibleTopology(node(n)));
-        yield List.of(c.controller().getCapacity(request.build()));
-      }
-      case "create-snapshot" -> List.of(c.controller().createSnapshot(
-          CreateSnapshotRequest.newBuilder()
-              .setName(operands(command, operands, 1).get(0))
-              .setSourceVolumeId(required(flags, "source"))
-              .build()));
-      case "delete-snapshot" -> List.of(c.controller().deleteSnapshot(
-          DeleteSnapshotRequest.newBuilder()
-              .setSnapshotId(operands(command, operands, 1).get(0)).build()));
-      case "list-snapshots" -> {
-        operands(command, operands, 0);
-        ListSnapshotsRequest.Builder request = ListSnapshotsRequest.newBuilder()
-            .setMaxEntries(intFlag(flags, "max-entries"))
-            .setStartingToken(flags.get("starting-token").orElse(""));
-        flags.get("source").ifPresent(request::setSourceVolumeId);
-        flags.get("snapshot-id").ifPresent(request::setSnapshotId);
-        yield List.of(c.controller().listSnapshots(request.build()));
-      }
-      case "stage" -> {
-        NodeStageVolumeRequest.Builder request = NodeStageVolumeRequest.newBuilder()
-            .setVolumeId(operands(command, operands, 1).get(0))
-            .setStagingTargetPath(required(flags, "staging-path"))
-            .setVolumeCapability(capability(flags))
-            .putAllVolumeContext(pairs(flags, "context"));
-        yield List.of(c.node().nodeStageVolume(request.build()));
-      }
-      case "unstage" -> List.of(c.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder()
-          .setVolumeId(operands(command, operands, 1).get(0))
-          .setStagingTargetPath(required(flags, "staging-path")).build()));
-      case "publish" -> {
-        NodePublishVolumeRequest.Builder request = NodePublishVolumeRequest.newBuilder()
-            .setVolumeId(operands(command, operands, 1).get(0))
-            .setStagingTargetPath(required(flags, "staging-path"))
-            .setTargetPath(required(flags, "target-path"))
-            .setVolumeCapability(capability(flags))
-            .setReadonly(flags.get("readonly").orElseThrow().equals("true"))
-            .putAllVolumeContext(pairs(flags, "context"));
-        yield List.of(c.node().nodePublishVolume(request.build()));
-      }
-      case "unpublish" -> List.of(c.node().nodeUnpublishVolume(
-          NodeUnpublishVolumeRequest.newBuilder()
-              .setVolumeId(operands(command, operands, 1).get(0))
-              .setTargetPath(required(flags, "target-path")).build()));
-      case "stats" -> {
-        NodeGetVolumeStatsRequest.Builder request = NodeGetVolumeStatsRequest.newBuilder()
-            .setVolumeId(operands(command, operands, 1).get(0))
-            .setVolumePath(required(flags, "volume-path"));
-        flags.get("staging-path").ifPresent(request::setStagingTargetPath);
-        yield List.of(c.node().nodeGetVolumeStats(request.build()));
-      }
-      case "expand" -> {
-        NodeExpandVolumeRequest.Builder request = NodeExpandVolumeRequest.newBuilder()
-            .setVolumeId(operands(command, operands, 1).get(0))
-            .setVolumePath(required(flags, "volume-path"))
-            .setCapacityRange(CapacityRange.newBuilder()
-                .setRequiredBytes(size(required(flags, "size"), "size")))
-            .setVolumeCapability(capability(flags));
-        flags.get("staging-path").ifPresent(request::setStagingTargetPath);
-        yield List.of(c.node().nodeExpandVolume(request.build()));
-      }
-      default -> throw new UsageException("unknown client command '" + command
-          + "' (see client --help)");
-    };
+  /** One sub-command: the calls it makes and the responses to print. */
+  abstract static class Rpc {
+    @Spec
+    CommandSpec spec;
+
+    abstract List<Message> call(Calls calls);
+
+    /** A command line the options' types cannot refuse alone, refused like picocli's own. */
+    ParameterException bad(String message) {
+      return new ParameterException(spec.commandLine(), message);
+    }
   }
 
-  private static CreateVolumeRequest createVolume(String name, Flags flags) {
-    CreateVolumeRequest.Builder request = CreateVolumeRequest.newBuilder()
-        .setName(name)
-        .addVolumeCapabilities(capability(flags));
-    CapacityRange.Builder range = CapacityRange.newBuilder();
-    flags.get("size").ifPresent(s -> range.setRequiredBytes(size(s, "size")));
-    flags.get("limit").ifPresent(s -> range.setLimitBytes(size(s, "limit")));
-    request.setCapacityRange(range);
-    flags.get("storage").ifPresent(s -> request.putParameters("storage", s));
-    flags.get("fs-type").ifPresent(t -> request.putParameters("fsType", t));
-    request.putAllParameters(pairs(flags, "param"));
-    if (flags.get("from-snapshot").isPresent() && flags.get("from-volume").isPresent()) {
-      throw new UsageException("--from-snapshot and --from-volume exclude each other");
+  /** A sub-command on one existing volume, named by its ID. */
+  abstract static class OnVolume extends Rpc {
+    @Parameters(paramLabel = "VOLUME_ID", description = "the volume ID CreateVolume returned")
+    String volumeId;
+  }
+
+  /** The volume context passed to the Node calls that mount. */
+  static final class Context {
+    @Option(names = "--context", split = ",", paramLabel = "K=V",
+        description = "volume context, repeated or comma-separated")
+    Map<String, String> values = new LinkedHashMap<>();
+  }
+
+  /** Sizes as Kubernetes quantities, through the driver's one size parser. */
+  static final class Size implements ITypeConverter<Long> {
+    @Override
+    public Long convert(String text) {
+      try {
+        return ByteQuantity.parse(text);
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException(e.getMessage() + "; use " + ByteQuantity.EXAMPLES);
+      }
     }
-    flags.get("from-snapshot").ifPresent(id -> request.setVolumeContentSource(
-        VolumeContentSource.newBuilder().setSnapshot(
-            VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId(id))));
-    flags.get("from-volume").ifPresent(id -> request.setVolumeContentSource(
-        VolumeContentSource.newBuilder().setVolume(
-            VolumeContentSource.VolumeSource.newBuilder().setVolumeId(id))));
-    flags.get("node").ifPresent(n -> request.setAccessibilityRequirements(
-        TopologyRequirement.newBuilder().addRequisite(node(n)).addPreferred(node(n))));
-    return request.build();
+  }
+
+  /** How the volume is accessed: block, or mounted with a filesystem and flags. */
+  static final class Access {
+    @Option(names = "--fs-type", paramLabel = "T",
+        description = "filesystem: ext4, xfs, or zfs (a ZFS dataset)")
+    String fsType;
+
+    @Option(names = "--block", description = "raw block access instead of a filesystem")
+    boolean block;
+
+    @Option(names = "--mount-flag", split = ",", paramLabel = "F",
+        description = "mount flags, repeated or comma-separated")
+    List<String> mountFlags = new ArrayList<>();
+
+    @Option(names = "--access-mode", paramLabel = "M", defaultValue = "single-node-writer",
+        description = "CSI access mode, e.g. single-node-writer, single-node-reader-only "
+            + "(default: ${DEFAULT-VALUE})")
+    String accessMode;
+
+    VolumeCapability capability(Rpc command) {
+      VolumeCapability.Builder cap = VolumeCapability.newBuilder();
+      if (block && fsType != null) {
+        throw command.bad("--block and --fs-type exclude each other");
+      }
+      if (block) {
+        cap.setBlock(VolumeCapability.BlockVolume.getDefaultInstance());
+      } else {
+        VolumeCapability.MountVolume.Builder mount = VolumeCapability.MountVolume.newBuilder()
+            .addAllMountFlags(mountFlags);
+        if (fsType != null) {
+          mount.setFsType(fsType);
+        }
+        cap.setMount(mount);
+      }
+      String mode = accessMode.toUpperCase(Locale.ROOT).replace('-', '_');
+      try {
+        cap.setAccessMode(VolumeCapability.AccessMode.newBuilder()
+            .setMode(VolumeCapability.AccessMode.Mode.valueOf(mode)));
+      } catch (IllegalArgumentException e) {
+        throw command.bad("--access-mode: '" + accessMode
+            + "' is not a CSI access mode (e.g. single-node-writer)");
+      }
+      return cap.build();
+    }
+  }
+
+  @Command(name = "info", description = "Plugin name, version, manifest and capabilities "
+      + "(Controller and Node capabilities only where the endpoint serves them).")
+  static final class Info extends Rpc {
+    @Override
+    List<Message> call(Calls c) {
+      List<Message> all = new ArrayList<>();
+      all.add(c.identity().getPluginInfo(GetPluginInfoRequest.getDefaultInstance()));
+      all.add(c.identity().getPluginCapabilities(
+          GetPluginCapabilitiesRequest.getDefaultInstance()));
+      optional(all, () -> c.controller().controllerGetCapabilities(
+          ControllerGetCapabilitiesRequest.getDefaultInstance()));
+      optional(all, () -> c.node().nodeGetCapabilities(
+          NodeGetCapabilitiesRequest.getDefaultInstance()));
+      return all;
+    }
+  }
+
+  @Command(name = "probe", description = "Readiness; exit status 1 when not ready.")
+  static final class Probe extends Rpc {
+    @Override
+    List<Message> call(Calls c) {
+      return List.of(c.identity().probe(ProbeRequest.getDefaultInstance()));
+    }
+  }
+
+  @Command(name = "node-info", description = "Node ID, topology and volume limit.")
+  static final class NodeInfo extends Rpc {
+    @Override
+    List<Message> call(Calls c) {
+      return List.of(c.node().nodeGetInfo(NodeGetInfoRequest.getDefaultInstance()));
+    }
+  }
+
+  @Command(name = "create-volume", description = "CreateVolume: a new volume, a restore of a "
+      + "snapshot or a clone of a volume.")
+  static final class CreateVolume extends Rpc {
+    @Parameters(paramLabel = "NAME", description = "the volume's CSI name (idempotency key)")
+    String name;
+
+    @Option(names = "--size", paramLabel = "S", converter = Size.class,
+        description = "required bytes, e.g. 1Gi")
+    Long size;
+
+    @Option(names = "--limit", paramLabel = "S", converter = Size.class,
+        description = "largest acceptable size")
+    Long limit;
+
+    @Option(names = "--storage", paramLabel = "ID",
+        description = "storage ID (StorageClass parameter 'storage')")
+    String storage;
+
+    @Option(names = "--param", split = ",", paramLabel = "K=V",
+        description = "other StorageClass parameters, repeated or comma-separated")
+    Map<String, String> parameters = new LinkedHashMap<>();
+
+    @ArgGroup(exclusive = true)
+    Source source;
+
+    @Option(names = "--node", paramLabel = "N", description = "requisite topology node")
+    String node;
+
+    @Mixin
+    Access access;
+
+    /** Where the volume's content comes from; at most one. */
+    static final class Source {
+      @Option(names = "--from-snapshot", paramLabel = "ID",
+          description = "restore from this snapshot ID")
+      String snapshot;
+
+      @Option(names = "--from-volume", paramLabel = "ID", description = "clone this volume ID")
+      String volume;
+    }
+
+    @Override
+    List<Message> call(Calls c) {
+      CreateVolumeRequest.Builder request = CreateVolumeRequest.newBuilder()
+          .setName(name)
+          .addVolumeCapabilities(access.capability(this));
+      CapacityRange.Builder range = CapacityRange.newBuilder();
+      if (size != null) {
+        range.setRequiredBytes(size);
+      }
+      if (limit != null) {
+        range.setLimitBytes(limit);
+      }
+      request.setCapacityRange(range);
+      if (storage != null) {
+        request.putParameters("storage", storage);
+      }
+      if (access.fsType != null) {
+        request.putParameters("fsType", access.fsType);
+      }
+      request.putAllParameters(parameters);
+      if (source != null && source.snapshot != null) {
+        request.setVolumeContentSource(VolumeContentSource.newBuilder().setSnapshot(
+            VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId(source.snapshot)));
+      }
+      if (source != null && source.volume != null) {
+        request.setVolumeContentSource(VolumeContentSource.newBuilder().setVolume(
+            VolumeContentSource.VolumeSource.newBuilder().setVolumeId(source.volume)));
+      }
+      if (node != null) {
+        request.setAccessibilityRequirements(
+            TopologyRequirement.newBuilder().addRequisite(node(node)).addPreferred(node(node)));
+      }
+      return List.of(c.controller().createVolume(request.build()));
+    }
+  }
+
+  @Command(name = "delete-volume", description = "DeleteVolume.")
+  static final class DeleteVolume extends OnVolume {
+
+    @Override
+    List<Message> call(Calls c) {
+      return List.of(c.controller().deleteVolume(
+          DeleteVolumeRequest.newBuilder().setVolumeId(volumeId).build()));
+    }
+  }
+
+  /** The paging options of the listings. */
+  static final class Paging {
+    @Option(names = "--max-entries", paramLabel = "N", defaultValue = "0",
+        description = "page size; 0 lets the endpoint decide")
+    int maxEntries;
+
+    @Option(names = "--starting-token", paramLabel = "T", defaultValue = "",
+        description = "the next_token of the previous page")
+    String startingToken;
+
+    int checkedMaxEntries(Rpc command) {
+      if (maxEntries < 0) {
+        throw command.bad("--max-entries: '" + maxEntries + "' must be a non-negative integer");
+      }
+      return maxEntries;
+    }
+  }
+
+  @Command(name = "list-volumes", description = "ListVolumes, one page.")
+  static final class ListVolumes extends Rpc {
+    @Mixin
+    Paging paging;
+
+    @Override
+    List<Message> call(Calls c) {
+      return List.of(c.controller().listVolumes(ListVolumesRequest.newBuilder()
+          .setMaxEntries(paging.checkedMaxEntries(this))
+          .setStartingToken(paging.startingToken).build()));
+    }
+  }
+
+  @Command(name = "capacity", description = "GetCapacity of a storage, or of all, for a node.")
+  static final class Capacity extends Rpc {
+    @Option(names = "--storage", paramLabel = "ID", description = "storage ID")
+    String storage;
+
+    @Option(names = "--node", paramLabel = "N", description = "topology node")
+    String node;
+
+    @Mixin
+    Access access;
+
+    @Override
+    List<Message> call(Calls c) {
+      GetCapacityRequest.Builder request = GetCapacityRequest.newBuilder()
+          .addVolumeCapabilities(access.capability(this));
+      if (storage != null) {
+        request.putParameters("storage", storage);
+      }
+      if (node != null) {
+        request.setAccessibleTopology(node(node));
+      }
+      return List.of(c.controller().getCapacity(request.build()));
+    }
+  }
+
+  @Command(name = "create-snapshot", description = "CreateSnapshot of a volume.")
+  static final class CreateSnapshot extends Rpc {
+    @Parameters(paramLabel = "NAME", description = "the snapshot's CSI name")
+    String name;
+
+    @Option(names = "--source", required = true, paramLabel = "VOLUME_ID",
+        description = "the volume to snapshot")
+    String source;
+
+    @Override
+    List<Message> call(Calls c) {
+      return List.of(c.controller().createSnapshot(CreateSnapshotRequest.newBuilder()
+          .setName(name).setSourceVolumeId(source).build()));
+    }
+  }
+
+  @Command(name = "delete-snapshot", description = "DeleteSnapshot.")
+  static final class DeleteSnapshot extends Rpc {
+    @Parameters(paramLabel = "SNAPSHOT_ID")
+    String snapshotId;
+
+    @Override
+    List<Message> call(Calls c) {
+      return List.of(c.controller().deleteSnapshot(
+          DeleteSnapshotRequest.newBuilder().setSnapshotId(snapshotId).build()));
+    }
+  }
+
+  @Command(name = "list-snapshots", description = "ListSnapshots, one page, optionally of one "
+      + "source volume or one snapshot ID.")
+  static final class ListSnapshots extends Rpc {
+    @Option(names = "--source", paramLabel = "VOLUME_ID", description = "source volume ID")
+    String source;
+
+    @Option(names = "--snapshot-id", paramLabel = "ID", description = "snapshot ID")
+    String snapshotId;
+
+    @Mixin
+    Paging paging;
+
+    @Override
+    List<Message> call(Calls c) {
+      ListSnapshotsRequest.Builder request = ListSnapshotsRequest.newBuilder()
+          .setMaxEntries(paging.checkedMaxEntries(this))
+          .setStartingToken(paging.startingToken);
+      if (source != null) {
+        request.setSourceVolumeId(source);
+      }
+      if (snapshotId != null) {
+        request.setSnapshotId(snapshotId);
+      }
+      return List.of(c.controller().listSnapshots(request.build()));
+    }
+  }
+
+  @Command(name = "stage", description = "NodeStageVolume: activate, format if blank, mount at "
+      + "the staging path (nothing mounted for --block).")
+  static final class Stage extends OnVolume {
+
+    @Option(names = "--staging-path", required = true, paramLabel = "P",
+        description = "staging target path")
+    String stagingPath;
+
+    @Mixin
+    Context context;
+
+    @Mixin
+    Access access;
+
+    @Override
+    List<Message> call(Calls c) {
+      return List.of(c.node().nodeStageVolume(NodeStageVolumeRequest.newBuilder()
+          .setVolumeId(volumeId).setStagingTargetPath(stagingPath)
+          .setVolumeCapability(access.capability(this)).putAllVolumeContext(context.values)
+          .build()));
+    }
+  }
+
+  @Command(name = "unstage", description = "NodeUnstageVolume.")
+  static final class Unstage extends OnVolume {
+
+    @Option(names = "--staging-path", required = true, paramLabel = "P",
+        description = "staging target path")
+    String stagingPath;
+
+    @Override
+    List<Message> call(Calls c) {
+      return List.of(c.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder()
+          .setVolumeId(volumeId).setStagingTargetPath(stagingPath).build()));
+    }
+  }
+
+  @Command(name = "publish", description = "NodePublishVolume: bind the staged volume onto the "
+      + "target path.")
+  static final class Publish extends OnVolume {
+
+    @Option(names = "--staging-path", required = true, paramLabel = "P",
+        description = "staging target path")
+    String stagingPath;
+
+    @Option(names = "--target-path", required = true, paramLabel = "T",
+        description = "publish target path")
+    String targetPath;
+
+    @Option(names = "--readonly", description = "publish read-only")
+    boolean readonly;
+
+    @Mixin
+    Context context;
+
+    @Mixin
+    Access access;
+
+    @Override
+    List<Message> call(Calls c) {
+      return List.of(c.node().nodePublishVolume(NodePublishVolumeRequest.newBuilder()
+          .setVolumeId(volumeId).setStagingTargetPath(stagingPath).setTargetPath(targetPath)
+          .setVolumeCapability(access.capability(this)).setReadonly(readonly)
+          .putAllVolumeContext(context.values).build()));
+    }
+  }
+
+  @Command(name = "unpublish", description = "NodeUnpublishVolume.")
+  static final class Unpublish extends OnVolume {
+
+    @Option(names = "--target-path", required = true, paramLabel = "T",
+        description = "publish target path")
+    String targetPath;
+
+    @Override
+    List<Message> call(Calls c) {
+      return List.of(c.node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
+          .setVolumeId(volumeId).setTargetPath(targetPath).build()));
+    }
+  }
+
+  @Command(name = "stats", description = "NodeGetVolumeStats: bytes, inodes and condition.")
+  static final class Stats extends OnVolume {
+
+    @Option(names = "--volume-path", required = true, paramLabel = "P",
+        description = "published path of the volume")
+    String volumePath;
+
+    @Option(names = "--staging-path", paramLabel = "P", description = "staging target path")
+    String stagingPath;
+
+    @Override
+    List<Message> call(Calls c) {
+      NodeGetVolumeStatsRequest.Builder request = NodeGetVolumeStatsRequest.newBuilder()
+          .setVolumeId(volumeId).setVolumePath(volumePath);
+      if (stagingPath != null) {
+        request.setStagingTargetPath(stagingPath);
+      }
+      return List.of(c.node().nodeGetVolumeStats(request.build()));
+    }
+  }
+
+  @Command(name = "expand", description = "NodeExpandVolume: grow the volume and its "
+      + "filesystem.")
+  static final class Expand extends OnVolume {
+
+    @Option(names = "--size", required = true, paramLabel = "S", converter = Size.class,
+        description = "new size, e.g. 2Gi")
+    long size;
+
+    @Option(names = "--volume-path", required = true, paramLabel = "P",
+        description = "published path of the volume")
+    String volumePath;
+
+    @Option(names = "--staging-path", paramLabel = "P", description = "staging target path")
+    String stagingPath;
+
+    @Mixin
+    Access access;
+
+    @Override
+    List<Message> call(Calls c) {
+      NodeExpandVolumeRequest.Builder request = NodeExpandVolumeRequest.newBuilder()
+          .setVolumeId(volumeId).setVolumePath(volumePath)
+          .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(size))
+          .setVolumeCapability(access.capability(this));
+      if (stagingPath != null) {
+        request.setStagingTargetPath(stagingPath);
+      }
+      return List.of(c.node().nodeExpandVolume(request.build()));
+    }
   }
 
   private static Topology node(String name) {
     return Topology.newBuilder().putSegments("pve-storage.csi.io/node", name).build();
   }
 
-  private static VolumeCapability capability(Flags flags) {
-    VolumeCapability.Builder cap = VolumeCapability.newBuilder();
-    boolean block = flags.get("block").orElseThrow().equals("true");
-    if (block && flags.isSet("fs-type")) {
-      throw new UsageException("--block and --fs-type exclude each other");
-    }
-    if (block) {
-      cap.setBlock(VolumeCapability.BlockVolume.getDefaultInstance());
-    } else {
-      VolumeCapability.MountVolume.Builder mount = VolumeCapability.MountVolume.newBuilder();
-      flags.get("fs-type").ifPresent(mount::setFsType);
-      flags.get("mount-flag").ifPresent(f -> mount.addAllMountFlags(List.of(f.split(","))));
-      cap.setMount(mount);
-    }
-    String mode = flags.get("access-mode").orElseThrow()
-        .toUpperCase(Locale.ROOT).replace('-', '_');
-    try {
-      cap.setAccessMode(VolumeCapability.AccessMode.newBuilder()
-          .setMode(VolumeCapability.AccessMode.Mode.valueOf(mode)));
-    } catch (IllegalArgumentException e) {
-      throw new UsageException("--access-mode: '" + flags.get("access-mode").orElseThrow()
-          + "' is not a CSI access mode (e.g. single-node-writer)");
-    }
-    return cap.build();
-  }
-
-  private static List<String> operands(String command, List<String> operands, int count) {
-    if (operands.size() != count) {
-      throw new UsageException(command + " takes " + count + " argument"
-          + (count == 1 ? "" : "s") + ", got " + operands.size() + " (see client --help)");
-    }
-    return operands;
-  }
-
-  private static String required(Flags flags, String name) {
-    return flags.get(name).orElseThrow(() -> new UsageException("--" + name + " is required"));
-  }
-
-  private static int intFlag(Flags flags, String name) {
-    String value = flags.get(name).orElseThrow();
-    try {
-      int n = Integer.parseInt(value);
-      if (n >= 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new UsageException("--" + name + ": '" + value + "' must be a non-negative integer");
-  }
-
-  private static Map<String, String> pairs(Flags flags, String name) {
-    Map<String, String> map = new LinkedHashMap<>();
-    for (String item : flags.get(name).map(v -> v.split(",")).orElse(new String[0])) {
-      int eq = item.indexOf('=');
-      if (eq <= 0) {
-        throw new UsageException("--" + name + ": '" + item + "' must be key=value");
-      }
-      map.put(item.substring(0, eq), item.substring(eq + 1));
-    }
-    return map;
-  }
-
-  /** Parses a size like {@code 1Gi}, {@code 500M} or {@code 1048576}. */
-  static long size(String text, String flag) {
-    Matcher m = SIZE.matcher(text);
-    if (m.matches()) {
-      try {
-        long n = Long.parseLong(m.group(1));
-        long unit = switch (m.group(2) == null ? "" : m.group(2)) {
-          case "Ki" -> 1L << 10;
-          case "Mi" -> 1L << 20;
-          case "Gi" -> 1L << 30;
-          case "Ti" -> 1L << 40;
-          case "k", "K" -> 1_000L;
-          case "M" -> 1_000_000L;
-          case "G" -> 1_000_000_000L;
-          case "T" -> 1_000_000_000_000L;
-          default -> 1L;
-        };
-        return Math.multiplyExact(n, unit);
-      } catch (NumberFormatException | ArithmeticException e) {
-        // reported below
-      }
-    }
-    throw new UsageException("--" + flag + ": '" + text + "' is not a size like 1Gi, 512Mi or "
-        + "1073741824");
-  }
-
-  private interface Rpc {
+  private interface Call {
     Message call();
   }
 
   /** Adds the response of an RPC the endpoint may not serve (UNIMPLEMENTED is skipped). */
-  private static void optional(List<Message> into, Rpc rpc) {
+  private static void optional(List<Message> into, Call rpc) {
     try {
       into.add(rpc.call());
     } catch (StatusRuntimeException e) {

@@ -386,7 +386,11 @@ public record DriverConfig(
   }
 
   static Duration duration(Flags flags, String name, Duration min, Duration max) {
-    String value = flags.get(name).orElseThrow();
+    return duration(name, flags.get(name).orElseThrow(), min, max);
+  }
+
+  /** Parses the value of flag {@code --name} as a duration within a range (also for client). */
+  static Duration duration(String name, String value, Duration min, Duration max) {
     Matcher m = DURATION.matcher(value);
     Duration d = null;
     if (m.matches()) {

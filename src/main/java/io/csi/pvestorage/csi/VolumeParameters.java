@@ -2,13 +2,13 @@ package io.csi.pvestorage.csi;
 
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.storage.ByteQuantity;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -42,11 +42,13 @@ public record VolumeParameters(
   /** The filesystem type meaning "a ZFS dataset, mounted directly". */
   public static final String ZFS = "zfs";
 
-  private static final String K8S_PREFIX = "csi.storage.k8s.io/";
-  private static final Set<String> KEYS =
+  /** The prefix of the keys the CSI sidecars add and read themselves; all accepted. */
+  public static final String K8S_PREFIX = "csi.storage.k8s.io/";
+
+  /** The driver's own parameters (docs/parameters.md lists exactly these; DocsTest checks). */
+  public static final Set<String> KEYS =
       Set.of("storage", "fsType", "volblocksize", "sparse", "owner");
   private static final Pattern STORE_ID = Pattern.compile("(?i)[a-z][a-z0-9\\-_.]*[a-z0-9]");
-  private static final Pattern BLOCK_SIZE = Pattern.compile("([1-9][0-9]*)([kKmM])?");
   private static final long MAX_OWNER = 999_999_999L;
 
   /**
@@ -104,23 +106,15 @@ public record VolumeParameters(
   }
 
   private static long blockSize(String value) {
-    Matcher m = BLOCK_SIZE.matcher(value);
-    long bytes = -1;
-    if (m.matches()) {
-      try {
-        long unit = switch (m.group(2) == null ? "" : m.group(2).toLowerCase(Locale.ROOT)) {
-          case "k" -> 1024L;
-          case "m" -> 1024L * 1024;
-          default -> 1L;
-        };
-        bytes = Math.multiplyExact(Long.parseLong(m.group(1)), unit);
-      } catch (NumberFormatException | ArithmeticException e) {
-        bytes = -1;
-      }
+    long bytes;
+    try {
+      bytes = ByteQuantity.parseBlockSize(value);
+    } catch (IllegalArgumentException e) {
+      bytes = -1;
     }
     if (bytes < 512 || bytes > 16L * 1024 * 1024 || Long.bitCount(bytes) != 1) {
       throw invalid("StorageClass parameter volblocksize='" + value + "' must be a power of two "
-          + "from 512 to 16M, e.g. 16k");
+          + "from 512 to 16M, e.g. 16Ki or 16k");
     }
     return bytes;
   }

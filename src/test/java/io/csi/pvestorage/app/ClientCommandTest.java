@@ -9,6 +9,7 @@ import io.csi.pvestorage.csi.CallInterceptor;
 import io.csi.pvestorage.csi.IdentityService;
 import io.csi.pvestorage.csi.Readiness;
 import io.csi.pvestorage.csi.RpcObserver;
+import io.csi.pvestorage.storage.ByteQuantity;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -82,23 +83,83 @@ class ClientCommandTest {
   }
 
   @Test
-  void usageErrorsNameTheProblem() {
-    assertEquals("create-volume takes 1 argument, got 0 (see client --help)",
+  void usageErrorsNameTheProblemAndTheHelpToRead() {
+    assertEquals("Missing required parameter: 'NAME' (see client create-volume --help)",
         assertThrows(UsageException.class, () -> client("create-volume")).getMessage());
-    assertEquals("--size: '1 GB' is not a size like 1Gi, 512Mi or 1073741824",
+    assertEquals("Invalid value for option '--size': '1 GB' is not a size; use "
+        + ByteQuantity.EXAMPLES + " (see client create-volume --help)",
         assertThrows(UsageException.class, () -> client("create-volume", "v", "--size", "1 GB"))
             .getMessage());
-    assertEquals("--block and --fs-type exclude each other", assertThrows(UsageException.class,
-        () -> client("create-volume", "v", "--block", "--fs-type", "xfs")).getMessage());
-    assertEquals("unknown client command 'mkvol' (see client --help)",
+    assertEquals("--block and --fs-type exclude each other (see client create-volume --help)",
+        assertThrows(UsageException.class,
+            () -> client("create-volume", "v", "--block", "--fs-type", "xfs")).getMessage());
+    assertTrue(assertThrows(UsageException.class, () -> client("create-volume", "v",
+        "--from-snapshot", "s", "--from-volume", "w")).getMessage()
+        .contains("mutually exclusive"));
+    assertEquals("Unmatched argument at index 2: 'mkvol' (see client --help)",
         assertThrows(UsageException.class, () -> client("mkvol")).getMessage());
+    assertEquals("Missing required option: '--staging-path=P' (see client stage --help)",
+        assertThrows(UsageException.class, () -> client("stage", "v")).getMessage());
+    assertTrue(assertThrows(UsageException.class,
+        () -> client("list-volumes", "--max-entries", "-1")).getMessage()
+        .startsWith("--max-entries: '-1' must be a non-negative integer"));
   }
 
   @Test
-  void sizesUseKubernetesSuffixes() {
-    assertEquals(1L << 30, ClientCommand.size("1Gi", "size"));
-    assertEquals(512L << 20, ClientCommand.size("512Mi", "size"));
-    assertEquals(10_000_000_000L, ClientCommand.size("10G", "size"));
-    assertEquals(4096, ClientCommand.size("4096", "size"));
+  void everyCommandHasItsOwnHelp() {
+    assertEquals(0, client("--help"));
+    for (String command : List.of("info", "probe", "node-info", "create-volume",
+        "delete-volume", "list-volumes", "capacity", "create-snapshot", "delete-snapshot",
+        "list-snapshots", "stage", "unstage", "publish", "unpublish", "stats", "expand")) {
+      assertTrue(out().contains("\n  " + command + " ") || out().contains("\n  " + command
+          + "\n"), command + " is listed in client --help:\n" + out());
+    }
+    out.reset();
+    assertEquals(0, client("create-volume", "--help"));
+    assertTrue(out().startsWith("Usage: client create-volume "), out());
+    for (String option : List.of("--size=S", "--limit=S", "--storage=ID", "--from-snapshot=ID",
+        "--from-volume=ID", "--param=K=V", "--fs-type=T", "--block", "--endpoint=E", "--json")) {
+      assertTrue(out().contains(option), option + " in create-volume --help:\n" + out());
+    }
+    out.reset();
+    assertEquals(0, client("expand", "-h"));
+    assertTrue(out().startsWith("Usage: client expand ") && !out().contains("--from-snapshot"),
+        out());
+  }
+
+  @Test
+  void withoutACommandTheHelpIsPrintedAndTheExitIsTwo() {
+    assertEquals(2, client());
+    assertTrue(out().startsWith("Usage: client "), out());
+  }
+
+  @Test
+  void theEndpointAndOutputOptionsMayFollowTheCommand() {
+    readiness.markReady();
+    int status = ClientCommand.run(List.of("probe", "--json", "--endpoint", endpoint), Map.of(),
+        new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    assertEquals(0, status, err.toString(StandardCharsets.UTF_8));
+    assertEquals("{\n  \"ready\": true\n}\n", out());
+  }
+
+  @Test
+  void theEndpointComesFromCsiEndpointWhenNotGiven() {
+    readiness.markReady();
+    int status = ClientCommand.run(List.of("probe"), Map.of("CSI_ENDPOINT", endpoint),
+        new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    assertEquals(0, status, err.toString(StandardCharsets.UTF_8));
+    assertTrue(out().contains("ready"), out());
+  }
+
+  @Test
+  void sizesAreKubernetesQuantities() {
+    ClientCommand.Size size = new ClientCommand.Size();
+    assertEquals(1L << 30, size.convert("1Gi"));
+    assertEquals(512L << 20, size.convert("512Mi"));
+    assertEquals(10_000_000_000L, size.convert("10G"));
+    assertEquals(3L << 29, size.convert("1.5Gi"));
+    assertEquals(4096, size.convert("4096"));
   }
 }

@@ -53,12 +53,20 @@ class VolumeRequestValidationTest {
     assertEquals(Optional.of("pvc-1234"), p.pvName());
   }
 
+  @ParameterizedTest(name = "volblocksize {0}")
+  @CsvSource({"16k, 16384", "16Ki, 16384", "1M, 1048576", "1Mi, 1048576", "512, 512"})
+  void blockSizesAreReadAsKubernetesQuantitiesOrInZfsSpelling(String text, long bytes) {
+    assertEquals(OptionalLong.of(bytes), VolumeParameters.parse(
+        Map.of("storage", "z1", "volblocksize", text)).volBlockSize());
+  }
+
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', textBlock = """
       missing storage   | fsType=ext4                  | StorageClass parameter 'storage' is required: name an lvmthin or zfspool storage of storage.cfg, e.g. storage: local-lvm
       unknown key       | storage=local-lvm,thin=yes   | unknown StorageClass parameter 'thin'; accepted: storage, fsType, volblocksize, sparse, owner
       bad fs            | storage=local-lvm,fsType=ntfs | StorageClass parameter fsType='ntfs' is not supported; use ext4, xfs, or zfs (a ZFS dataset)
-      bad block size    | storage=z1,volblocksize=3k   | StorageClass parameter volblocksize='3k' must be a power of two from 512 to 16M, e.g. 16k
+      bad block size    | storage=z1,volblocksize=3k   | StorageClass parameter volblocksize='3k' must be a power of two from 512 to 16M, e.g. 16Ki or 16k
+      decimal block size | storage=z1,volblocksize=16000 | StorageClass parameter volblocksize='16000' must be a power of two from 512 to 16M, e.g. 16Ki or 16k
       bad sparse        | storage=z1,sparse=maybe      | StorageClass parameter sparse='maybe' must be true or false
       bad owner         | storage=z1,owner=-5          | StorageClass parameter owner='-5' must be an integer from 0 to 999999999
       bad storage id    | storage=9lives               | StorageClass parameter storage='9lives' is not a storage ID

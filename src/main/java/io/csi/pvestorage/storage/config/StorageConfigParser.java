@@ -2,6 +2,7 @@ package io.csi.pvestorage.storage.config;
 
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.storage.ByteQuantity;
 import io.csi.pvestorage.storage.config.StorageDefinition.CapacityPolicy;
 import io.csi.pvestorage.storage.config.StorageDefinition.CommonOptions;
 import java.util.ArrayList;
@@ -51,7 +52,6 @@ public final class StorageConfigParser {
 
   private static final Pattern HEADER = Pattern.compile("([^\\s:]+):\\s*(\\S*)\\s*");
   private static final Pattern PROPERTY = Pattern.compile("\\s+(\\S+)(?:\\s+(.*?))?\\s*");
-  private static final Pattern BLOCK_SIZE = Pattern.compile("([1-9][0-9]*)([kKmM])?");
 
   private static final Set<String> COMMON_KEYS = Set.of(
       "content", "nodes", "disable", "bwlimit",
@@ -328,20 +328,11 @@ public final class StorageConfigParser {
   }
 
   private static long blockSize(Property p, String source) {
-    Matcher m = BLOCK_SIZE.matcher(p.value());
-    long bytes = -1;
-    if (m.matches()) {
-      try {
-        long n = Long.parseLong(m.group(1));
-        long unit = switch (m.group(2) == null ? "" : m.group(2).toLowerCase(Locale.ROOT)) {
-          case "k" -> 1024L;
-          case "m" -> 1024L * 1024;
-          default -> 1L;
-        };
-        bytes = Math.multiplyExact(n, unit);
-      } catch (NumberFormatException | ArithmeticException e) {
-        bytes = -1;
-      }
+    long bytes;
+    try {
+      bytes = ByteQuantity.parseBlockSize(p.value());
+    } catch (IllegalArgumentException e) {
+      bytes = -1;
     }
     if (bytes < 512 || bytes > 16L * 1024 * 1024 || Long.bitCount(bytes) != 1) {
       throw error(source, p.line(), "blocksize '" + p.value() + "' must be a power of two from "
