@@ -180,6 +180,9 @@ final class ToolCheck {
                 + "passes the start-up check, 0 when it is missing or mismatched")
             .tag("tool", tool.program())
             .tag("backend", type)
+            // Held strongly: a gauge keeps its state only weakly by default, and once start-up
+            // is over nothing else may keep the findings.
+            .strongReference(true)
             .register(registry);
       }
     }

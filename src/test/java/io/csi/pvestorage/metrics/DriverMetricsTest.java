@@ -91,4 +91,25 @@ class DriverMetricsTest {
     assertTrue(Double.isNaN(memory.kibibytes("VmRSS:")), "another unit is not guessed at");
     assertTrue(Double.isNaN(new ProcessMemoryMetrics(dir.resolve("absent")).kibibytes("VmRSS:")));
   }
+
+  @Test
+  void processMemorySurvivesAGarbageCollectionOfItsBinder() throws Exception {
+    io.micrometer.prometheusmetrics.PrometheusMeterRegistry registry =
+        new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(
+            io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
+    java.lang.ref.WeakReference<ProcessMemoryMetrics> binder;
+    {
+      ProcessMemoryMetrics memory = new ProcessMemoryMetrics();
+      memory.bindTo(registry);
+      binder = new java.lang.ref.WeakReference<>(memory);
+    }
+    for (int i = 0; i < 20 && binder.get() != null; i++) {
+      System.gc();
+      Thread.sleep(10);
+    }
+    // The registry must hold the binder: were it weakly held, it would be gone here and the
+    // gauge NaN.
+    double rss = registry.get("process.resident.memory").gauge().value();
+    assertTrue(rss > (16 << 20), "resident memory after a GC: " + rss);
+  }
 }
