@@ -13,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -21,31 +22,54 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
- * One file of src/test/resources/chart/sidecar-rbac/: the RBAC rules a sidecar publishes for the
- * version the chart pins (or the driver's own), and which of them the chart withholds and why.
- * Rules are compared as strings "Kind/serviceAccount apiGroup resource verb", where the
- * service account is the suffix of the chart's Role or ClusterRole name ({@code node}, {@code
- * controller}).
+ * One file of src/test/resources/chart/sidecar-rbac/: the RBAC rules a sidecar needs at the
+ * version the chart pins (or the driver's own), where each rule comes from, and which of them the
+ * chart withholds and why. Rules are compared as strings "Kind/serviceAccount apiGroup resource
+ * verb", where the service account is the suffix of the chart's Role or ClusterRole name ({@code
+ * node}, {@code controller}).
+ *
+ * <p>A file names what was read in {@code sources} (repository, path, commit where known, and
+ * version), the source that is the sidecar's published RBAC file in {@code published}, and, when
+ * that file is not the one of the pinned tag, the release notes read up to the pinned tag in
+ * {@code notes.read} (a version whose notes could not be found goes into {@code notes.missing}
+ * with why). Reading a file checks all of that, so a rule without a source or a pinned tag
+ * nobody read about fails the build.
  *
  * @param sidecar the sidecar's name
  * @param image the image whose rules these are; empty for the driver's own rules
- * @param source the upstream file at the pinned tag, from the file's header comment
  * @param serviceAccount the chart's service account the sidecar runs under
- * @param rules the published rules
+ * @param sources what was read, by key
+ * @param published the key of the source that is the sidecar's published RBAC file; empty for the
+ *     driver's own rules
+ * @param notesRead versions whose release notes were read
+ * @param notesMissing versions whose release notes were not found, with why
+ * @param rules the rules
  */
-record SidecarRbac(String sidecar, String image, String source, String serviceAccount,
+record SidecarRbac(String sidecar, String image, String serviceAccount, Map<String, Source> sources,
+    String published, List<String> notesRead, Map<String, String> notesMissing,
     List<Rule> rules) {
 
   static final Path DIR = Path.of("src/test/resources/chart/sidecar-rbac");
 
   /**
-   * One published rule.
+   * One thing read.
    *
+   * @param repo the repository ({@code owner/name}, or "this project")
+   * @param path the file in it
+   * @param commit the commit read, 40 hex digits; empty where the index did not show it
+   * @param version the tag (or version) the file is of
+   */
+  record Source(String repo, String path, String commit, String version) {}
+
+  /**
+   * One rule.
+   *
+   * @param from the keys of the sources the rule comes from
    * @param withheld verbs the chart does not grant
-   * @param why why they are withheld, or why a rule of the driver's own exists
+   * @param why why they are withheld, or why a rule differs from the published file
    * @param when a condition of the chart's values: {@code lease-lock} ({@code driver.lock: lease})
    */
-  record Rule(String kind, String apiGroup, String resource, List<String> verbs,
+  record Rule(String kind, String apiGroup, String resource, List<String> verbs, List<String> from,
       List<String> withheld, String why, String when) {}
 
   /** Every data file. */
@@ -59,29 +83,114 @@ record SidecarRbac(String sidecar, String image, String source, String serviceAc
   }
 
   @SuppressWarnings("unchecked")
-  private static SidecarRbac read(Path file) {
+  static SidecarRbac read(Path file) {
     String text;
     try {
       text = Files.readString(file);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+    return parse(file.toString(), text);
+  }
+
+  /** Reads one data file's text and checks that every rule says where it came from. */
+  @SuppressWarnings("unchecked")
+  static SidecarRbac parse(String name, String text) {
     Map<String, Object> doc = Serialization.unmarshal(text, Map.class);
-    String source = text.lines().map(String::trim).filter(l -> l.startsWith("#   https://"))
-        .map(l -> l.substring(1).trim()).findFirst().orElse("");
+    Map<String, Source> sources = new LinkedHashMap<>();
+    var rawSources = (Map<String, Map<String, Object>>) doc.getOrDefault("sources", Map.of());
+    for (var e : rawSources.entrySet()) {
+      Map<String, Object> s = e.getValue();
+      Source source = new Source(string(s.get("repo")), string(s.get("path")),
+          string(s.get("commit")), string(s.get("version")));
+      if (source.repo().isBlank() || source.path().isBlank() || source.version().isBlank()) {
+        throw new IllegalStateException(name + ": source " + e.getKey()
+            + " needs repo, path and version");
+      }
+      if (!source.commit().isEmpty() && !source.commit().matches("[0-9a-f]{40}")) {
+        throw new IllegalStateException(name + ": source " + e.getKey()
+            + " commit must be 40 hex digits: " + source.commit());
+      }
+      sources.put(e.getKey(), source);
+    }
     List<Rule> rules = new ArrayList<>();
     for (Map<String, Object> r : (List<Map<String, Object>>) doc.get("rules")) {
       List<String> withheld = (List<String>) r.getOrDefault("withheld", List.of());
+      List<String> from = (List<String>) r.getOrDefault("from", List.of());
       String why = (String) r.get("why");
       if (!withheld.isEmpty() && (why == null || why.isBlank())) {
-        throw new IllegalStateException(file + ": withholding " + r + " needs a why");
+        throw new IllegalStateException(name + ": withholding " + r + " needs a why");
+      }
+      if (from.isEmpty() || !sources.keySet().containsAll(from)) {
+        throw new IllegalStateException(name + ": rule " + r
+            + " must name where it comes from (keys of sources: " + sources.keySet() + ")");
       }
       rules.add(new Rule((String) r.get("kind"), (String) r.get("apiGroup"),
-          (String) r.get("resource"), (List<String>) r.get("verbs"), withheld, why,
+          (String) r.get("resource"), (List<String>) r.get("verbs"), from, withheld, why,
           (String) r.get("when")));
     }
-    return new SidecarRbac((String) doc.get("sidecar"), Objects.toString(doc.get("image"), ""),
-        source, (String) doc.get("serviceAccount"), List.copyOf(rules));
+    Map<String, Object> notes = (Map<String, Object>) doc.getOrDefault("notes", Map.of());
+    SidecarRbac file = new SidecarRbac((String) doc.get("sidecar"),
+        Objects.toString(doc.get("image"), ""), (String) doc.get("serviceAccount"),
+        Map.copyOf(sources), Objects.toString(doc.get("published"), ""),
+        List.copyOf((List<String>) notes.getOrDefault("read", List.of())),
+        Map.copyOf((Map<String, String>) notes.getOrDefault("missing", Map.of())),
+        List.copyOf(rules));
+    file.checkCoversThePinnedTag(name);
+    return file;
+  }
+
+  /** The tag of the pinned image, e.g. {@code v6.3.0}; empty for the driver's own rules. */
+  String pinnedTag() {
+    return image.isEmpty() ? "" : image.substring(image.lastIndexOf(':') + 1);
+  }
+
+  /**
+   * A sidecar's file names its published RBAC file, and either that file is the one of the
+   * pinned tag or the release notes up to the pinned tag were read (or their absence explained).
+   */
+  private void checkCoversThePinnedTag(String name) {
+    if (image.isEmpty()) {
+      return;
+    }
+    Source rbac = sources.get(published);
+    if (rbac == null) {
+      throw new IllegalStateException(name + ": `published` must name the source that is "
+          + sidecar + "'s published RBAC file");
+    }
+    String tag = pinnedTag();
+    if (rbac.version().equals(tag)) {
+      return;
+    }
+    if (!notesRead.contains(tag) && !notesMissing.containsKey(tag)) {
+      throw new IllegalStateException(name + ": the published file read is of " + rbac.version()
+          + " but the chart pins " + tag + "; read the release notes up to " + tag
+          + " and list them in notes.read (or say in notes.missing why they cannot be read)");
+    }
+    notesMissing.forEach((version, why) -> {
+      if (why == null || why.isBlank()) {
+        throw new IllegalStateException(name + ": notes.missing " + version + " needs a why");
+      }
+    });
+  }
+
+  private static String string(Object value) {
+    return value == null ? "" : value.toString();
+  }
+
+  /**
+   * How the rendered chart's rules differ from the data: one line per verb granted beyond it and
+   * per verb of it not granted; empty when they match.
+   */
+  static List<String> drift(List<SidecarRbac> files, List<HasMetadata> objects) {
+    Set<String> granted = granted(objects);
+    Set<String> expected = expected(files, objects);
+    List<String> drift = new ArrayList<>();
+    granted.stream().filter(r -> !expected.contains(r))
+        .forEach(r -> drift.add("granted but not in the data: " + r));
+    expected.stream().filter(r -> !granted.contains(r))
+        .forEach(r -> drift.add("in the data but not granted: " + r));
+    return drift;
   }
 
   /** What the rendered chart grants, in the comparison form. */

@@ -192,10 +192,6 @@ class DocsTest {
 
   @Test
   void theInstallCommandsSetValuesTheChartHasAndNameFilesThatExist() throws IOException {
-    JsonNode values = new YAMLMapper().readTree(RenderedChart.CHART.resolve("values.yaml")
-        .toFile());
-    JsonNode schema = new ObjectMapper().readTree(RenderedChart.CHART
-        .resolve("values.schema.json").toFile());
     List<String> problems = new ArrayList<>();
     int commands = 0;
     for (Path page : List.of(README, DOCS.resolve("install.md"), DOCS.resolve("operations.md"))) {
@@ -204,31 +200,179 @@ class DocsTest {
           continue;
         }
         commands++;
-        Matcher set = Pattern.compile("--set ([A-Za-z.]+)=").matcher(command);
-        while (set.find()) {
-          String key = set.group(1);
-          if (at(values, key).isMissingNode() && at(schema, key).isMissingNode()) {
-            problems.add(page + ": --set " + key + " is no value of the chart");
-          }
-        }
-        Matcher chartPath = Pattern.compile("(charts/[\\w./-]+)").matcher(command);
-        while (chartPath.find()) {
-          if (!Files.exists(Path.of(chartPath.group(1)))) {
-            problems.add(page + ": " + chartPath.group(1) + " does not exist");
-          }
-        }
+        problems.addAll(helmCommandProblems(page.toString(), command));
       }
+    }
+    for (Path page : pages()) {
+      problems.addAll(setProblems(page.toString(), Files.readString(page)));
     }
     assertTrue(commands >= 4, "found only " + commands + " helm commands");
     assertEquals(List.of(), problems);
   }
 
-  /** The values.yaml node of a dotted key, or in the schema under {@code properties}. */
+  /** The checks of the commands catch a value the chart lacks, a flag Helm lacks, a missing file. */
+  @Test
+  void aSetOfAValueTheChartLacksOrAFlagHelmLacksIsCaught() throws IOException {
+    String page = """
+        Raise it with `--set driver.logLevel=debug`, or `--set drivr.logLevel=debug`.
+        ```sh
+        helm install x charts/pve-storage-csi -n x --set-string image.tag=1,image.tagg=2 \\
+          --set 'storageClasses[0].fsType=xfs' --set storageClasses[0].fstype=xfs --reuse-value \\
+          -f charts/pve-storage-csi/examples/no-such.yaml
+        ```
+        """;
+    List<String> problems = new ArrayList<>(setProblems("example.md", page));
+    shellCommands(page).forEach(c -> problems.addAll(helmCommandProblems("example.md", c)));
+    assertEquals(List.of(
+        "example.md: --set drivr.logLevel is no value of the chart",
+        "example.md: --set image.tagg is no value of the chart",
+        "example.md: --set storageClasses[0].fstype is no value of the chart",
+        "example.md: helm install has no flag --reuse-value (Helm " + HELM + ")",
+        "example.md: charts/pve-storage-csi/examples/no-such.yaml does not exist"), problems);
+  }
+
+  /**
+   * Every YAML block an operator may copy parses; a Kubernetes object in one is one fabric8
+   * accepts, with the current apiVersion of its kind; a block without a kind is a values file,
+   * which the chart must render with (the schema refuses unknown keys and wrong types).
+   */
+  @Test
+  void everyYamlBlockParsesAndUsesCurrentApis() throws IOException {
+    List<String> problems = new ArrayList<>();
+    int blocks = 0;
+    for (Path page : pages()) {
+      String text = Files.readString(page);
+      blocks += yamlBlocks(text).size();
+      problems.addAll(yamlProblems(page.toString(), text));
+    }
+    assertTrue(blocks >= 6, "found only " + blocks + " YAML blocks");
+    assertEquals(List.of(), problems);
+  }
+
+  @Test
+  void aYamlBlockThatDoesNotParseUsesAnOldApiOrAnUnknownValueIsCaught() {
+    String page = """
+        ```yaml
+        apiVersion: snapshot.storage.k8s.io/v1beta1
+        kind: VolumeSnapshotClass
+        metadata:
+          name: old
+        driver: pve-storage.csi.io
+        deletionPolicy: Delete
+        ```
+        ```yaml
+        metadata: [unclosed
+        ```
+        ```yaml
+        driverr:
+          logLevel: debug
+        ```
+        ```yaml
+        driver:
+          logLevel: debug
+        ```
+        """;
+    List<String> problems = yamlProblems("example.md", page);
+    assertEquals(3, problems.size(), String.join("\n", problems));
+    assertTrue(problems.get(0).contains("VolumeSnapshotClass old: apiVersion "
+        + "snapshot.storage.k8s.io/v1beta1, not the current snapshot.storage.k8s.io/v1"),
+        problems.get(0));
+    assertTrue(problems.get(1).startsWith("example.md: YAML block 2 does not parse"),
+        problems.get(1));
+    assertTrue(problems.get(2).startsWith("example.md: YAML block 3 is no values file the chart "
+        + "accepts") && problems.get(2).contains("driverr"), problems.get(2));
+  }
+
+  /** The Helm version the documents name, and the flags its commands used there have. */
+  private static final String HELM = "3.14";
+
+  /**
+   * Flags of Helm 3.14's subcommands that the documents may use ({@code helm <cmd> --help} of
+   * Helm 3.14; ChartTest runs Helm 3.21's library, which has them all). Not the whole list: a
+   * flag not here is either wrong or needs adding after checking its help.
+   */
+  private static final Map<String, Set<String>> HELM_FLAGS = Map.of(
+      "install", Set.of("-n", "--namespace", "--create-namespace", "-f", "--values", "--set",
+          "--set-string", "--set-file", "--set-json", "--version", "--wait", "--timeout",
+          "--atomic", "--dry-run", "--debug", "--kube-version"),
+      "upgrade", Set.of("-n", "--namespace", "-i", "--install", "-f", "--values", "--set",
+          "--set-string", "--set-file", "--set-json", "--reuse-values", "--reset-values",
+          "--reset-then-reuse-values", "--version", "--wait", "--timeout", "--atomic",
+          "--dry-run"),
+      "uninstall", Set.of("-n", "--namespace", "--keep-history", "--wait", "--timeout"),
+      "status", Set.of("-n", "--namespace", "-o", "--output", "--show-resources"),
+      "template", Set.of("-n", "--namespace", "-f", "--values", "--set", "--set-string",
+          "--kube-version", "--api-versions"),
+      "lint", Set.of("--strict", "-f", "--values", "--set"));
+
+  private static List<String> helmCommandProblems(String page, String command) {
+    List<String> problems = new ArrayList<>();
+    List<String> words = List.of(command.split("\\s+"));
+    Set<String> flags = HELM_FLAGS.get(words.get(1));
+    if (flags == null) {
+      problems.add(page + ": helm " + words.get(1) + " is no subcommand the documents may use");
+      return problems;
+    }
+    for (String word : words) {
+      String flag = word.replaceFirst("=.*", "");
+      if (flag.startsWith("-") && !flags.contains(flag)) {
+        problems.add(page + ": helm " + words.get(1) + " has no flag " + flag + " (Helm " + HELM
+            + ")");
+      }
+    }
+    Matcher chartPath = Pattern.compile("(charts/[\\w./-]+)").matcher(command);
+    while (chartPath.find()) {
+      if (!Files.exists(Path.of(chartPath.group(1)))) {
+        problems.add(page + ": " + chartPath.group(1) + " does not exist");
+      }
+    }
+    return problems;
+  }
+
+  private static final Pattern SET =
+      Pattern.compile("--set(?:-string|-file|-json)?[ =](?:'([^']*)'|\"([^\"]*)\"|([^\\s`]+))");
+
+  /** Every {@code --set key=value[,key=value]} of a page, in code or prose, names a chart value. */
+  private static List<String> setProblems(String page, String text) throws IOException {
+    JsonNode values = new YAMLMapper().readTree(RenderedChart.CHART.resolve("values.yaml")
+        .toFile());
+    JsonNode schema = new ObjectMapper().readTree(RenderedChart.CHART
+        .resolve("values.schema.json").toFile());
+    List<String> problems = new ArrayList<>();
+    Matcher set = SET.matcher(text.replace("\\\n", " "));
+    while (set.find()) {
+      String pairs = set.group(1) != null ? set.group(1)
+          : set.group(2) != null ? set.group(2) : set.group(3);
+      for (String pair : pairs.split(",(?=[A-Za-z][\\w.\\[\\]]*=)")) {
+        String key = pair.replaceFirst("=.*", "");
+        if (at(values, key).isMissingNode() && at(schema, key).isMissingNode()) {
+          problems.add(page + ": --set " + key + " is no value of the chart");
+        }
+      }
+    }
+    return problems;
+  }
+
+  /**
+   * The values.yaml node of a dotted key such as {@code storageClasses[0].fsType}, or in the
+   * schema under {@code properties} (and {@code items} for an index).
+   */
   private static JsonNode at(JsonNode root, String key) {
     JsonNode node = root;
     boolean schema = root.has("$schema");
     for (String part : key.split("\\.")) {
-      node = schema ? node.path("properties").path(part) : node.path(part);
+      Matcher indexed = Pattern.compile("([A-Za-z][\\w-]*)((?:\\[\\d+\\])*)").matcher(part);
+      if (!indexed.matches()) {
+        return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+      }
+      node = schema ? node.path("properties").path(indexed.group(1))
+          : node.path(indexed.group(1));
+      Matcher index = Pattern.compile("\\[(\\d+)\\]").matcher(indexed.group(2));
+      while (index.find()) {
+        // A list in values.yaml may be shorter than the index an operator sets: its first
+        // element shows the keys an element has.
+        node = schema ? node.path("items") : node.path(0);
+      }
     }
     return node;
   }
@@ -250,6 +394,99 @@ class DocsTest {
       }
     }
     return commands;
+  }
+
+  /** The {@code yaml} blocks of a markdown text. */
+  private static List<String> yamlBlocks(String markdown) {
+    List<String> blocks = new ArrayList<>();
+    Matcher fence = FENCE.matcher(markdown);
+    while (fence.find()) {
+      if (fence.group(1).equals("yaml")) {
+        blocks.add(fence.group(2));
+      }
+    }
+    return blocks;
+  }
+
+  /** The current apiVersion of each kind the documents may show. */
+  private static final Map<String, String> CURRENT_API = Map.ofEntries(
+      Map.entry("StorageClass", "storage.k8s.io/v1"), Map.entry("CSIDriver", "storage.k8s.io/v1"),
+      Map.entry("CSINode", "storage.k8s.io/v1"),
+      Map.entry("CSIStorageCapacity", "storage.k8s.io/v1"),
+      Map.entry("VolumeAttributesClass", "storage.k8s.io/v1"),
+      Map.entry("VolumeSnapshot", "snapshot.storage.k8s.io/v1"),
+      Map.entry("VolumeSnapshotClass", "snapshot.storage.k8s.io/v1"),
+      Map.entry("VolumeSnapshotContent", "snapshot.storage.k8s.io/v1"),
+      Map.entry("PersistentVolumeClaim", "v1"), Map.entry("PersistentVolume", "v1"),
+      Map.entry("Pod", "v1"), Map.entry("Namespace", "v1"),
+      Map.entry("Deployment", "apps/v1"), Map.entry("DaemonSet", "apps/v1"),
+      Map.entry("Lease", "coordination.k8s.io/v1"), Map.entry("ServiceAccount", "v1"),
+      Map.entry("Role", "rbac.authorization.k8s.io/v1"),
+      Map.entry("RoleBinding", "rbac.authorization.k8s.io/v1"),
+      Map.entry("ClusterRole", "rbac.authorization.k8s.io/v1"),
+      Map.entry("ClusterRoleBinding", "rbac.authorization.k8s.io/v1"));
+
+  /**
+   * What is wrong with the YAML blocks of a page: a block that does not parse, a Kubernetes
+   * object fabric8 refuses or of another apiVersion than its kind's current one, and a block
+   * without a kind (a values file) the chart does not render with.
+   */
+  private static List<String> yamlProblems(String page, String markdown) {
+    List<String> problems = new ArrayList<>();
+    YAMLMapper yaml = new YAMLMapper();
+    int n = 0;
+    for (String block : yamlBlocks(markdown)) {
+      n++;
+      for (String doc : block.split("(?m)^---\\s*$")) {
+        JsonNode node;
+        try {
+          node = yaml.readTree(doc);
+        } catch (IOException e) {
+          problems.add(page + ": YAML block " + n + " does not parse: " + e.getMessage());
+          continue;
+        }
+        if (node == null || node.isMissingNode()) {
+          continue;
+        }
+        if (!node.has("kind")) {
+          problems.addAll(valuesProblems(page, n, doc));
+          continue;
+        }
+        String kind = node.path("kind").asText();
+        String name = kind + " " + node.path("metadata").path("name").asText();
+        String current = CURRENT_API.get(kind);
+        if (current == null) {
+          problems.add(page + ": YAML block " + n + ": " + name
+              + ": no current apiVersion known for this kind (add it to CURRENT_API)");
+        } else if (!current.equals(node.path("apiVersion").asText())) {
+          problems.add(page + ": YAML block " + n + ": " + name + ": apiVersion "
+              + node.path("apiVersion").asText() + ", not the current " + current);
+        }
+        try {
+          io.fabric8.kubernetes.client.utils.Serialization.unmarshal(doc);
+        } catch (RuntimeException e) {
+          problems.add(page + ": YAML block " + n + ": " + name + " is refused: "
+              + e.getMessage());
+        }
+      }
+    }
+    return problems;
+  }
+
+  private static List<String> valuesProblems(String page, int block, String doc) {
+    try {
+      Path values = Files.createTempFile("docs-values", ".yaml");
+      try {
+        Files.writeString(values, doc);
+        RenderedChart.render(Path.of("."), "docs", "docs", List.of(values));
+        return List.of();
+      } finally {
+        Files.delete(values);
+      }
+    } catch (IOException | RuntimeException e) {
+      return List.of(page + ": YAML block " + block + " is no values file the chart accepts: "
+          + e.getMessage());
+    }
   }
 
   private static List<JsonNode> manifests(Path page) throws IOException {
