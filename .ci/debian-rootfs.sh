@@ -24,7 +24,9 @@ pve_csi_rootfs_tool() {
 # private mount namespace, so no mount outlives it even when it fails; the cache is unbound in
 # the last hook, before mmdebstrap empties the system's apt cache. One build at a time uses the
 # cache (apt locks it). dpkg skips fsync (force-unsafe-io): an interrupted build is thrown away
-# anyway, and the option is removed from the finished system.
+# anyway, and the option is removed from the finished system. /usr is merged as debootstrap
+# merges it (directory symlinks and usr-is-merged), not by the usrmerge package, which apt would
+# otherwise pick for init-system-helpers and which brings perl into the system.
 pve_csi_mmdebstrap() {
   local log=$1; shift
   mkdir -p "$PVE_CSI_DEB_CACHE"
@@ -33,6 +35,7 @@ pve_csi_mmdebstrap() {
     PVE_CSI_DEB_CACHE=$PVE_CSI_DEB_CACHE unshare --mount --propagation private -- \
       mmdebstrap --mode=root --skip=download/empty,essential/unlink \
         --aptopt='Acquire::Languages "none"' --dpkgopt=force-unsafe-io \
+        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
         --setup-hook='mkdir -p "$1/var/cache/apt/archives" && mount --bind "$PVE_CSI_DEB_CACHE" "$1/var/cache/apt/archives"' \
         --customize-hook='umount "$1/var/cache/apt/archives"' \
         --customize-hook='rm -f "$1/etc/dpkg/dpkg.cfg.d/99mmdebstrap" "$1/etc/apt/apt.conf.d/99mmdebstrap"' \
