@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # Sourced by .ci/run and the demo: installs the Debian packages a fresh bookworm machine of this
-# kind lacks (the build, and the real-storage VM harness: qemu, debootstrap, dkms, ...), then
+# kind lacks (the build, and the real-storage VM harness: qemu, mmdebstrap, dkms, ...), then
 # selects a JDK >= 21 (.ci/jdk.sh). Idempotent: installed packages are skipped.
-# umoci, skopeo and jq build and check the driver's OCI image (src/image/build).
-pve_csi_packages=(maven qemu-system-x86 qemu-utils debootstrap busybox-static dkms zstd cpio kmod
+# mmdebstrap makes both root file systems (.ci/debian-rootfs.sh); umoci, skopeo and jq build and
+# check the driver's OCI image (src/image/build).
+pve_csi_packages=(maven qemu-system-x86 qemu-utils mmdebstrap busybox-static dkms zstd cpio kmod
                   e2fsprogs xfsprogs util-linux python3 gcc make umoci skopeo jq)
 if [[ $(id -u) == 0 ]]; then
   pve_csi_missing=()

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# The expensive half of the guest image, sourced by build-image: host packages, the debootstrapped
-# rootfs, the Debian kernel and the zfs modules built with DKMS. Its hash is part of the base key,
-# so any change here rebuilds the base; changes elsewhere (agent, init, image assembly) reuse it.
+# The expensive half of the guest image, sourced by build-image: host packages, the rootfs made by
+# mmdebstrap (.ci/debian-rootfs.sh), the Debian kernel and the zfs modules built with DKMS. Its
+# hash is part of the base key, so any change here rebuilds the base; changes elsewhere (agent,
+# init, image assembly) reuse it.
 
 # Several worktrees or builds may share one machine: wait for another apt/dpkg run rather than fail
 # on its lock, and let one DKMS build of the zfs modules for a kernel run at a time.
@@ -13,7 +14,7 @@ DKMS_LOCK=/var/lock/pve-csi-vm-harness-dkms.lock
 GUEST_PACKAGES=lvm2,thin-provisioning-tools,zfsutils-linux,e2fsprogs,xfsprogs,util-linux,mount,udev,kmod,procps,python3,iproute2,runc,umoci
 
 host_packages() {
-  local pkgs=(qemu-system-x86 qemu-utils debootstrap busybox-static dkms zstd cpio kmod e2fsprogs
+  local pkgs=(qemu-system-x86 qemu-utils mmdebstrap busybox-static dkms zstd cpio kmod e2fsprogs
               util-linux python3)
   local missing=() p
   for p in "${pkgs[@]}"; do
@@ -29,9 +30,10 @@ host_packages() {
 
 base_rootfs() {
   rm -rf "$WORK/rootfs"
-  debootstrap --variant=minbase --components=main,contrib --include="$GUEST_PACKAGES" \
-    "$SUITE" "$WORK/rootfs" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
-    || { tail -n 30 "$WORK/debootstrap.log" >&2; die "debootstrap failed (log: $WORK/debootstrap.log)"; }
+  # The suite alone, as the host's zfs-dkms candidate that the modules are built from.
+  pve_csi_mmdebstrap "$WORK/mmdebstrap.log" --variant=minbase --include="$GUEST_PACKAGES" \
+    "$SUITE" "$WORK/rootfs" "deb $MIRROR $SUITE main contrib" \
+    || { tail -n 30 "$WORK/mmdebstrap.log" >&2; die "mmdebstrap failed (log: $WORK/mmdebstrap.log)"; }
   local guest_zfs
   guest_zfs=$(chroot "$WORK/rootfs" dpkg-query -W -f='${Version}' zfsutils-linux)
   [[ $guest_zfs == "$ZFS_VERSION" ]] \
