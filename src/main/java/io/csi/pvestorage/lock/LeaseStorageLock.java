@@ -181,6 +181,12 @@ public final class LeaseStorageLock implements StorageLock {
         }
         throw failure instanceof RuntimeException r ? r : new IllegalStateException(failure);
       }
+      if (answer.state() != Future.State.SUCCESS) {
+        // Cancelled: this thread was interrupted while the reviews ran (the process stops).
+        throw new StorageException(ErrorKind.UNAVAILABLE,
+            "interrupted while checking access to Leases in namespace '" + settings.namespace()
+                + "'");
+      }
       if (!answer.resultNow()) {
         denied.add(verbs.get(i));
       }

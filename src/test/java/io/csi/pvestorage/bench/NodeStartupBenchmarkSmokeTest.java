@@ -20,7 +20,8 @@ class NodeStartupBenchmarkSmokeTest {
   void oneRunReachesReadinessThroughTheAccessReviewsAndReadsTheProcess() throws Exception {
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
     try (PrintStream out = new PrintStream(printed, true, StandardCharsets.UTF_8)) {
-      NodeStartupBenchmark.run(new String[] {"--runs=1", "--idle=1", "--archive=none", "--jar=classpath"}, out);
+      NodeStartupBenchmark.run(
+          new String[] {"--runs=1", "--idle=1", "--archive=none", "--jar=classpath"}, out);
     }
     String table = printed.toString(StandardCharsets.UTF_8);
     assertTrue(table.contains("{POST selfsubjectaccessreviews=3}"), table);
