@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.random.RandomGenerator;
 
@@ -148,39 +150,45 @@ public final class LeaseStorageLock implements StorageLock {
 
   /**
    * Checks at start-up that this process may use Leases in its namespace, with one
-   * SelfSubjectAccessReview per verb it needs (get, create, update).
+   * SelfSubjectAccessReview per verb it needs (get, create, update). The three reviews are sent
+   * at once, each on a virtual thread: readiness waits for this check, and three sequential
+   * round trips (each a TLS request on a cold client) were most of the node plugin's start-up.
    *
    * @throws StorageException PRECONDITION naming the namespace and the verbs RBAC denies;
    *     UNAVAILABLE when the API server cannot be asked
    */
   public void checkAccess() {
+    List<String> verbs = List.of("get", "create", "update");
+    List<Future<Boolean>> answers = new ArrayList<>();
+    try (var reviews = Executors.newVirtualThreadPerTaskExecutor()) {
+      for (String verb : verbs) {
+        answers.add(reviews.submit(() -> allowed(verb)));
+      }
+    }
     List<String> denied = new ArrayList<>();
-    for (String verb : List.of("get", "create", "update")) {
-      SelfSubjectAccessReview review =
-          new SelfSubjectAccessReviewBuilder()
-              .withNewSpec()
-              .withNewResourceAttributes()
-              .withGroup("coordination.k8s.io")
-              .withResource("leases")
-              .withVerb(verb)
-              .withNamespace(settings.namespace())
-              .endResourceAttributes()
-              .endSpec()
-              .build();
-      try {
-        SelfSubjectAccessReview answer =
-            client.authorization().v1().selfSubjectAccessReview().create(review);
-        if (answer.getStatus() == null || !Boolean.TRUE.equals(answer.getStatus().getAllowed())) {
-          denied.add(verb);
+    for (int i = 0; i < verbs.size(); i++) {
+      Future<Boolean> answer = answers.get(i);
+      if (answer.state() == Future.State.FAILED) {
+        Throwable failure = answer.exceptionNow();
+        if (failure instanceof KubernetesClientException e) {
+          throw new StorageException(
+              ErrorKind.UNAVAILABLE,
+              "cannot check access to Leases in namespace '"
+                  + settings.namespace()
+                  + "': "
+                  + e.getMessage(),
+              e);
         }
-      } catch (KubernetesClientException e) {
-        throw new StorageException(
-            ErrorKind.UNAVAILABLE,
-            "cannot check access to Leases in namespace '"
-                + settings.namespace()
-                + "': "
-                + e.getMessage(),
-            e);
+        throw failure instanceof RuntimeException r ? r : new IllegalStateException(failure);
+      }
+      if (answer.state() != Future.State.SUCCESS) {
+        // Cancelled: this thread was interrupted while the reviews ran (the process stops).
+        throw new StorageException(ErrorKind.UNAVAILABLE,
+            "interrupted while checking access to Leases in namespace '" + settings.namespace()
+                + "'");
+      }
+      if (!answer.resultNow()) {
+        denied.add(verbs.get(i));
       }
     }
     if (!denied.isEmpty()) {
@@ -192,6 +200,27 @@ public final class LeaseStorageLock implements StorageLock {
               + settings.namespace()
               + "'; grant them with a Role and RoleBinding for the driver's service account");
     }
+  }
+
+  /**
+   * Asks the API server whether this process may use {@code verb} on Leases in its namespace;
+   * throws {@link KubernetesClientException} when it cannot be asked.
+   */
+  private boolean allowed(String verb) {
+    SelfSubjectAccessReview review =
+        new SelfSubjectAccessReviewBuilder()
+            .withNewSpec()
+            .withNewResourceAttributes()
+            .withGroup("coordination.k8s.io")
+            .withResource("leases")
+            .withVerb(verb)
+            .withNamespace(settings.namespace())
+            .endResourceAttributes()
+            .endSpec()
+            .build();
+    SelfSubjectAccessReview answer =
+        client.authorization().v1().selfSubjectAccessReview().create(review);
+    return answer.getStatus() != null && Boolean.TRUE.equals(answer.getStatus().getAllowed());
   }
 
   @Override

@@ -36,6 +36,17 @@ public final class StartupBenchmark {
   /** The JVM flags the image and the demo use (src/main/jvm/jvm.options), one per line. */
   static final Path JVM_OPTIONS = Path.of("src/main/jvm/jvm.options");
 
+  /** A node's storage.cfg with one LVM-thin and one ZFS storage, as on a PVE host. */
+  static final String STORAGE_CFG = """
+      lvmthin: local-lvm
+      \tvgname pve
+      \tthinpool data
+
+      zfspool: local-zfs
+      \tpool rpool/data
+      \tsparse 1
+      """;
+
   private record Variant(String name, List<String> flags, List<String> trainingFlags) {}
 
   private record Sample(double readyMs, double rssMib) {}
@@ -54,15 +65,7 @@ public final class StartupBenchmark {
     Path work = Files.createTempDirectory("startup-bench");
     Path jar = Path.of("target/pve-storage-csi.jar").toAbsolutePath();
     Path cfg = work.resolve("storage.cfg");
-    Files.writeString(cfg, """
-        lvmthin: local-lvm
-        \tvgname pve
-        \tthinpool data
-
-        zfspool: local-zfs
-        \tpool rpool/data
-        \tsparse 1
-        """);
+    Files.writeString(cfg, STORAGE_CFG);
     Path aot = work.resolve("driver.aot");
     Path cds = work.resolve("driver.jsa");
 

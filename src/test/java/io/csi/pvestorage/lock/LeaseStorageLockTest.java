@@ -620,6 +620,23 @@ class LeaseStorageLockTest {
     lock("pod-a_1", new ManualScheduler(clock)).checkAccess();
   }
 
+  @Test
+  void accessCheckIsUnavailableWhenTheApiServerCannotAnswer() {
+    server
+        .expect()
+        .post()
+        .withPath("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+        .andReturn(503, "etcd is down")
+        .always();
+    LeaseStorageLock a = lock("pod-a_1", new ManualScheduler(clock));
+
+    StorageException e = assertThrows(StorageException.class, a::checkAccess);
+
+    assertEquals(ErrorKind.UNAVAILABLE, e.kind());
+    assertTrue(e.getMessage().contains("cannot check access to Leases in namespace 'csi'"),
+        e.getMessage());
+  }
+
   /** Answers SelfSubjectAccessReviews as an API server with the given RBAC would. */
   private void answerAccessReviews(java.util.function.Predicate<String> allowed) {
     server
