@@ -197,6 +197,7 @@ class CrashAtEveryStepIT {
     long started = System.nanoTime();
     driver = training;
     try {
+      must("mkdir", "-p", stagingParent(), targetParent());
       for (Map.Entry<Backend, String> run : TRAINING.entrySet()) {
         backend = run.getKey();
         CrashPath path = CrashPaths.all().stream().filter(p -> p.name().equals(run.getValue()))
