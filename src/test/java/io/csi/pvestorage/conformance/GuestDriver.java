@@ -66,6 +66,20 @@ public final class GuestDriver implements AutoCloseable {
    */
   public static final String EMULATED_LEASE_DURATION = "60s";
 
+  /**
+   * The JVM flags of every driver started here, before a {@link Jvm}'s own options: what also
+   * records or assembles an AOT cache for these drivers passes them, so that the cache fits.
+   */
+  public static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC",
+      "-XX:TieredStopAtLevel=1", "-Xmx256m", "--enable-native-access=ALL-UNNAMED");
+
+  /**
+   * How long a started driver may take from listening to Probe's ready=true (its storage lock's
+   * client started). Measured 2026-12-07, host load 15-20 with two emulated guests: a driver
+   * without a class cache listened 3 min after its start and was still not ready 3 min later.
+   */
+  private static final Duration READY_DEADLINE = Duration.ofSeconds(420);
+
   /** The mock API server logs every request at INFO; the Lease renewals would drown the output. */
   private static final Logger MOCK_SERVER_LOG = Logger.getLogger("io.fabric8.mockwebserver");
 
@@ -128,6 +142,38 @@ public final class GuestDriver implements AutoCloseable {
   public static GuestDriver start(VmHarness vm, int guestPort, LockMode lockMode,
       Duration poolRefresh, List<String> extraArgs, Map<String, String> extraEnv)
       throws InterruptedException {
+    return start(vm, guestPort, lockMode, poolRefresh, extraArgs, extraEnv, Jvm.CLASSES);
+  }
+
+  /**
+   * How the guest's JVM runs the driver: its options after the usual ones, and its class path.
+   *
+   * @param options e.g. an AOT cache ({@code -XX:AOTCache=...})
+   * @param classPath {@link #CLASSES} reads the compiled classes directory; {@link #jar} the
+   *     packaged jar (its manifest names the jars of target/lib), which a class-data sharing
+   *     archive or AOT cache needs: the JVM refuses to record one with a directory in the path
+   */
+  public record Jvm(List<String> options, String classPath) {
+    public static final Jvm CLASSES = new Jvm(List.of(),
+        VmHarness.GUEST_PROJECT + "/target/classes:" + VmHarness.GUEST_PROJECT + "/target/lib/*");
+
+    public Jvm {
+      options = List.copyOf(options);
+    }
+
+    /** The packaged jar of {@code mvn package}, with {@code options}. */
+    public static Jvm jar(List<String> options) {
+      return new Jvm(options, VmHarness.GUEST_PROJECT + "/target/pve-storage-csi.jar");
+    }
+  }
+
+  /**
+   * As {@link #start(VmHarness, int, LockMode, Duration, List, Map)}, with the JVM's options
+   * and class path given ({@link Jvm}).
+   */
+  public static GuestDriver start(VmHarness vm, int guestPort, LockMode lockMode,
+      Duration poolRefresh, List<String> extraArgs, Map<String, String> extraEnv, Jvm jvm)
+      throws InterruptedException {
     GuestCommandRunner guest = vm.runner();
     String workDir = must(guest, "mktemp", "-d", "/tmp/csi-conformance.XXXXXX").stdoutText().strip();
     String storageCfg = workDir + "/storage.cfg";
@@ -135,11 +181,10 @@ public final class GuestDriver implements AutoCloseable {
 
     KubernetesMockServer apiServer = null;
     Map<String, String> env = new LinkedHashMap<>();
-    List<String> argv = new ArrayList<>(List.of(
-        VmHarness.GUEST_JDK + "/bin/java",
-        "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m",
-        "--enable-native-access=ALL-UNNAMED",
-        "-cp", VmHarness.GUEST_PROJECT + "/target/classes:" + VmHarness.GUEST_PROJECT + "/target/lib/*",
+    List<String> argv = new ArrayList<>(List.of(VmHarness.GUEST_JDK + "/bin/java"));
+    argv.addAll(JVM_FLAGS);
+    argv.addAll(jvm.options());
+    argv.addAll(List.of("-cp", jvm.classPath(),
         "io.csi.pvestorage.app.Main", "serve",
         "--mode", "all",
         "--endpoint", "tcp://0.0.0.0:" + guestPort,
@@ -242,7 +287,7 @@ public final class GuestDriver implements AutoCloseable {
     try {
       GuestDriver driver = new GuestDriver(guest, process, channel, workDir, apiServer, lockMode,
           network);
-      driver.awaitReady(Duration.ofSeconds(180));
+      driver.awaitReady(READY_DEADLINE);
       return driver;
     } catch (RuntimeException | InterruptedException e) {
       channel.shutdownNow();
