@@ -266,10 +266,7 @@ class StorageFaultsIT {
     String device = "/dev/zvol/" + ds;
     must("dd", "if=/dev/urandom", "of=" + device, "bs=1M", "count=4", "oflag=direct");
     String sum = sha256(device);
-    // No snapshot by hand here, unlike the dataset case: zfs destroy -r destroys a busy zvol's
-    // snapshots before it fails on the zvol (seen on OpenZFS 2.1.11), and ZFS offers no check
-    // for "open" short of the destroy. Open defect, see docs/reliability-faults.md; CSI
-    // snapshots are not affected (their volume is hidden, never destroyed with -r).
+    // Without snapshots: refused as PVE refuses. With one, see the next case.
     GuestProcess holder = holdOpen(vm, device, 30);
 
     assertBusyDeleteRefusedAndVolumeWhole(controller, volume, ds, false);
@@ -280,6 +277,55 @@ class StorageFaultsIT {
         .build());
     assertTrue(datasetsAndSnapshots(VmHarness.ZFS_DATASET).stream()
         .noneMatch(d -> d.startsWith(ds)), "deleted once no longer busy");
+  }
+
+  /**
+   * The defect this suite found: zfs destroy -r destroyed a held zvol's snapshot and then failed
+   * busy (OpenZFS 2.1.11), and ZFS has no check for an open zvol short of that destroy. Now a
+   * zvol with snapshots is marked and renamed first (both work while it is open), and only then
+   * destroyed under its hidden name: the delete answers OK, the volume is out of every listing,
+   * and the reaper of a later delete destroys what the busy destroy left.
+   */
+  @Test
+  void aZvolInUseWithASnapshotByHandIsHiddenBeforeItsDestroyAndReapedOnceReleased(VmHarness vm)
+      throws Exception {
+    this.guest = vm.runner();
+    var controller = controller(zfsPlugin());
+    Volume volume = create(controller, "faults-busy", "pvc-busy-snap", 16 * MIB, block());
+    String ds = VmHarness.ZFS_DATASET + "/" + volname(volume);
+    String device = "/dev/zvol/" + ds;
+    must("dd", "if=/dev/urandom", "of=" + device, "bs=1M", "count=4", "oflag=direct");
+    must("zfs", "snapshot", ds + "@by-hand");
+    String hidden = VmHarness.ZFS_DATASET + "/csi-deleted-"
+        + must("zfs", "get", "-H", "-p", "-o", "value", "guid", ds).stdoutText().strip();
+    cleanups.add(() -> guest.run(Command.of(TIMEOUT, "zfs", "destroy", "-r", hidden)));
+    GuestProcess holder = holdOpen(vm, device, 30);
+
+    ran.clear();
+    Instant start = Instant.now();
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(volume.getVolumeId())
+        .build());
+    Duration took = Duration.between(start, Instant.now());
+    List<String> commands = ran.stream().map(a -> String.join(" ", a)).toList();
+    int renamed = commands.indexOf("zfs rename " + ds + " " + hidden);
+    assertTrue(renamed > 0, "marked and renamed: " + commands);
+    assertTrue(commands.subList(0, renamed).stream().noneMatch(c -> c.startsWith("zfs destroy")),
+        "nothing destroyed before the rename: " + commands);
+    assertEquals(6, commands.stream().filter(c -> c.equals("zfs destroy -r " + hidden)).count(),
+        "then destroyed under its hidden name, busy six times as PVE: " + commands);
+    List<String> left = datasetsAndSnapshots(VmHarness.ZFS_DATASET);
+    System.out.println("busy zvol with a snapshot deleted (hidden) after " + took.toMillis()
+        + " ms; left: " + left);
+    assertTrue(left.stream().noneMatch(d -> d.startsWith(ds)), "its name is free: " + left);
+    assertTrue(left.contains(hidden), "kept hidden while it is held: " + left);
+
+    holder.stop();
+    // the retry of the same delete (as the provisioner would) runs the reaper
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(volume.getVolumeId())
+        .build());
+    left = datasetsAndSnapshots(VmHarness.ZFS_DATASET);
+    assertTrue(left.stream().noneMatch(d -> d.startsWith(hidden) || d.startsWith(ds)),
+        "reaped once released: " + left);
   }
 
   @Test
