@@ -48,6 +48,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,6 +66,13 @@ import org.junit.jupiter.api.io.TempDir;
 @ExtendWith(VmHarnessExtension.class)
 class StorageFaultsIT {
 
+  /**
+   * The cases left out of the default run ({@code mvn verify}, {@code .ci/run}: the pom's
+   * failsafe excludedGroups) for time; {@code -Dit.excludedGroups=none} runs them too. What
+   * stays covers each kind of fault: a full thin pool (its metadata), a zvol link that never
+   * appears, a zvol busy to the end with and without a snapshot.
+   */
+  static final String FULL_RUN_ONLY = "full-faults";
   private static final long MIB = 1L << 20;
   private static final Duration TIMEOUT = Duration.ofSeconds(120);
   private static final String THIN_POOL = VmHarness.VG + "/faults";
@@ -76,6 +84,8 @@ class StorageFaultsIT {
   private final List<List<String>> ran = Collections.synchronizedList(new ArrayList<>());
   private final List<InProcessCsi> servers = new ArrayList<>();
   private final List<Runnable> cleanups = new ArrayList<>();
+  /** Runs when a {@code zfs destroy} of the driver's has answered "dataset is busy". */
+  private volatile Runnable afterBusyDestroy = () -> { };
 
   @AfterEach
   void cleanUp() throws Exception {
@@ -103,7 +113,12 @@ class StorageFaultsIT {
   private CommandRunner recorded() {
     return command -> {
       ran.add(command.argv());
-      return guest.run(command);
+      CommandResult result = guest.run(command);
+      if (command.argv().size() > 1 && command.argv().get(1).equals("destroy")
+          && result.stderrText().contains("dataset is busy")) {
+        afterBusyDestroy.run();
+      }
+      return result;
     };
   }
 
@@ -114,6 +129,7 @@ class StorageFaultsIT {
   // ---------------------------------------------------------------- thin pool
 
   @Test
+  @Tag(FULL_RUN_ONLY)
   void aThinPoolAtItsDataLimitRefusesCreateBeforeAnyLvcreateAndReportsNoCapacity(
       GuestCommandRunner guest) throws Exception {
     this.guest = guest;
@@ -177,6 +193,7 @@ class StorageFaultsIT {
   // ---------------------------------------------------------------- zpool quota
 
   @Test
+  @Tag(FULL_RUN_ONLY)
   void aZfsPoolAtItsQuotaRefusesCreateBeforeAnyZfsCreateAndReportsNoCapacity(
       GuestCommandRunner guest) throws Exception {
     this.guest = guest;
@@ -241,12 +258,17 @@ class StorageFaultsIT {
   // ---------------------------------------------------------------- busy on destroy
 
   @Test
+  @Tag(FULL_RUN_ONLY)
   void aZvolBusyForAMomentIsDeletedByTheRetriesAsPveDoes(VmHarness vm) throws Exception {
     this.guest = vm.runner();
     var controller = controller(zfsPlugin());
     Volume volume = create(controller, "faults-busy", "pvc-busy-moment", 16 * MIB, block());
     String device = "/dev/zvol/" + VmHarness.ZFS_DATASET + "/" + volname(volume);
-    holdOpen(vm, device, 3);
+    // Let go right after the first busy answer: a holder on a timer of its own let go before
+    // the delete's listing had finished on the loaded machine, and nothing was busy.
+    GuestProcess holder = holdOpen(vm, device, 60);
+    afterBusyDestroy = holder::stop;
+    ran.clear();
     Instant start = Instant.now();
     controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(volume.getVolumeId())
         .build());
@@ -320,15 +342,21 @@ class StorageFaultsIT {
     assertTrue(left.contains(hidden), "kept hidden while it is held: " + left);
 
     holder.stop();
-    // the retry of the same delete (as the provisioner would) runs the reaper
+    // A retried DeleteVolume of it finds no volume and reaches no plugin; the reaper runs with
+    // the next delete on the storage that does.
     controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(volume.getVolumeId())
+        .build());
+    assertTrue(datasetsAndSnapshots(VmHarness.ZFS_DATASET).contains(hidden));
+    Volume next = create(controller, "faults-busy", "pvc-busy-next", 4 * MIB, block());
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(next.getVolumeId())
         .build());
     left = datasetsAndSnapshots(VmHarness.ZFS_DATASET);
     assertTrue(left.stream().noneMatch(d -> d.startsWith(hidden) || d.startsWith(ds)),
-        "reaped once released: " + left);
+        "reaped by the next delete once released: " + left);
   }
 
   @Test
+  @Tag(FULL_RUN_ONLY)
   void aDatasetInUseIsAClearErrorAndStaysWhole(VmHarness vm) throws Exception {
     this.guest = vm.runner();
     var controller = controller(zfsPlugin());
