@@ -240,8 +240,12 @@ class StorageFaultsIT {
         recorded(), options, Clock.systemUTC(), Sleeper.SYSTEM));
     List<String> before = datasets(VmHarness.ZFS_DATASET);
 
+    ran.clear();
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
-        () -> controller.createVolume(request("faults-zvol", "pvc-nolink", 16 * MIB, block())));
+        () -> controller.createVolume(request("faults-zvol", "pvc-nolink", 16 * MIB, block())),
+        () -> "the link appeared with udev's queue stopped; udevadm control --ping: "
+            + guest.run(Command.of(TIMEOUT, "udevadm", "control", "--ping")).exitCode()
+            + ", commands: " + ran);
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
     String message = e.getStatus().getDescription();
     assertTrue(message.contains("no zvol device link") && message.contains("destroyed again")
