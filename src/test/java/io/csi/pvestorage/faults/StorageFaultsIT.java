@@ -48,6 +48,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,6 +66,13 @@ import org.junit.jupiter.api.io.TempDir;
 @ExtendWith(VmHarnessExtension.class)
 class StorageFaultsIT {
 
+  /**
+   * The cases left out of the default run ({@code mvn verify}, {@code .ci/run}: the pom's
+   * failsafe excludedGroups) for time; {@code -Dit.excludedGroups=none} runs them too. What
+   * stays covers each kind of fault: a full thin pool (its metadata), a zvol link that never
+   * appears, a zvol busy to the end with and without a snapshot.
+   */
+  static final String FULL_RUN_ONLY = "full-faults";
   private static final long MIB = 1L << 20;
   private static final Duration TIMEOUT = Duration.ofSeconds(120);
   private static final String THIN_POOL = VmHarness.VG + "/faults";
@@ -76,6 +84,8 @@ class StorageFaultsIT {
   private final List<List<String>> ran = Collections.synchronizedList(new ArrayList<>());
   private final List<InProcessCsi> servers = new ArrayList<>();
   private final List<Runnable> cleanups = new ArrayList<>();
+  /** Runs when a {@code zfs destroy} of the driver's has answered "dataset is busy". */
+  private volatile Runnable afterBusyDestroy = () -> { };
 
   @AfterEach
   void cleanUp() throws Exception {
@@ -103,7 +113,12 @@ class StorageFaultsIT {
   private CommandRunner recorded() {
     return command -> {
       ran.add(command.argv());
-      return guest.run(command);
+      CommandResult result = guest.run(command);
+      if (command.argv().size() > 1 && command.argv().get(1).equals("destroy")
+          && result.stderrText().contains("dataset is busy")) {
+        afterBusyDestroy.run();
+      }
+      return result;
     };
   }
 
@@ -114,6 +129,7 @@ class StorageFaultsIT {
   // ---------------------------------------------------------------- thin pool
 
   @Test
+  @Tag(FULL_RUN_ONLY)
   void aThinPoolAtItsDataLimitRefusesCreateBeforeAnyLvcreateAndReportsNoCapacity(
       GuestCommandRunner guest) throws Exception {
     this.guest = guest;
@@ -177,6 +193,7 @@ class StorageFaultsIT {
   // ---------------------------------------------------------------- zpool quota
 
   @Test
+  @Tag(FULL_RUN_ONLY)
   void aZfsPoolAtItsQuotaRefusesCreateBeforeAnyZfsCreateAndReportsNoCapacity(
       GuestCommandRunner guest) throws Exception {
     this.guest = guest;
@@ -223,8 +240,12 @@ class StorageFaultsIT {
         recorded(), options, Clock.systemUTC(), Sleeper.SYSTEM));
     List<String> before = datasets(VmHarness.ZFS_DATASET);
 
+    ran.clear();
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
-        () -> controller.createVolume(request("faults-zvol", "pvc-nolink", 16 * MIB, block())));
+        () -> controller.createVolume(request("faults-zvol", "pvc-nolink", 16 * MIB, block())),
+        () -> "the link appeared with udev's queue stopped; udevadm control --ping: "
+            + guest.run(Command.of(TIMEOUT, "udevadm", "control", "--ping")).exitCode()
+            + ", commands: " + ran);
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
     String message = e.getStatus().getDescription();
     assertTrue(message.contains("no zvol device link") && message.contains("destroyed again")
@@ -241,12 +262,17 @@ class StorageFaultsIT {
   // ---------------------------------------------------------------- busy on destroy
 
   @Test
+  @Tag(FULL_RUN_ONLY)
   void aZvolBusyForAMomentIsDeletedByTheRetriesAsPveDoes(VmHarness vm) throws Exception {
     this.guest = vm.runner();
     var controller = controller(zfsPlugin());
     Volume volume = create(controller, "faults-busy", "pvc-busy-moment", 16 * MIB, block());
     String device = "/dev/zvol/" + VmHarness.ZFS_DATASET + "/" + volname(volume);
-    holdOpen(vm, device, 3);
+    // Let go right after the first busy answer: a holder on a timer of its own let go before
+    // the delete's listing had finished on the loaded machine, and nothing was busy.
+    GuestProcess holder = holdOpen(vm, device, 60);
+    afterBusyDestroy = holder::stop;
+    ran.clear();
     Instant start = Instant.now();
     controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(volume.getVolumeId())
         .build());
@@ -266,10 +292,7 @@ class StorageFaultsIT {
     String device = "/dev/zvol/" + ds;
     must("dd", "if=/dev/urandom", "of=" + device, "bs=1M", "count=4", "oflag=direct");
     String sum = sha256(device);
-    // No snapshot by hand here, unlike the dataset case: zfs destroy -r destroys a busy zvol's
-    // snapshots before it fails on the zvol (seen on OpenZFS 2.1.11), and ZFS offers no check
-    // for "open" short of the destroy. Open defect, see docs/reliability-faults.md; CSI
-    // snapshots are not affected (their volume is hidden, never destroyed with -r).
+    // Without snapshots: refused as PVE refuses. With one, see the next case.
     GuestProcess holder = holdOpen(vm, device, 30);
 
     assertBusyDeleteRefusedAndVolumeWhole(controller, volume, ds, false);
@@ -282,7 +305,62 @@ class StorageFaultsIT {
         .noneMatch(d -> d.startsWith(ds)), "deleted once no longer busy");
   }
 
+  /**
+   * The defect this suite found: zfs destroy -r destroyed a held zvol's snapshot and then failed
+   * busy (OpenZFS 2.1.11), and ZFS has no check for an open zvol short of that destroy. Now a
+   * zvol with snapshots is marked and renamed first (both work while it is open), and only then
+   * destroyed under its hidden name: the delete answers OK, the volume is out of every listing,
+   * and the reaper of a later delete destroys what the busy destroy left.
+   */
   @Test
+  void aZvolInUseWithASnapshotByHandIsHiddenBeforeItsDestroyAndReapedOnceReleased(VmHarness vm)
+      throws Exception {
+    this.guest = vm.runner();
+    var controller = controller(zfsPlugin());
+    Volume volume = create(controller, "faults-busy", "pvc-busy-snap", 16 * MIB, block());
+    String ds = VmHarness.ZFS_DATASET + "/" + volname(volume);
+    String device = "/dev/zvol/" + ds;
+    must("dd", "if=/dev/urandom", "of=" + device, "bs=1M", "count=4", "oflag=direct");
+    must("zfs", "snapshot", ds + "@by-hand");
+    String hidden = VmHarness.ZFS_DATASET + "/csi-deleted-"
+        + must("zfs", "get", "-H", "-p", "-o", "value", "guid", ds).stdoutText().strip();
+    cleanups.add(() -> guest.run(Command.of(TIMEOUT, "zfs", "destroy", "-r", hidden)));
+    GuestProcess holder = holdOpen(vm, device, 30);
+
+    ran.clear();
+    Instant start = Instant.now();
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(volume.getVolumeId())
+        .build());
+    Duration took = Duration.between(start, Instant.now());
+    List<String> commands = ran.stream().map(a -> String.join(" ", a)).toList();
+    int renamed = commands.indexOf("zfs rename " + ds + " " + hidden);
+    assertTrue(renamed > 0, "marked and renamed: " + commands);
+    assertTrue(commands.subList(0, renamed).stream().noneMatch(c -> c.startsWith("zfs destroy")),
+        "nothing destroyed before the rename: " + commands);
+    assertEquals(6, commands.stream().filter(c -> c.equals("zfs destroy -r " + hidden)).count(),
+        "then destroyed under its hidden name, busy six times as PVE: " + commands);
+    List<String> left = datasetsAndSnapshots(VmHarness.ZFS_DATASET);
+    System.out.println("busy zvol with a snapshot deleted (hidden) after " + took.toMillis()
+        + " ms; left: " + left);
+    assertTrue(left.stream().noneMatch(d -> d.startsWith(ds)), "its name is free: " + left);
+    assertTrue(left.contains(hidden), "kept hidden while it is held: " + left);
+
+    holder.stop();
+    // A retried DeleteVolume of it finds no volume and reaches no plugin; the reaper runs with
+    // the next delete on the storage that does.
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(volume.getVolumeId())
+        .build());
+    assertTrue(datasetsAndSnapshots(VmHarness.ZFS_DATASET).contains(hidden));
+    Volume next = create(controller, "faults-busy", "pvc-busy-next", 4 * MIB, block());
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(next.getVolumeId())
+        .build());
+    left = datasetsAndSnapshots(VmHarness.ZFS_DATASET);
+    assertTrue(left.stream().noneMatch(d -> d.startsWith(hidden) || d.startsWith(ds)),
+        "reaped by the next delete once released: " + left);
+  }
+
+  @Test
+  @Tag(FULL_RUN_ONLY)
   void aDatasetInUseIsAClearErrorAndStaysWhole(VmHarness vm) throws Exception {
     this.guest = vm.runner();
     var controller = controller(zfsPlugin());

@@ -17,7 +17,9 @@ import java.util.Set;
  *
  * <ul>
  *   <li><b>A volume without CSI snapshots and without clones</b> of any of its snapshots is
- *       destroyed with {@code zfs destroy -r}, its other snapshots with it, as PVE does.
+ *       destroyed with {@code zfs destroy -r}, its other snapshots with it, as PVE does. A
+ *       filesystem with snapshots is unmounted first and a zvol with snapshots is hidden first
+ *       (below), so that one in use never loses its snapshots to a delete that then fails busy.
  *   <li><b>Any other volume is hidden</b>: its snapshots that are neither CSI snapshots nor
  *       cloned (and tombstones without clones) are destroyed; its cloned snapshots that are not
  *       CSI snapshots become tombstones (below; for a base's {@code __base__} that also keeps
@@ -31,8 +33,8 @@ import java.util.Set;
  *   <li><b>A snapshot with clones</b> is renamed to a tombstone, {@code <dataset>@__deleted_<guid>},
  *       which the API never lists and whose old name is free again.
  *   <li><b>The reaper</b> runs after every delete, from the listing as the delete left it, and
- *       destroys what nothing needs any more: hidden volumes whose only snapshots are tombstones
- *       without clones (with {@code -r}), tombstones without clones, and stale snapshots of PVC
+ *       destroys what nothing needs any more: hidden volumes without CSI snapshots and without
+ *       clones (with {@code -r}), tombstones without clones, and stale snapshots of PVC
  *       clones ({@link ZfsDataset#isStaleCloneSnapshot}). Destroying one thing can free another
  *       (a hidden volume that was itself a restore frees its origin's tombstone), so it goes on
  *       until nothing is left to do; deleting the last CSI snapshot of a hidden volume, or the
@@ -67,23 +69,49 @@ final class ZfsDeletion {
       return;
     }
     List<ZfsDataset> snapshots = listing.snapshotsOf(dataset);
-    if (snapshots.stream().noneMatch(ZfsDeletion::keepsItsVolume)) {
-      if (!snapshots.isEmpty() && !volume.get().isVolume()) {
-        // zfs destroy -r destroys the snapshots first and only then fails to unmount a
-        // filesystem in use, leaving the volume without them (OpenZFS 2.1.11, StorageFaultsIT).
-        // Unmounted first, a busy filesystem fails before anything is destroyed.
-        zfs.unmount(ZfsCommands.unmount(dataset), "cannot delete " + volname + ": it is in use");
-      }
-      zfs.destroy(ZfsCommands.destroyRecursively(dataset), "cannot destroy " + volname);
-      reap(listing.without(List.of(dataset)));
+    if (snapshots.stream().anyMatch(ZfsDeletion::keepsItsVolume)) {
+      reap(hide(listing, volume.get(), snapshots, volname));
       return;
     }
-    reap(hide(listing, volume.get(), snapshots, volname));
+    if (!snapshots.isEmpty() && volume.get().isVolume()) {
+      hideThenDestroy(listing, volume.get(), volname);
+      return;
+    }
+    if (!snapshots.isEmpty()) {
+      // zfs destroy -r destroys the snapshots first and only then fails to unmount a
+      // filesystem in use, leaving the volume without them (OpenZFS 2.1.11, StorageFaultsIT).
+      // Unmounted first, a busy filesystem fails before anything is destroyed.
+      zfs.unmount(ZfsCommands.unmount(dataset), "cannot delete " + volname + ": it is in use");
+    }
+    zfs.destroy(ZfsCommands.destroyRecursively(dataset), "cannot destroy " + volname);
+    reap(listing.without(List.of(dataset)));
   }
 
   /** A snapshot that a delete of its volume must keep: a CSI snapshot, or one with clones. */
   private static boolean keepsItsVolume(ZfsDataset snapshot) {
     return snapshot.isCsiSnapshot() || !snapshot.clones().isEmpty();
+  }
+
+  /**
+   * Deletes a zvol whose snapshots nothing needs (an operator's, PVE's). {@code zfs destroy -r}
+   * destroys them before it finds the zvol itself busy (held open: measured on OpenZFS 2.1.11,
+   * StorageFaultsIT), and unlike a filesystem's unmount ZFS has no check for "open" short of
+   * that destroy. So the zvol is hidden first, with its snapshots (the mark and the rename work
+   * while it is open, and either failing fails the delete with nothing destroyed), and only then
+   * destroyed under its hidden name, busy retried as PVE does. When it stays busy the delete has
+   * still happened: the volume is out of every listing and its name free, and the reaper of a
+   * later delete destroys it once its holder lets go (it is a hidden volume nothing keeps).
+   * A crash after the rename leaves the same for the reaper.
+   */
+  private void hideThenDestroy(Listing listing, ZfsDataset volume, String volname) {
+    String hidden = markAndRename(listing, volume, volname);
+    try {
+      zfs.destroy(ZfsCommands.destroyRecursively(hidden), "cannot destroy " + volname);
+    } catch (StorageException e) {
+      LOG.log(Level.WARNING, "deleted {0} is kept as {1} until a later delete can destroy it: {2}",
+          volname, hidden, e.describe());
+    }
+    reap(listing.without(List.of(volume.name())));
   }
 
   /**
@@ -110,6 +138,16 @@ final class ZfsDeletion {
         setAside(s);
       }
     }
+    markAndRename(listing, volume, volname);
+    return listing.without(garbage.stream().map(s -> dataset + "@" + s).toList());
+  }
+
+  /**
+   * Records the volume name on the volume with the release of what it no longer needs, then
+   * renames it to its hidden name, which it returns (see the class comment for the order).
+   */
+  private String markAndRename(Listing listing, ZfsDataset volume, String volname) {
+    String dataset = volume.name();
     List<String> properties = new ArrayList<>(List.of(ZfsListParser.DELETED_VOLNAME + "="
         + PropertyValues.encode(listing.volumeName(volume))));
     properties.add(release(volume));
@@ -117,8 +155,8 @@ final class ZfsDeletion {
         "cannot mark " + volname + " as deleted");
     String hidden = listing.dataset(ZfsNames.hiddenName(volume));
     zfs.mustRunRetryingBusy(ZfsCommands.rename(dataset, hidden),
-        "cannot rename deleted " + volname + " to " + hidden + " for its snapshots and clones");
-    return listing.without(garbage.stream().map(s -> dataset + "@" + s).toList());
+        "cannot rename deleted " + volname + " to " + hidden);
+    return hidden;
   }
 
   /**
@@ -205,7 +243,7 @@ final class ZfsDeletion {
   private static Optional<ZfsDataset> nextToReap(Listing listing, Set<String> failed) {
     for (ZfsDataset hidden : listing.hidden()) {
       if (!failed.contains(hidden.name()) && listing.snapshotsOf(hidden.name()).stream()
-          .allMatch(s -> isUnusedTombstone(s))) {
+          .noneMatch(ZfsDeletion::keepsItsVolume)) {
         return Optional.of(hidden);
       }
     }

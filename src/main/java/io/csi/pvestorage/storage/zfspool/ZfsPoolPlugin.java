@@ -571,13 +571,17 @@ public final class ZfsPoolPlugin implements StoragePlugin {
    * {@inheritDoc}
    *
    * <p>One listing. Without CSI snapshots and clones: {@code zfs destroy -r <pool>/<name>}
-   * (busy retried, "does not exist" is success). Otherwise the volume is hidden: {@code zfs
+   * (busy retried, "does not exist" is success); a filesystem with snapshots is unmounted first
+   * ({@code zfs unmount}, busy retried), a zvol with snapshots is marked and renamed as below
+   * and then destroyed under its hidden name, and if that stays busy the reaper of a later
+   * delete destroys it (so a volume in use never loses its snapshots to a failed delete).
+   * Otherwise the volume is hidden: {@code zfs
    * destroy} of the snapshots nothing needs, {@code zfs rename} of cloned ones to tombstones,
    * {@code zfs set pve-storage.csi.io:deleted-volname=<name> refreservation=none|canmount=off},
    * {@code zfs rename <pool>/<name> <pool>/csi-deleted-<guid>} ({@link ZfsDeletion}). The CSI
    * snapshots stay usable under their IDs. Then the reaper. Never PRECONDITION because of
-   * snapshots or clones; PRECONDITION when still busy after {@link Options#busyAttempts()}
-   * attempts.
+   * snapshots or clones; PRECONDITION when still busy (or, a filesystem with snapshots, in use)
+   * after {@link Options#busyAttempts()} attempts.
    */
   @Override
   public void freeImage(String volname) {
