@@ -77,21 +77,14 @@ abstract class ConformanceBase {
   /** The backend the subclass runs the cases on. */
   abstract Backend backend();
 
-  /** The guest port of this suite's driver; distinct per class, so a stuck one cannot collide. */
-  int guestPort() {
-    return 10_000 + Math.floorMod(getClass().getName().hashCode(), 1000);
-  }
-
   @BeforeAll
   void startDriver(VmHarness vm) throws InterruptedException {
     poolsBefore = pools(vm.runner());
     driver = launchDriver(vm);
   }
 
-  /** The driver the cases run against: by default the jar as a process in the guest. */
-  GuestDriver launchDriver(VmHarness vm) throws InterruptedException {
-    return GuestDriver.start(vm, guestPort(), GuestDriver.LockMode.LEASE);
-  }
+  /** The driver the cases run against; the class that nests the cases provides it. */
+  abstract GuestDriver launchDriver(VmHarness vm) throws InterruptedException;
 
   @AfterEach
   void cleanUp() {
@@ -109,10 +102,8 @@ abstract class ConformanceBase {
     }
   }
 
-  /** Stops the driver the cases ran against; a subclass that shares one keeps it running. */
-  void releaseDriver(GuestDriver driver) {
-    driver.close();
-  }
+  /** Lets go of the driver the cases ran against (a shared one is stopped by its owner). */
+  abstract void releaseDriver(GuestDriver driver);
 
   @AfterAll
   void stopDriver(VmHarness vm) {

@@ -26,21 +26,12 @@ class ContainerLifecycleIT {
 
   private static final int GUEST_PORT = 10_999;
 
-  private GuestDriver container;
-
-  private synchronized GuestDriver container(VmHarness vm) throws InterruptedException {
-    if (container == null) {
-      container = GuestDriver.startInContainer(vm, GUEST_PORT, List.of());
-    }
-    return container;
-  }
+  private final SharedDriver shared =
+      new SharedDriver(vm -> GuestDriver.startInContainer(vm, GUEST_PORT, List.of()));
 
   @AfterAll
-  synchronized void stopContainer() {
-    if (container != null) {
-      container.close();
-      container = null;
-    }
+  void stopContainer() {
+    shared.close();
   }
 
   /** The lifecycle cases of one backend, against the shared container. */
@@ -48,7 +39,7 @@ class ContainerLifecycleIT {
 
     @Override
     GuestDriver launchDriver(VmHarness vm) throws InterruptedException {
-      return container(vm);
+      return shared.get(vm);
     }
 
     @Override

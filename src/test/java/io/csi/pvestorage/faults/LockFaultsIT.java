@@ -35,6 +35,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -54,9 +57,16 @@ import org.junit.jupiter.params.provider.EnumSource;
  * earlier than its expiry (last renewal + 15 s) and no later than one retry interval (the
  * largest back-off, 250 ms) after it, plus {@link #API_SLACK} for the write itself and the
  * holder's report on a loaded machine.
+ *
+ * <p>Most of its two minutes is waiting for a Lease to expire or for the API outage to end, and
+ * it needs no guest: it runs beside the VM classes ({@code CONCURRENT}; the pom enables
+ * parallel classes, every other class stays on the main thread), its own cases one after another
+ * (the resource lock on the class keeps its methods on one thread).
  */
 @EnableKubernetesMockClient(crud = true)
 @Timeout(300)
+@Execution(ExecutionMode.CONCURRENT)
+@ResourceLock("LockFaultsIT")
 class LockFaultsIT {
 
   private static final Duration LEASE = Duration.ofSeconds(15);
