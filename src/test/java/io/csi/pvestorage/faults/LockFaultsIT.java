@@ -109,9 +109,15 @@ class LockFaultsIT {
       h.process.destroyForcibly();
     }
     sightings.close();
-    // Orphaned commands of killed holders: sleeps this test started, ended so they outlive nothing.
+    // Orphaned commands of killed holders: sleeps this test started, ended so they outlive
+    // nothing. Only a process that started before it was first seen is that command (the JDK
+    // dates a start to the second, hence the slack): with pid_max at 32768 a number is soon
+    // reused, and this class runs beside the VM classes (a reused number could be their qemu).
     for (CommandSightings.Seen s : sightings.all()) {
-      ProcessHandle.of(s.pid()).ifPresent(ProcessHandle::destroyForcibly);
+      ProcessHandle.of(s.pid())
+          .filter(p -> p.info().startInstant()
+              .map(start -> !start.isAfter(s.first().plusSeconds(2))).orElse(false))
+          .ifPresent(ProcessHandle::destroyForcibly);
     }
   }
 

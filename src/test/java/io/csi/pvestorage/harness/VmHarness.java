@@ -181,8 +181,35 @@ public final class VmHarness implements AutoCloseable {
     return boot(findOnPath("qemu-system-x86_64"), config, image, runDir);
   }
 
-  /** Starts qemu on the run directory's disks and waits for the guest agent. */
+  /**
+   * Starts qemu on the run directory's disks and waits for the guest agent. A qemu that dies
+   * before the guest answers is started once more: qemu 7.2 was seen to segfault at start (the
+   * kernel logged it; no output, no console line) when booting a power-cycled guest's disks
+   * while another guest ran, and passed on every other boot; that crash is qemu's, not the
+   * storage's under test. A second death fails with both exit codes.
+   */
   private static VmHarness boot(Path qemuBinary, Config config, VmImage image, Path runDir) {
+    try {
+      return bootOnce(qemuBinary, config, image, runDir);
+    } catch (QemuDied first) {
+      log("qemu died at start; starting it once more. %s", first.getMessage());
+      try {
+        return bootOnce(qemuBinary, config, image, runDir);
+      } catch (QemuDied second) {
+        throw new HarnessUnavailableException("qemu died at start twice; the second time: "
+            + second.getMessage(), second);
+      }
+    }
+  }
+
+  /** qemu exited before its guest agent answered. */
+  private static final class QemuDied extends RuntimeException {
+    QemuDied(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  private static VmHarness bootOnce(Path qemuBinary, Config config, VmImage image, Path runDir) {
     Path sockets = socketDir(runDir);
     List<String> argv = qemuArgv(qemuBinary, config, image, runDir, sockets);
     long start = System.nanoTime();
@@ -200,10 +227,16 @@ public final class VmHarness implements AutoCloseable {
     try {
       agent = AgentConnection.connect(sockets.resolve("agent.sock"), BOOT_DEADLINE, qemu::isAlive);
     } catch (IOException | InterruptedException e) {
+      boolean died = !qemu.isAlive();
       qemu.destroyForcibly();
-      throw new HarnessUnavailableException("the guest did not come up: " + e.getMessage()
+      String message = "the guest did not come up: " + e.getMessage()
+          + (died ? " (qemu exit code " + qemu.exitValue() + ")" : "")
           + "\n--- console (" + runDir.resolve("console.log") + ") ---\n" + tail(runDir.resolve("console.log"))
-          + "\n--- qemu ---\n" + tail(runDir.resolve("qemu.log")), e);
+          + "\n--- qemu ---\n" + tail(runDir.resolve("qemu.log"));
+      if (died && !(e instanceof InterruptedException)) {
+        throw new QemuDied(message, e);
+      }
+      throw new HarnessUnavailableException(message, e);
     }
     Duration boot = Duration.ofNanos(System.nanoTime() - start);
     log("boot %.1f s (qemu start until the guest agent answers), run dir %s", seconds(boot), runDir);
