@@ -80,11 +80,14 @@ abstract class ConformanceBase {
   @BeforeAll
   void startDriver(VmHarness vm) throws InterruptedException {
     poolsBefore = pools(vm.runner());
-    driver = launchDriver(vm);
+    driver = sharedDriver().get(vm);
   }
 
-  /** The driver the cases run against; the class that nests the cases provides it. */
-  abstract GuestDriver launchDriver(VmHarness vm) throws InterruptedException;
+  /**
+   * The driver the cases run against, shared with the other backends' cases: the class that
+   * nests them owns it and stops it after the last.
+   */
+  abstract SharedDriver sharedDriver();
 
   @AfterEach
   void cleanUp() {
@@ -102,14 +105,8 @@ abstract class ConformanceBase {
     }
   }
 
-  /** Lets go of the driver the cases ran against (a shared one is stopped by its owner). */
-  abstract void releaseDriver(GuestDriver driver);
-
   @AfterAll
-  void stopDriver(VmHarness vm) {
-    if (driver != null) {
-      releaseDriver(driver);
-    }
+  void checkPools(VmHarness vm) {
     assertEquals(poolsBefore, pools(vm.runner()),
         "the suite leaves the thin pool and the zpool as it found them");
   }

@@ -38,13 +38,8 @@ class ContainerLifecycleIT {
   abstract class OnTheSharedContainer extends LifecycleCases {
 
     @Override
-    GuestDriver launchDriver(VmHarness vm) throws InterruptedException {
-      return shared.get(vm);
-    }
-
-    @Override
-    void releaseDriver(GuestDriver driver) {
-      // Stopped by the enclosing class after the last backend's cases.
+    SharedDriver sharedDriver() {
+      return shared;
     }
   }
 
