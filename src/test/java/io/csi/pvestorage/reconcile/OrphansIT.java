@@ -155,9 +155,10 @@ class OrphansIT {
     assertEquals(Optional.of("apps/data-pvc-lost"), lostVolume.claim());
     assertTrue(lostVolume.sizeBytes() >= SIZE, lostVolume.toString());
     if (deleted != null) {
+      String hiddenName = deleted;
       List<Orphan> hidden = first.orphans().stream()
           .filter(o -> o.kind() == OrphanKind.HIDDEN_VOLUME
-              && o.note().contains("deleted volume " + deleted + ",")).toList();
+              && o.note().contains("deleted volume " + hiddenName + ",")).toList();
       assertEquals(1, hidden.size(), first.orphans().toString());
       assertTrue(hidden.get(0).note().contains("1 snapshot(s)"), hidden.get(0).note());
     }
