@@ -3,6 +3,8 @@ package io.csi.pvestorage.app;
 import io.csi.pvestorage.csi.InFlight;
 import io.csi.pvestorage.csi.NodeStorages;
 import io.csi.pvestorage.metrics.OrphanMetrics;
+import io.csi.pvestorage.reconcile.ClusterObjects;
+import io.csi.pvestorage.reconcile.ClusterView;
 import io.csi.pvestorage.reconcile.KubernetesClusterView;
 import io.csi.pvestorage.reconcile.KubernetesPvEvents;
 import io.csi.pvestorage.reconcile.Orphan;
@@ -36,34 +38,67 @@ final class OrphanWiring implements AutoCloseable {
 
   private final OrphanReconciler reconciler;
   private final ScheduledExecutorService scheduler;
-  private final KubernetesClient client;
   private final Duration interval;
+  private final String driverName;
+  private final String node;
+  // Made on first use, on the check's thread or a client's call: building a fabric8 client
+  // costs start-up time the CSI socket should not wait for (as the Lease lock's).
+  private KubernetesClient client;
+  private KubernetesPvEvents events;
 
-  private OrphanWiring(OrphanReconciler reconciler, ScheduledExecutorService scheduler,
-      KubernetesClient client, Duration interval) {
-    this.reconciler = reconciler;
-    this.scheduler = scheduler;
-    this.client = client;
-    this.interval = interval;
+  private OrphanWiring(DriverConfig config, NodeStorages storages, InFlight inFlight) {
+    this.interval = config.orphanInterval();
+    this.driverName = config.driverName();
+    this.node = storages.nodeId();
+    this.reconciler = new OrphanReconciler(storages, inFlight,
+        this::readCluster,
+        this::recordVolumeMissing,
+        new OrphanReconciler.Settings(config.orphanGrace(), config.orphanCleanup()));
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(
+        Thread.ofPlatform().daemon().name("orphan-check").factory());
   }
 
   static OrphanWiring start(DriverConfig config, NodeStorages storages, InFlight inFlight) {
-    KubernetesClient client = StorageWiring.kubernetesClient();
-    OrphanReconciler reconciler = new OrphanReconciler(storages, inFlight,
-        new KubernetesClusterView(client, config.driverName()),
-        new KubernetesPvEvents(client, config.driverName() + "/node", storages.nodeId(),
-            Clock.systemUTC()),
-        new OrphanReconciler.Settings(config.orphanGrace(), config.orphanCleanup()));
-    ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
-        Thread.ofPlatform().daemon().name("orphan-check").factory());
-    OrphanWiring wiring = new OrphanWiring(reconciler, scheduler, client,
-        config.orphanInterval());
+    OrphanWiring wiring = new OrphanWiring(config, storages, inFlight);
     wiring.scheduleNext();
     LOG.log(Level.INFO, "orphan check every " + config.orphanInterval().toSeconds() + " s, grace "
         + config.orphanGrace().toSeconds() + " s, clean-up "
         + (config.orphanCleanup() ? "ON: volumes without PV and snapshots without content "
             + "are deleted after the grace period" : "off"));
     return wiring;
+  }
+
+  private ClusterObjects readCluster() {
+    KubernetesClient api;
+    try {
+      api = client();
+    } catch (RuntimeException e) {
+      throw new ClusterView.ClusterReadException("cannot build the API client: " + e, e);
+    }
+    return new KubernetesClusterView(api, driverName).read();
+  }
+
+  private void recordVolumeMissing(ClusterObjects.Pv pv, String message) {
+    try {
+      events().volumeMissing(pv, message);
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "cannot record an Event on PersistentVolume " + pv.name() + ": "
+          + e);
+    }
+  }
+
+  private synchronized KubernetesClient client() {
+    if (client == null) {
+      client = StorageWiring.kubernetesClient();
+    }
+    return client;
+  }
+
+  private synchronized KubernetesPvEvents events() {
+    if (events == null) {
+      events = new KubernetesPvEvents(client(), driverName + "/node", node, Clock.systemUTC());
+    }
+    return events;
   }
 
   OrphanReconciler reconciler() {
@@ -116,9 +151,11 @@ final class OrphanWiring implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     scheduler.shutdownNow();
-    client.close();
+    if (client != null) {
+      client.close();
+    }
   }
 
   /** The meters' view of the reconciler: orphans still there after the last complete pass. */
