@@ -56,6 +56,7 @@ class OrphanServiceTest {
   private final ByteArrayOutputStream out = new ByteArrayOutputStream();
   private LocalStorageLock lock;
   private CsiServer server;
+  private OrphanReconciler reconciler;
 
   @BeforeEach
   void start() throws Exception {
@@ -70,7 +71,7 @@ class OrphanServiceTest {
       }
       return new ClusterObjects(pvs, List.of());
     };
-    OrphanReconciler reconciler = new OrphanReconciler(storages, new InFlight(), view,
+    reconciler = new OrphanReconciler(storages, new InFlight(), view,
         PvEvents.NONE, new OrphanReconciler.Settings(Duration.ofHours(1), true));
     server = CsiServer.start(new Endpoint.Unix(dir.resolve("csi.sock")),
         PosixFilePermissions.fromString("rw-rw----"),
@@ -131,6 +132,43 @@ class OrphanServiceTest {
     assertEquals(0, client("--json", "orphans"));
     assertTrue(out().contains("\"kind\": \"volume-without-pv\""), out());
     assertTrue(out().contains("\"claim\": \"apps/data\""), out());
+  }
+
+  /**
+   * The meters read the last complete pass: what clean-up deleted no longer counts, a pass that
+   * could not read the API keeps the values and counts a failure.
+   */
+  @Test
+  void theMetersShowWhatIsStillThereAfterTheLastCompletePass() {
+    lvm.now(NOW.minus(Duration.ofDays(3)));
+    lvm.put("vm-0-pvc-lost", ImageFormat.RAW, 1L << 30, Optional.of(VolumeMetadata.of("pvc-lost")));
+    lvm.put("vm-0-pvc-two", ImageFormat.RAW, 2L << 30, Optional.of(VolumeMetadata.of("pvc-two")));
+    OrphanWiring.MetricsSource meters = new OrphanWiring.MetricsSource(reconciler);
+    assertTrue(Double.isNaN(meters.lastCheckSeconds("local-lvm")), "no pass yet");
+
+    reconciler.reconcile(true);
+    assertEquals(2, meters.count("local-lvm", "volume-without-pv"));
+    assertEquals(3L << 30, meters.bytes("local-lvm", "volume-without-pv"));
+    assertEquals(0, meters.count("local-lvm", "hidden-volume"));
+
+    clock.advance(Duration.ofHours(1));
+    lvm.now(NOW); // a later volume: not an orphan yet
+    reconciler.reconcile(true);
+    assertEquals(0, meters.count("local-lvm", "volume-without-pv"), "both deleted");
+    assertEquals(2, meters.cleanups("local-lvm", "volume-without-pv"));
+    assertEquals(NOW.plus(Duration.ofHours(1)).getEpochSecond(),
+        meters.lastCheckSeconds("local-lvm"));
+
+    lvm.put("vm-0-pvc-three", ImageFormat.RAW, 1L << 30,
+        Optional.of(VolumeMetadata.of("pvc-three")));
+    clock.advance(Duration.ofHours(2));
+    reconciler.reconcile(true);
+    assertEquals(1, meters.count("local-lvm", "volume-without-pv"));
+    apiDown.set(true);
+    reconciler.reconcile(true);
+    assertEquals(1, meters.count("local-lvm", "volume-without-pv"), "kept from the last pass");
+    assertEquals(1, meters.failures("local-lvm", "api"));
+    assertEquals(0, meters.failures("local-lvm", "storage"));
   }
 
   @Test
