@@ -118,3 +118,12 @@ seccompProfile:
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* "true" when the node plugin's orphan check runs (orphans.interval is not zero). */}}
+{{- define "pve-storage-csi.orphanCheck" -}}
+{{- if not (regexMatch "^0+(ms|s|m|h)?$" (toString .Values.orphans.interval)) -}}
+true
+{{- else if .Values.orphans.cleanup -}}
+{{- fail "orphans.cleanup needs the orphan check: set orphans.interval to a duration from 1m to 24h, not 0" -}}
+{{- end -}}
+{{- end -}}

@@ -56,6 +56,12 @@ import java.util.regex.Pattern;
  * @param commandWait the longest a command waits for a slot before RESOURCE_EXHAUSTED
  * @param maxCalls the most CSI calls served at once; more answer RESOURCE_EXHAUSTED
  * @param checkTools whether start-up checks the storage tools (through the prefix) before ready
+ * @param orphanInterval how often the node plugin checks its storages for orphans; zero turns
+ *     the check off ({@link io.csi.pvestorage.reconcile.OrphanReconciler})
+ * @param orphanGrace how old a volume or snapshot must be, and how long it must have been an
+ *     orphan before clean-up deletes it
+ * @param orphanCleanup whether the check deletes volumes without PV and snapshots without
+ *     VolumeSnapshotContent once past the grace period
  */
 public record DriverConfig(
     Mode mode,
@@ -85,7 +91,10 @@ public record DriverConfig(
     int maxCommandsPerStorage,
     Duration commandWait,
     int maxCalls,
-    boolean checkTools) {
+    boolean checkTools,
+    Duration orphanInterval,
+    Duration orphanGrace,
+    boolean orphanCleanup) {
 
   /** Which CSI services a process serves. */
   public enum Mode {
@@ -190,6 +199,15 @@ public record DriverConfig(
       new Spec("check-tools", null, true, "true",
           "check at start that the storages' tools run through the prefix (and that ZFS "
               + "userland matches its kernel module); not ready until they do"),
+      new Spec("orphan-check-interval", null, false, "10m",
+          "how often the node plugin compares its storages with the PVs and "
+              + "VolumeSnapshotContents (jittered; 0 turns the check off; 1m to 24h)"),
+      new Spec("orphan-grace", null, false, "1h",
+          "least age of a volume or snapshot before it counts as an orphan, and least time "
+              + "it must have been one before --orphan-cleanup deletes it (1m to 720h)"),
+      new Spec("orphan-cleanup", null, true, "false",
+          "delete volumes without PV and snapshots without VolumeSnapshotContent after the "
+              + "grace period (never PVs whose volume is missing)"),
       new Spec("fault-injection-dir", null, false, null,
           "TEST ONLY, never in production: a directory whose 'arm' file makes the process kill"
               + " itself before or after a call's Nth command (needs "
@@ -320,12 +338,26 @@ public record DriverConfig(
         duration(flags, "command-wait", Duration.ofMillis(100), Duration.ofMinutes(10));
     int maxCalls = (int) integer(flags, "max-calls", 1, 4096);
     boolean checkTools = bool(flags, "check-tools");
+    Duration orphanInterval =
+        duration(flags, "orphan-check-interval", Duration.ZERO, Duration.ofHours(24));
+    if (!orphanInterval.isZero() && orphanInterval.compareTo(Duration.ofMinutes(1)) < 0) {
+      throw new UsageException("--orphan-check-interval: '"
+          + flags.get("orphan-check-interval").orElseThrow() + "' must be 0 (off) or from 1m "
+          + "to 24h: a check lists every volume and every PV");
+    }
+    Duration orphanGrace =
+        duration(flags, "orphan-grace", Duration.ofMinutes(1), Duration.ofHours(720));
+    boolean orphanCleanup = bool(flags, "orphan-cleanup");
+    if (orphanCleanup && orphanInterval.isZero()) {
+      throw new UsageException("--orphan-cleanup needs the orphan check: set "
+          + "--orphan-check-interval to a duration from 1m to 24h, not 0");
+    }
 
     return new DriverConfig(mode, endpoint, nodeId, storageConfig, driverName, metrics,
         namespace, podName, List.copyOf(prefix), logLevel, logFormat, socketMode, grace,
         lockMode, pveLock, maxVolumes, leaseDuration, lockWait, lockLinger, poolRefresh,
         allowGuestOwners, kubeletDir, lockDir, maxCommands, maxPerStorage, commandWait,
-        maxCalls, checkTools);
+        maxCalls, checkTools, orphanInterval, orphanGrace, orphanCleanup);
   }
 
   /** Which volume owner IDs the driver may use. */

@@ -104,6 +104,7 @@ final class ServeCommand {
         + "ITSELF when a test arms it. This is for the crash tests only; never run it in "
         + "production."));
     AtomicReference<StorageWiring> wiring = new AtomicReference<>();
+    OrphanWiring orphans = null;
     if (config.mode().hasStorage()) {
       try {
         wiring.set(wireStorage(config, observer, faults));
@@ -119,6 +120,10 @@ final class ServeCommand {
           new Mounter(wiring.get().commands(), NODE_COMMAND_TIMEOUT, FILESYSTEM_TIMEOUT),
           new KubeletDir(new HostPath(config.kubeletDir().toString())),
           config.maxVolumesPerNode()));
+      if (!config.orphanInterval().isZero()) {
+        orphans = OrphanWiring.start(config, storages, inFlight);
+        services.add(new OrphanService(orphans.reconciler()));
+      }
       capabilities.add(IdentityService.service(PluginCapability.Service.Type.CONTROLLER_SERVICE));
       capabilities.add(IdentityService.service(
           PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS));
@@ -186,9 +191,10 @@ final class ServeCommand {
     String node = config.nodeId().or(() -> Optional.ofNullable(env.get("NODE_NAME")))
         .or(() -> Optional.ofNullable(env.get("HOSTNAME"))).orElse("unknown");
     String mode = config.mode().name().toLowerCase(Locale.ROOT);
+    OrphanWiring orphanCheck = orphans;
     config.metricsAddress().ifPresent(address -> Thread.ofVirtual().name("metrics-start").start(
         () -> startMetrics(address, readiness, observer, pools, running, config.poolRefresh(),
-            tools,
+            tools, orphanCheck,
             new MetricsLabels(node, build, mode), metricsParts)));
 
     try {
@@ -207,6 +213,9 @@ final class ServeCommand {
       } catch (Exception e) {
         LOG.log(Level.WARNING, "stopping metrics: " + e);
       }
+    }
+    if (orphans != null) {
+      orphans.close();
     }
     StorageWiring storage = wiring.get();
     if (storage != null) {
@@ -274,7 +283,8 @@ final class ServeCommand {
    */
   private static void startMetrics(java.net.InetSocketAddress address, Readiness readiness,
       MetricsObserver observer, List<StoragePlugin> pools, RunningCommands running,
-      Duration poolRefresh, ToolCheck tools, MetricsLabels labels, List<AutoCloseable> parts) {
+      Duration poolRefresh, ToolCheck tools, OrphanWiring orphans, MetricsLabels labels,
+      List<AutoCloseable> parts) {
     PrometheusMeterRegistry registry = DriverMetrics.newRegistry(labels.node());
     observer.attach(new DriverMetrics(registry).withJvmMeters()
         .withBuildInfo(labels.build().version(), labels.build().csiSpecVersion(), labels.mode())
@@ -283,6 +293,9 @@ final class ServeCommand {
             storeId -> running.stall(storeId).isPresent()));
     if (tools != null) {
       tools.bindTo(registry);
+    }
+    if (orphans != null) {
+      parts.add(orphans.bindMetrics(registry, pools));
     }
     if (!pools.isEmpty()) {
       // Its own thread: a pool read runs lvm/zfs commands that may take seconds.

@@ -203,7 +203,7 @@ final class StorageWiring implements AutoCloseable {
    * KUBERNETES_MASTER), with short timeouts and no retries of its own: the lock has its own
    * deadlines and back-off.
    */
-  private static KubernetesClient kubernetesClient() {
+  static KubernetesClient kubernetesClient() {
     Config config = new ConfigBuilder(Config.autoConfigure(null))
         .withConnectionTimeout(5_000)
         .withRequestTimeout(5_000)

@@ -79,6 +79,15 @@ public interface StoragePlugin {
   List<ImageInfo> listImages(OptionalLong owner, Optional<Collection<VolumeId>> volumes);
 
   /**
+   * The deleted volumes this storage keeps for their dependents ({@link HiddenVolume}), with one
+   * listing. Read-only and never locked. This default has none: a backend whose deleted volumes
+   * leave nothing behind (LVM-thin: a thin snapshot is a volume of its own) keeps it.
+   */
+  default List<HiddenVolume> listHidden() {
+    return List.of();
+  }
+
+  /**
    * Allocates a new image. Under the storage lock.
    *
    * <p>The metadata (CSI name, claim) is recorded in the same command that creates the

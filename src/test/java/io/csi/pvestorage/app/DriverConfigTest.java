@@ -43,6 +43,36 @@ class DriverConfigTest {
     assertEquals(OwnerPolicy.DEFAULT, c.ownerPolicy());
   }
 
+  /** Issue 17: the orphan check reports every 10 minutes by default and deletes nothing. */
+  @Test
+  void theOrphanCheckReportsByDefaultAndCleansOnlyWhenAsked() {
+    DriverConfig c = parse(Map.of(), "--node-id", "n");
+    assertEquals(Duration.ofMinutes(10), c.orphanInterval());
+    assertEquals(Duration.ofHours(1), c.orphanGrace());
+    assertEquals(false, c.orphanCleanup());
+    assertEquals(Duration.ZERO, parse(Map.of(), "--node-id", "n", "--orphan-check-interval=0")
+        .orphanInterval());
+    assertEquals(Duration.ZERO, parse(Map.of(), "--node-id", "n", "--orphan-check-interval=0s")
+        .orphanInterval());
+    DriverConfig cleaning = parse(Map.of(), "--node-id", "n", "--orphan-cleanup",
+        "--orphan-grace=24h");
+    assertTrue(cleaning.orphanCleanup());
+    assertEquals(Duration.ofHours(24), cleaning.orphanGrace());
+
+    UsageException tooOften = assertThrows(UsageException.class,
+        () -> parse(Map.of(), "--node-id", "n", "--orphan-check-interval=30s"));
+    assertEquals("--orphan-check-interval: '30s' must be 0 (off) or from 1m to 24h: a check "
+        + "lists every volume and every PV", tooOften.getMessage());
+    UsageException shortGrace = assertThrows(UsageException.class,
+        () -> parse(Map.of(), "--node-id", "n", "--orphan-grace=10s"));
+    assertTrue(shortGrace.getMessage().startsWith("--orphan-grace: '10s' must be a duration"),
+        shortGrace.getMessage());
+    UsageException cleanupWithoutCheck = assertThrows(UsageException.class,
+        () -> parse(Map.of(), "--node-id", "n", "--orphan-check-interval=0", "--orphan-cleanup"));
+    assertTrue(cleanupWithoutCheck.getMessage().startsWith("--orphan-cleanup needs the orphan "
+        + "check"), cleanupWithoutCheck.getMessage());
+  }
+
   @Test
   void guestOwnersAreAllowedOnlyByTheirFlag() {
     assertTrue(parse(Map.of(), "--node-id", "n", "--allow-guest-owners").ownerPolicy()

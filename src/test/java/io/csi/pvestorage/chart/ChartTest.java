@@ -730,6 +730,58 @@ class ChartTest {
     return false;
   }
 
+  /**
+   * Issue 17: the orphan check runs by default every 10 minutes and only reports; its read-only
+   * rules (get and list on PVs and contents, no watch) and its Events come with it and go when
+   * it is turned off; clean-up is a value of its own, refused without the check.
+   */
+  @Test
+  void theOrphanCheckReportsByDefaultAndItsRulesComeAndGoWithIt() {
+    List<HasMetadata> defaults = render("");
+    List<String> args = container(only(defaults, DaemonSet.class).getSpec().getTemplate().getSpec()
+        .getContainers(), "driver").getArgs();
+    assertTrue(args.containsAll(List.of("--orphan-check-interval=10m", "--orphan-grace=1h")),
+        args.toString());
+    assertTrue(args.stream().noneMatch(a -> a.startsWith("--orphan-cleanup")), "off by default");
+    assertTrue(driverOwnRules(defaults).containsAll(List.of("persistentvolumes get list",
+        "volumesnapshotcontents get list", "events create patch")), driverOwnRules(defaults)
+        .toString());
+
+    var off = new Helm(CHART).template().withName("pve").withNamespace("storage")
+        .withKubeVersion("1.34.0").set("orphans.interval", "0s");
+    List<HasMetadata> withoutCheck = parse(off.call());
+    assertEquals(List.of(), driverOwnRules(withoutCheck));
+    assertEquals(List.of(), SidecarRbac.drift(SidecarRbac.load(), withoutCheck));
+
+    var cleanup = new Helm(CHART).template().withName("pve").withNamespace("storage")
+        .withKubeVersion("1.34.0").set("orphans.cleanup", "true").set("orphans.grace", "24h");
+    List<String> cleanupArgs = container(only(parse(cleanup.call()), DaemonSet.class).getSpec()
+        .getTemplate().getSpec().getContainers(), "driver").getArgs();
+    assertTrue(cleanupArgs.containsAll(List.of("--orphan-cleanup=true", "--orphan-grace=24h")),
+        cleanupArgs.toString());
+
+    Exception refused = assertThrows(Exception.class, () -> new Helm(CHART).template()
+        .withKubeVersion("1.34.0").set("orphans.interval", "0s").set("orphans.cleanup", "true")
+        .call());
+    assertTrue(refused.getMessage().contains("orphans.cleanup needs the orphan check"),
+        refused.getMessage());
+    Exception badGrace = assertThrows(Exception.class, () -> new Helm(CHART).template()
+        .withKubeVersion("1.34.0").set("orphans.grace", "soon").call());
+    assertTrue(badGrace.getMessage().contains("orphans"), badGrace.getMessage());
+  }
+
+  /** The node ClusterRole's rules of exactly two verbs {@code get list} or {@code create patch}. */
+  private static List<String> driverOwnRules(List<HasMetadata> objects) {
+    ClusterRole node = objects.stream()
+        .filter(o -> o instanceof ClusterRole && o.getMetadata().getName().endsWith("-node"))
+        .map(ClusterRole.class::cast).findFirst().orElseThrow();
+    return node.getRules().stream()
+        .filter(r -> r.getVerbs().equals(List.of("get", "list"))
+            || r.getVerbs().equals(List.of("create", "patch")))
+        .map(r -> String.join(",", r.getResources()) + " " + String.join(" ", r.getVerbs()))
+        .toList();
+  }
+
   private static List<HasMetadata> render(String valuesFile) {
     return RenderedChart.render(Path.of("."), "pve", "storage",
         valuesFile.isEmpty() ? List.of() : List.of(VALUES.resolve(valuesFile))).objects();

@@ -68,6 +68,7 @@ record SidecarRbac(String sidecar, String image, String serviceAccount, Map<Stri
    * @param withheld verbs the chart does not grant
    * @param why why they are withheld, or why a rule differs from the published file
    * @param when a condition of the chart's values: {@code lease-lock} ({@code driver.lock: lease})
+   *     or {@code orphan-check} (the driver runs with a non-zero {@code --orphan-check-interval})
    */
   record Rule(String kind, String apiGroup, String resource, List<String> verbs, List<String> from,
       List<String> withheld, String why, String when) {}
@@ -234,11 +235,17 @@ record SidecarRbac(String sidecar, String image, String serviceAccount, Map<Stri
         .forEach(d -> containers.addAll(d.getSpec().getTemplate().getSpec().getContainers()));
     Set<String> images = new TreeSet<>();
     boolean leaseLock = false;
+    boolean orphanCheck = false;
     for (Container c : containers) {
       images.add(c.getImage());
       if (c.getName().equals("driver") && c.getArgs().contains("--lock=lease")
           && c.getArgs().contains("--mode=node")) {
         leaseLock = true;
+      }
+      if (c.getName().equals("driver") && c.getArgs().contains("--mode=node")
+          && c.getArgs().stream().anyMatch(a -> a.startsWith("--orphan-check-interval=")
+              && !a.matches("--orphan-check-interval=0+(ms|s|m|h)?"))) {
+        orphanCheck = true;
       }
     }
     Set<String> expected = new TreeSet<>();
@@ -247,10 +254,11 @@ record SidecarRbac(String sidecar, String image, String serviceAccount, Map<Stri
         continue;
       }
       for (Rule rule : file.rules()) {
-        if (rule.when() != null && !rule.when().equals("lease-lock")) {
+        if (rule.when() != null && !List.of("lease-lock", "orphan-check").contains(rule.when())) {
           throw new IllegalStateException(file.sidecar() + ": unknown condition " + rule.when());
         }
-        if (rule.when() != null && !leaseLock) {
+        if ("lease-lock".equals(rule.when()) && !leaseLock
+            || "orphan-check".equals(rule.when()) && !orphanCheck) {
           continue;
         }
         for (String verb : rule.verbs()) {

@@ -33,9 +33,10 @@ import java.util.regex.Pattern;
  * 4 MiB like LVM extents, idempotent deletes, ALREADY_EXISTS, EXHAUSTED, snapshots with a CSI
  * name outliving their volume), for testing the controller's logic. Every mutating call records
  * itself and checks that the storage lock is held, so a test sees exactly what was done and
- * that nothing ran unlocked.
+ * that nothing ran unlocked. Public for the orphan reconciler's tests, which also move its clock
+ * ({@link #now(Instant)}: volumes and snapshots record it at creation) and give it hidden volumes.
  */
-final class MemoryStoragePlugin implements StoragePlugin {
+public final class MemoryStoragePlugin implements StoragePlugin {
 
   static final long UNIT = 4L << 20;
   private static final Pattern NAME = Pattern.compile("(vm|subvol|base)-([0-9]+)-(.+)");
@@ -46,11 +47,13 @@ final class MemoryStoragePlugin implements StoragePlugin {
     final ImageFormat format;
     long size;
     final Optional<VolumeMetadata> metadata;
+    final Instant ctime;
 
-    Vol(ImageFormat format, long size, Optional<VolumeMetadata> metadata) {
+    Vol(ImageFormat format, long size, Optional<VolumeMetadata> metadata, Instant ctime) {
       this.format = format;
       this.size = size;
       this.metadata = metadata;
+      this.ctime = ctime;
     }
   }
 
@@ -66,17 +69,19 @@ final class MemoryStoragePlugin implements StoragePlugin {
   private volatile BooleanSupplier lockHeld = () -> true;
   private volatile Instant now = Instant.parse("2026-11-24T12:00:00Z");
 
-  MemoryStoragePlugin(String storeId, String type) {
+  private final List<io.csi.pvestorage.storage.HiddenVolume> hidden = new CopyOnWriteArrayList<>();
+
+  public MemoryStoragePlugin(String storeId, String type) {
     this.storeId = storeId;
     this.type = type;
   }
 
   /** The mutating calls made so far, e.g. {@code alloc vm-0-pvc-1 1073741824}. */
-  List<String> calls() {
+  public List<String> calls() {
     return List.copyOf(calls);
   }
 
-  void lockCheck(BooleanSupplier held) {
+  public void lockCheck(BooleanSupplier held) {
     this.lockHeld = held;
   }
 
@@ -85,14 +90,29 @@ final class MemoryStoragePlugin implements StoragePlugin {
   }
 
   /** Puts a volume in place, as if made by someone else (no metadata) or earlier. */
-  synchronized void put(String volname, ImageFormat format, long size,
+  public synchronized void put(String volname, ImageFormat format, long size,
       Optional<VolumeMetadata> metadata) {
-    volumes.put(volname, new Vol(format, size, metadata));
+    volumes.put(volname, new Vol(format, size, metadata, now));
   }
 
-  synchronized void putSnapshot(String volname, String snap, Optional<VolumeMetadata> metadata) {
+  public synchronized void putSnapshot(String volname, String snap, Optional<VolumeMetadata> metadata) {
     Vol v = volumes.get(volname);
     snapshotsOf(volname).put(snap, new Snap(v.size, now, metadata));
+  }
+
+  /** The time volumes and snapshots made from now on record as their creation. */
+  public void now(Instant time) {
+    this.now = time;
+  }
+
+  /** A deleted volume kept for its dependents, as {@link #listHidden} lists it. */
+  public void putHidden(io.csi.pvestorage.storage.HiddenVolume volume) {
+    hidden.add(volume);
+  }
+
+  @Override
+  public List<io.csi.pvestorage.storage.HiddenVolume> listHidden() {
+    return List.copyOf(hidden);
   }
 
   /** The next {@link #cloneImage} fails with this, after its checks, before it makes anything. */
@@ -104,7 +124,7 @@ final class MemoryStoragePlugin implements StoragePlugin {
     return snapshots.computeIfAbsent(volname, v -> new TreeMap<>());
   }
 
-  synchronized boolean has(String volname) {
+  public synchronized boolean has(String volname) {
     return volumes.containsKey(volname);
   }
 
@@ -112,7 +132,7 @@ final class MemoryStoragePlugin implements StoragePlugin {
     return volumes.get(volname).size;
   }
 
-  synchronized boolean hasSnapshot(String volname, String snap) {
+  public synchronized boolean hasSnapshot(String volname, String snap) {
     return snapshots.getOrDefault(volname, Map.of()).containsKey(snap);
   }
 
@@ -178,7 +198,7 @@ final class MemoryStoragePlugin implements StoragePlugin {
         return;
       }
       out.add(new ImageInfo(id, v.format, v.size, parseVolname(name).owner(),
-          Optional.of(now), Optional.empty(), v.metadata, true));
+          Optional.of(v.ctime), Optional.empty(), v.metadata, true));
     });
     return out;
   }
@@ -196,7 +216,7 @@ final class MemoryStoragePlugin implements StoragePlugin {
     if (size > allocatable) {
       throw new StorageException(ErrorKind.EXHAUSTED, "no room for " + size);
     }
-    volumes.put(volname, new Vol(format, size, metadata));
+    volumes.put(volname, new Vol(format, size, metadata, now));
     return volname;
   }
 
@@ -258,7 +278,7 @@ final class MemoryStoragePlugin implements StoragePlugin {
       throw failure;
     }
     long size = snap != null ? snap.size() : source.size;
-    volumes.put(target, new Vol(parseVolname(volname).format(), size, metadata));
+    volumes.put(target, new Vol(parseVolname(volname).format(), size, metadata, now));
     return target;
   }
 

@@ -5,6 +5,7 @@ import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.exec.CommandRunner;
 import io.csi.pvestorage.lock.Sleeper;
+import io.csi.pvestorage.storage.HiddenVolume;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.ImageInfo;
 import io.csi.pvestorage.storage.PoolInventory;
@@ -261,6 +262,27 @@ public final class ZfsPoolPlugin implements StoragePlugin {
       result.add(new SnapshotInfo(id, snap.restoreSize(volume),
           Instant.ofEpochSecond(snap.creation()),
           snap.snapshotCsiName().map(VolumeMetadata::of)));
+    }
+    return result;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The listing of {@link #listSnapshots}: every {@code csi-deleted-<guid>} dataset that
+   * carries the volume name it had, with its CSI snapshots and the clones of any of its
+   * snapshots (tombstones included, since they pin it too).
+   */
+  @Override
+  public List<HiddenVolume> listHidden() {
+    Listing listing = list(2, true);
+    List<HiddenVolume> result = new ArrayList<>();
+    for (ZfsDataset d : listing.hidden()) {
+      List<ZfsDataset> snapshots = listing.snapshotsOf(d.name());
+      int csiSnapshots = (int) snapshots.stream().filter(ZfsDataset::isCsiSnapshot).count();
+      int clones = snapshots.stream().mapToInt(s -> s.clones().size()).sum();
+      result.add(new HiddenVolume(d.leafName(), listing.volumeName(d), d.used(),
+          Instant.ofEpochSecond(d.creation()), metadata(d), csiSnapshots, clones));
     }
     return result;
   }

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.exec.FakeCommandRunner;
+import io.csi.pvestorage.storage.HiddenVolume;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.ImageInfo;
 import io.csi.pvestorage.storage.PoolInventory;
@@ -741,6 +742,24 @@ class ZfsPoolPluginTest {
           Optional.of(VolumeMetadata.of("snapshot-2")), Optional.of(VolumeMetadata.of("snapshot-3")),
           Optional.<VolumeMetadata>empty()), ofA.stream().map(SnapshotInfo::metadata).toList());
       assertEquals(ofA, plugin().listSnapshots(Optional.empty()), "nothing else is listed");
+    }
+
+    /**
+     * Issue 17: the orphan check lists what deleted volumes still hold, with one listing: the
+     * name each had, its CSI snapshots (not the tombstone) and the clones of any of its
+     * snapshots (the tombstone's included); a {@code csi-deleted-} dataset without our property
+     * is not ours and not listed.
+     */
+    @Test
+    void listHiddenNamesWhatEachStillHoldsAndForWhom() {
+      zfs.expect(LIST_2).thenSucceed(pool());
+      List<HiddenVolume> hidden = plugin().listHidden();
+      assertEquals(List.of("csi-deleted-10", "csi-deleted-20"),
+          hidden.stream().map(HiddenVolume::name).toList());
+      assertEquals(List.of("vm-0-a", "vm-0-a"), hidden.stream().map(HiddenVolume::volname).toList());
+      assertEquals(List.of(2, 2), hidden.stream().map(HiddenVolume::snapshots).toList());
+      assertEquals(List.of(0, 1), hidden.stream().map(HiddenVolume::clones).toList());
+      assertEquals(Optional.of("pvc-a"), hidden.get(0).metadata().map(VolumeMetadata::csiName));
     }
 
     @Test
