@@ -20,6 +20,16 @@ public record Backend(String name, String storage, String fsType, String format)
   public static final Backend ZFS_DATASET =
       new Backend("dataset", GuestDriver.ZFS_STORAGE, "zfs", "subvol");
 
+  /** Whether the storage is the guest's LVM-thin pool (else the zpool). */
+  public boolean isLvm() {
+    return storage.equals(GuestDriver.LVM_STORAGE);
+  }
+
+  /** Whether a CSI volume or snapshot ID names an object of this backend's storage. */
+  public boolean owns(String id) {
+    return id.startsWith(storage + ":");
+  }
+
   /**
    * A volume ID of this storage, well-formed (PVE volume name grammar) but of a volume that
    * was never created.

@@ -62,6 +62,15 @@ abstract class ConformanceBase {
   /** The size most cases use: small, and a multiple of LVM's 4 MiB extent and ZFS blocks. */
   static final long VOLUME_BYTES = 64 * MiB;
   static final String TOPOLOGY_KEY = "pve-storage.csi.io/node";
+  /**
+   * The key of a {@code @ResourceLock} that the backend classes on the guest's thin pool hold
+   * (with {@code @Execution(CONCURRENT)}): they run one after the other, and beside the classes
+   * on the zpool ({@link #ZPOOL}), whose commands need the other guest vCPU and no lock of the
+   * VG. A class holding it runs its own cases one at a time.
+   */
+  static final String THIN_POOL = "guest thin pool";
+  /** As {@link #THIN_POOL}, for the classes on the guest's zpool (zvols and datasets). */
+  static final String ZPOOL = "guest zpool";
 
   GuestDriver driver;
   private List<String> poolsBefore;
@@ -79,7 +88,7 @@ abstract class ConformanceBase {
 
   @BeforeAll
   void startDriver(VmHarness vm) throws InterruptedException {
-    poolsBefore = pools(vm.runner());
+    poolsBefore = backendPools(vm.runner());
     driver = sharedDriver().get(vm);
   }
 
@@ -107,8 +116,17 @@ abstract class ConformanceBase {
 
   @AfterAll
   void checkPools(VmHarness vm) {
-    assertEquals(poolsBefore, pools(vm.runner()),
-        "the suite leaves the thin pool and the zpool as it found them");
+    assertEquals(poolsBefore, backendPools(vm.runner()),
+        "the suite leaves the " + (backend().isLvm() ? "thin pool" : "zpool") + " as it found it");
+  }
+
+  /**
+   * The pool of this backend only: the cases of the LVM-thin and the ZFS backends run at the
+   * same time (see {@link #THIN_POOL} and {@link #ZPOOL}), so each judges only its own pool.
+   */
+  List<String> backendPools(io.csi.pvestorage.harness.GuestCommandRunner guest) {
+    String kind = backend().isLvm() ? "lvm " : "zfs ";
+    return pools(guest).stream().filter(name -> name.startsWith(kind)).toList();
   }
 
   /** Every LV of the VG and every dataset, zvol and snapshot under the ZFS storage. */
@@ -299,6 +317,14 @@ abstract class ConformanceBase {
     Map<String, Volume> byId = new LinkedHashMap<>();
     response.getEntriesList().forEach(e -> byId.put(e.getVolume().getVolumeId(), e.getVolume()));
     return byId;
+  }
+
+  /**
+   * The IDs of volumes or snapshots of this backend's storage, in their order: what a listing
+   * case can judge while the other backend's cases create and delete beside it.
+   */
+  List<String> ours(java.util.Collection<String> ids) {
+    return ids.stream().filter(backend()::owns).toList();
   }
 
   NodeUnpublishVolumeRequest unpublishRequest(Volume volume, String target) {

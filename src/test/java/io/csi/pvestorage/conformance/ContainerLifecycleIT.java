@@ -7,6 +7,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * The conformance suite's lifecycle cases against the driver's OCI image, run by runc in the
@@ -18,7 +21,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * <p>One container serves the three backends, as the node pod serves every storage of its
  * node: starting it (the JVM and the tool check in the emulated guest) is most of what a
  * backend's cases cost, so it is started by the first backend's cases and stopped after the
- * last.
+ * last. The LVM-thin cases run beside the ZFS ones, as in {@link ConformanceIT}.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @ExtendWith(VmHarnessExtension.class)
@@ -44,6 +47,8 @@ class ContainerLifecycleIT {
   }
 
   @Nested
+  @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(ConformanceBase.THIN_POOL)
   class LvmThin extends OnTheSharedContainer {
     @Override
     Backend backend() {
@@ -52,6 +57,8 @@ class ContainerLifecycleIT {
   }
 
   @Nested
+  @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(ConformanceBase.ZPOOL)
   class ZfsZvol extends OnTheSharedContainer {
     @Override
     Backend backend() {
@@ -60,6 +67,8 @@ class ContainerLifecycleIT {
   }
 
   @Nested
+  @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(ConformanceBase.ZPOOL)
   class ZfsDataset extends OnTheSharedContainer {
     @Override
     Backend backend() {

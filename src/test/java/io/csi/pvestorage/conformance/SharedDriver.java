@@ -33,6 +33,12 @@ final class SharedDriver implements AutoCloseable {
     return driver;
   }
 
+  /** The driver if one is running, without starting one. */
+  synchronized java.util.Optional<GuestDriver> running() {
+    return driver != null && driver.isAlive() ? java.util.Optional.of(driver)
+        : java.util.Optional.empty();
+  }
+
   @Override
   public synchronized void close() {
     if (driver != null) {
