@@ -388,8 +388,7 @@ class CrashAtEveryStepIT {
     }
     String timing = "halted '" + halted + "', restart " + restart.toMillis() + " ms, "
         + attempts + " call(s) in " + Duration.ofNanos(System.nanoTime() - retryStart).toMillis()
-        + " ms" + (aged.isEmpty() ? "" : ", aged " + aged + (driver.log().contains(TAKEOVER_LOG)
-            ? ", taken over" : ", not yet taken over"));
+        + " ms" + (aged.isEmpty() ? "" : ", aged " + aged + ", " + takeovers());
     if (last != null) {
       cleanUp();
       return row(path, stepName, Outcome.STUCK, timing + "; last answer " + last.getStatus());
@@ -420,6 +419,21 @@ class CrashAtEveryStepIT {
 
   private Row row(CrashPath path, String step, Outcome outcome, String detail) {
     return new Row(backend().name(), path.name(), step, outcome, detail);
+  }
+
+  /**
+   * The restarted driver's takeovers so far, as it counts them ({@code
+   * pve_csi_lock_acquisitions_total{takeover="true"}}) and logs them ({@value #TAKEOVER_LOG}).
+   * The retry need not take the aged Lease itself (a delete that finds its object gone takes no
+   * lock); the cleanup's calls then do.
+   */
+  private String takeovers() {
+    List<String> counted = driver.scrapeMetrics().lines()
+        .filter(l -> l.startsWith("pve_csi_lock_acquisitions_total{")
+            && l.contains("takeover=\"true\""))
+        .toList();
+    return "takeovers counted " + counted + ", logged "
+        + driver.log().lines().filter(l -> l.contains(TAKEOVER_LOG)).count();
   }
 
   /** Whether the driver's process is seen to exit within 30 s (the halt is immediate). */
