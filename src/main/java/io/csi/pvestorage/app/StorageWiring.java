@@ -28,6 +28,7 @@ import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.lang.System.Logger.Level;
+import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -35,7 +36,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.UnaryOperator;
 import java.util.random.RandomGenerator;
 
@@ -82,6 +82,20 @@ final class StorageWiring implements AutoCloseable {
    * <p>A Lease lock whose RBAC check finds a verb denied fails {@link #lockReady()} with
    * PRECONDITION.
    */
+  /**
+   * The randomness of this process's lock: the holder identity's suffix and the back-off's
+   * jitter. Drawn on other threads (the lock is built on "storage-lock-start", renewals on
+   * their own), so it must be a generator any thread may use: a {@code ThreadLocalRandom}
+   * captured here and used there draws from that thread's seed, which is the same fixed value in
+   * every process for a thread that never called {@code current()} itself. That gave every
+   * driver process the same holder identity (found by the crash suite: a restarted driver took
+   * its dead predecessor's Lease for its own, which also stops it waiting for that holder's
+   * commands) and every process the same jitter.
+   */
+  static RandomGenerator processRandom() {
+    return new SecureRandom();
+  }
+
   static StorageWiring build(DriverConfig config, List<StorageDefinition> definitions,
       MetricsObserver observer) {
     return build(config, definitions, observer, UnaryOperator.identity());
@@ -95,7 +109,7 @@ final class StorageWiring implements AutoCloseable {
   static StorageWiring build(DriverConfig config, List<StorageDefinition> definitions,
       MetricsObserver observer, UnaryOperator<CommandRunner> around) {
     Clock clock = Clock.systemUTC();
-    RandomGenerator random = ThreadLocalRandom.current();
+    RandomGenerator random = processRandom();
     String node = config.nodeId().orElseThrow();
     Optional<PveFlock> pveFlock = config.pveLock()
         ? Optional.of(new PveFlock(PveFlock.PVE_LOCK_DIRECTORY, clock, random, Sleeper.SYSTEM))

@@ -418,6 +418,27 @@ public final class GuestDriver implements AutoCloseable {
     }
   }
 
+  /**
+   * After this driver's process has been seen to exit, ages the Leases it left held in its mock
+   * API server ({@link LeaseAgeing}), so that the {@linkplain #restart restarted} driver takes
+   * them over at once. Only this process ever used that API server, so every holder there is
+   * dead.
+   *
+   * @return the Leases aged ({@code name held by holder}); empty when it held none
+   * @throws IllegalStateException while the process still runs, or without a mock API server
+   */
+  public List<String> ageLeasesOfDeadProcess() {
+    if (process.isAlive()) {
+      throw new IllegalStateException("the driver still runs: its Leases must expire by time");
+    }
+    if (apiServer == null || handedOver) {
+      throw new IllegalStateException("no mock API server of this driver's own");
+    }
+    try (KubernetesClient client = apiServer.createClient()) {
+      return LeaseAgeing.ageHeld(client, LEASE_NAMESPACE);
+    }
+  }
+
   /** The driver's stdout and stderr so far. */
   public String log() {
     return process.log();
