@@ -400,17 +400,14 @@ public final class VolumeOperations {
       return;
     }
     StoragePlugin p = plugin.get();
-    List<ImageInfo> found = p.listImages(OptionalLong.empty(), Optional.of(List.of(id)));
-    if (found.isEmpty()) {
-      return;
+    try {
+      p.parseVolname(id.volname());
+    } catch (StorageException e) {
+      return; // not a volume name of this storage: names nothing
     }
-    if (found.getFirst().metadata().isEmpty()) {
-      throw new StorageException(ErrorKind.PRECONDITION, "volume " + id + " was not created by "
-          + "this driver (it records no CSI name); it is not deleted. Remove it with the "
-          + "storage's own tools if it really is unused");
-    }
+    // The ownership check and the removal are answered from one listing under the lock.
     storages.locked(p, "free", id.volname(), () -> {
-      p.freeImage(id.volname());
+      p.freeOwnImage(id.volname());
       return null;
     });
   }
@@ -495,17 +492,14 @@ public final class VolumeOperations {
       return;
     }
     StoragePlugin p = plugin.get();
-    Optional<SnapshotInfo> found = listSnapshotsOf(p, id.volume()).stream()
-        .filter(s -> s.id().equals(id)).findFirst();
-    if (found.isEmpty()) {
-      return;
+    try {
+      p.parseVolname(id.volume().volname());
+    } catch (StorageException e) {
+      return; // not a volume name of this storage: names nothing
     }
-    if (found.get().metadata().isEmpty()) {
-      throw new StorageException(ErrorKind.PRECONDITION, "snapshot " + id + " was not taken by "
-          + "this driver (it records no CSI name); it is not deleted");
-    }
+    // The ownership check and the removal are answered from one listing under the lock.
     storages.locked(p, "delsnapshot", id.volume().volname() + "@" + id.snapName(), () -> {
-      p.volumeSnapshotDelete(id.volume().volname(), id.snapName());
+      p.deleteOwnSnapshot(id.volume().volname(), id.snapName());
       return null;
     });
   }

@@ -397,6 +397,35 @@ public abstract class StoragePluginContract {
     assertEquals(before, poolObjects(), "nothing of the volume, its snapshots or restores is left");
   }
 
+  /**
+   * DeleteVolume's and DeleteSnapshot's plugin calls (issue 16): the ownership check is the
+   * backend's, from the listing the delete works from. A volume and a snapshot without a CSI
+   * name are refused and stay as they were; the driver's own are deleted, and deleting them
+   * again is success.
+   */
+  @Test
+  void ownDeletesRefuseWhatTheDriverDidNotMakeAndDeleteWhatItDid() {
+    long owner = newOwner();
+    String byHand = plugin().allocImage(owner, format(), Optional.empty(), 8 * MIB,
+        Optional.empty());
+    plugin().volumeSnapshot(byHand, "s0", Optional.empty());
+    fails(ErrorKind.PRECONDITION, () -> plugin().freeOwnImage(byHand));
+    fails(ErrorKind.PRECONDITION, () -> plugin().deleteOwnSnapshot(byHand, "s0"));
+    assertTrue(volnames(owner).contains(byHand), "the volume stays");
+    assertEquals(List.of("s0"), plugin().listSnapshots(Optional.of(byHand)).stream()
+        .map(s -> s.id().snapName()).toList(), "the snapshot stays");
+
+    String own = plugin().allocImage(owner, format(), Optional.empty(), 8 * MIB,
+        Optional.of(VolumeMetadata.of("pvc-contract-own-" + owner)));
+    plugin().volumeSnapshot(own, "s1", Optional.of(VolumeMetadata.of("snapshot-own-" + owner)));
+    plugin().deleteOwnSnapshot(own, "s1");
+    plugin().deleteOwnSnapshot(own, "s1");
+    assertEquals(List.of(), plugin().listSnapshots(Optional.of(own)));
+    plugin().freeOwnImage(own);
+    plugin().freeOwnImage(own);
+    assertEquals(List.of(byHand), volnames(owner));
+  }
+
   @Test
   void snapshotDeleteIsIdempotent() {
     long owner = newOwner();

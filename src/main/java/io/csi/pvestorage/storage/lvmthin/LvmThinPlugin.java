@@ -547,7 +547,32 @@ public final class LvmThinPlugin implements StoragePlugin {
   public void freeImage(String volname) {
     parseVolname(volname);
     Listing listing = list();
-    Optional<LogicalVolume> volume = removableLv(listing, volname);
+    free(listing, volname, removableLv(listing, volname));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The CSI name is read from the tags in the listing {@link #freeImage} works from: one
+   * {@code lvs} in all. An LV of that name that {@link #listImages} would not list (not a thin
+   * LV of this pool) is none of this storage's volumes: nothing is removed, as for a missing one.
+   */
+  @Override
+  public void freeOwnImage(String volname) {
+    parseVolname(volname);
+    Listing listing = list();
+    Optional<LogicalVolume> volume = listing.find(volname).filter(lv -> imageOwner(lv).isPresent());
+    if (volume.isEmpty()) {
+      return;
+    }
+    if (!carriesCsiName(volume.get())) {
+      throw StoragePlugin.notCreatedByTheDriver(new VolumeId(storeId(), volname));
+    }
+    free(listing, volname, volume);
+  }
+
+  /** Removes the volume's snapshots without a CSI name, then the volume, then leftovers. */
+  private void free(Listing listing, String volname, Optional<LogicalVolume> volume) {
     Set<String> removed = new HashSet<>();
     for (LogicalVolume lv : listing.volumes()) {
       Optional<SnapshotRef> ref = poolSnapshot(lv);
@@ -731,6 +756,36 @@ public final class LvmThinPlugin implements StoragePlugin {
     if (removableLv(listing, snapLv).isPresent()) {
       remove(snapLv);
     }
+    removeStaleCloneSnapshots(listing, Set.of(snapLv));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The snapshot LV, and its CSI name, are found in the {@code lvs} the delete works from:
+   * one listing, then {@link #volumeSnapshotDelete}'s removes. An LV of that name that {@link
+   * #listSnapshots} lists under another ID (names may contain '_') is not this snapshot.
+   */
+  @Override
+  public void deleteOwnSnapshot(String volname, String snapshot) {
+    parseVolname(volname);
+    if (snapshot == null || !SnapshotId.SNAP_NAME.matcher(snapshot).matches()
+        || ("snap_" + volname + "_" + snapshot).length() > MAX_LV_NAME) {
+      return; // no snapshot LV can have this name
+    }
+    String snapLv = snapshotLv(volname, snapshot);
+    Listing listing = list();
+    SnapshotRef wanted = new SnapshotRef(volname, snapshot);
+    Optional<LogicalVolume> lv = listing.find(snapLv)
+        .filter(found -> poolSnapshot(found).filter(wanted::equals).isPresent());
+    if (lv.isEmpty()) {
+      return;
+    }
+    if (!carriesCsiName(lv.get())) {
+      throw StoragePlugin.notTakenByTheDriver(
+          new SnapshotId(new VolumeId(storeId(), volname), snapshot));
+    }
+    remove(snapLv);
     removeStaleCloneSnapshots(listing, Set.of(snapLv));
   }
 

@@ -565,6 +565,29 @@ public final class ZfsPoolPlugin implements StoragePlugin {
         listing.resolveSnapshot(v.name(), snap).map(Listing.Listed::snapshot));
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The snapshot is resolved, and its CSI name read, in the listing the delete works from:
+   * one listing, then {@link #volumeSnapshotDelete}'s destroy or rename. A name the API never
+   * lists ({@code __base__}, a tombstone) names nothing.
+   */
+  @Override
+  public void deleteOwnSnapshot(String volname, String snapshot) {
+    Volname v = parseVolname(volname);
+    if (snapshot == null || !ZfsNames.isListedSnapshot(snapshot)) {
+      return;
+    }
+    Listing listing = list(2, true);
+    Optional<ZfsDataset> snap = listing.resolveSnapshot(v.name(), snapshot)
+        .map(Listing.Listed::snapshot);
+    if (snap.isPresent() && snap.get().snapshotCsiName().isEmpty()) {
+      throw StoragePlugin.notTakenByTheDriver(
+          new SnapshotId(new VolumeId(storeId(), volname), snapshot));
+    }
+    deletion.deleteSnapshot(listing, snap);
+  }
+
   // ---- delete -----------------------------------------------------------------------------
 
   /**
@@ -587,6 +610,23 @@ public final class ZfsPoolPlugin implements StoragePlugin {
   public void freeImage(String volname) {
     Volname v = parseVolname(volname);
     deletion.freeVolume(list(2, true), v.name(), volname);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The CSI name is read from the row of the listing {@link #freeImage} works from: one
+   * listing in all.
+   */
+  @Override
+  public void freeOwnImage(String volname) {
+    Volname v = parseVolname(volname);
+    Listing listing = list(2, true);
+    Optional<ZfsDataset> volume = listing.get(dataset(v.name()));
+    if (volume.isPresent() && volume.get().csiName().isEmpty()) {
+      throw StoragePlugin.notCreatedByTheDriver(new VolumeId(storeId(), volname));
+    }
+    deletion.freeVolume(listing, v.name(), volname);
   }
 
   // ---- resize -----------------------------------------------------------------------------

@@ -451,6 +451,74 @@ class LvmThinPluginTest {
     plugin.freeImage("vm-410-pvc-keep");
   }
 
+  /**
+   * DeleteVolume's free (issue 16): the CSI name is read from the one {@code lvs} the removal
+   * works from, so a driver volume costs one listing and its removes (PVE's free_image: the same
+   * listing and removes), where the lookup before the lock cost a second {@code lvs}.
+   */
+  @Test
+  void freeOwnImageOfADriverVolumeListsOnceAndRemovesAsFreeImage() {
+    replay("plugin-lvs-keep-before");
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-410-pvc-keep_before"))).thenSucceed();
+    lvm.expect(argv(LvmCommands.remove("pve", "vm-410-pvc-keep"))).thenSucceed();
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-412-src_clone-of-vm-412-pvc-clone")))
+        .thenSucceed();
+    plugin.freeOwnImage("vm-410-pvc-keep");
+    assertEquals(1, lvm.commands().stream().filter(c -> c.argv().equals(LVS)).count());
+  }
+
+  @Test
+  void freeOwnImageRefusesAGuestDiskAfterTheListingAloneAndRemovesNothing() {
+    replay("plugin-lvs-keep-before");
+    StorageException e = fails(ErrorKind.PRECONDITION,
+        () -> plugin.freeOwnImage("vm-100-disk-9"));
+    assertTrue(e.getMessage().contains("local-lvm:vm-100-disk-9 was not created by this driver"),
+        e.getMessage());
+    assertEquals(1, lvm.commands().size(), "neither the disk nor its snapshot is removed");
+  }
+
+  /** Neither a missing volume nor an LV of that name in another pool is one of this storage's. */
+  @Test
+  void freeOwnImageOfWhatIsNotAVolumeOfThisStorageRemovesNothing() {
+    listing();
+    plugin.freeOwnImage("vm-499-disk-0");
+    plugin = plugin(CapacityPolicy.DEFAULT, "other");
+    listing();
+    plugin.freeOwnImage("vm-400-disk-0");
+    assertEquals(List.of(LVS, LVS), lvm.commands().stream().map(Command::argv).toList());
+  }
+
+  /**
+   * DeleteSnapshot (issue 16): the snapshot LV's CSI name is read from the {@code lvs} its
+   * delete works from: one listing, then the removes (PVE: the lvremove alone).
+   */
+  @Test
+  void deleteOwnSnapshotListsOnceThenRemoves() {
+    replay("plugin-lvs-keep-before");
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-410-pvc-keep_s1"))).thenSucceed();
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-412-src_clone-of-vm-412-pvc-clone")))
+        .thenSucceed();
+    plugin.deleteOwnSnapshot("vm-410-pvc-keep", "s1");
+    assertEquals(1, lvm.commands().stream().filter(c -> c.argv().equals(LVS)).count());
+  }
+
+  @Test
+  void deleteOwnSnapshotRefusesASnapshotWithoutACsiNameAfterTheListingAlone() {
+    replay("plugin-lvs-keep-before");
+    StorageException e = fails(ErrorKind.PRECONDITION,
+        () -> plugin.deleteOwnSnapshot("vm-410-pvc-keep", "before"));
+    assertTrue(e.getMessage().contains("local-lvm:vm-410-pvc-keep@before was not taken"),
+        e.getMessage());
+    assertEquals(1, lvm.commands().size());
+  }
+
+  @Test
+  void deleteOwnSnapshotOfASnapshotThatIsGoneRemovesNothing() {
+    replay("plugin-lvs-keep-before");
+    plugin.deleteOwnSnapshot("vm-410-pvc-keep", "nosuch");
+    assertEquals(List.of(LVS), lvm.commands().stream().map(Command::argv).toList());
+  }
+
   @Test
   void freeOfAMissingVolumeIsSuccessWithoutLvremove() {
     listing();

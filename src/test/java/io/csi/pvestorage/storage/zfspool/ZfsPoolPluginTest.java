@@ -384,6 +384,50 @@ class ZfsPoolPluginTest {
       fails(ErrorKind.UNAVAILABLE, () -> plugin().freeImage("vm-0-a"));
     }
 
+    /**
+     * DeleteVolume's free (issue 16): the CSI name is read from the listing the delete works
+     * from, so a volume without snapshots costs that listing and PVE's one {@code zfs destroy
+     * -r}; the lookup before the lock cost a second listing.
+     */
+    @Test
+    void freeOwnImageListsOnceThenDestroys() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a")).text())
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenSucceed();
+      plugin().freeOwnImage("vm-0-a");
+      assertEquals(2, zfs.commands().size());
+    }
+
+    @Test
+    void freeOwnImageRefusesAGuestDiskAfterTheListingAloneAndChangesNothing() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-100-disk-0", 1 << 20))
+          .add(snap("rpool/data/vm-100-disk-0@before-upgrade", 3)).text());
+      StorageException e = assertThrows(StorageException.class,
+          () -> plugin().freeOwnImage("vm-100-disk-0"));
+      assertEquals(ErrorKind.PRECONDITION, e.kind(), e.describe());
+      assertTrue(e.getMessage().contains("local-zfs:vm-100-disk-0 was not created by this "
+          + "driver"), e.getMessage());
+      assertEquals(1, zfs.commands().size());
+    }
+
+    @Test
+    void freeOwnImageOfAVolumeThatIsGoneIsSuccessAfterTheListing() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30).text());
+      plugin().freeOwnImage("vm-0-a");
+    }
+
+    /** A driver volume with a CSI snapshot is hidden as freeImage hides it, after one listing. */
+    @Test
+    void freeOwnImageHidesADriverVolumeWithACsiSnapshot() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a").guid("40"))
+          .add(snap("rpool/data/vm-0-a@s1", 3).csiName("pvc-a").snapCsiName("snap-1"))
+          .text());
+      markedAndHidden("vm-0-a", "40", "refreservation=none");
+      plugin().freeOwnImage("vm-0-a");
+    }
+
     /** How a volume is hidden: rpool/data/<name> marked, then renamed after its guid. */
     void markedAndHidden(String name, String guid, String release) {
       zfs.expect("zfs", "set", "pve-storage.csi.io:deleted-volname=" + name, release,
@@ -660,6 +704,44 @@ class ZfsPoolPluginTest {
       plugin().volumeSnapshotDelete("vm-0-a", "s1");
       plugin().volumeSnapshotDelete("vm-0-a", "s1");
       plugin().volumeSnapshotDelete("vm-0-a", "s1");
+    }
+
+    /**
+     * DeleteSnapshot (issue 16): the snapshot's CSI name is read from the listing its delete
+     * works from: one listing, then the destroy (PVE: the destroy alone).
+     */
+    @Test
+    void deleteOwnSnapshotListsOnceThenDestroys() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a"))
+              .add(snap("rpool/data/vm-0-a@s1", 3).csiName("pvc-a").snapCsiName("snap-1"))
+              .text())
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@s1").thenSucceed();
+      plugin().deleteOwnSnapshot("vm-0-a", "s1");
+      assertEquals(2, zfs.commands().size());
+    }
+
+    @Test
+    void deleteOwnSnapshotRefusesAPveSnapshotAfterTheListingAlone() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-100-disk-0", 1 << 20))
+          .add(snap("rpool/data/vm-100-disk-0@vzdump", 3)).text());
+      StorageException e = assertThrows(StorageException.class,
+          () -> plugin().deleteOwnSnapshot("vm-100-disk-0", "vzdump"));
+      assertEquals(ErrorKind.PRECONDITION, e.kind(), e.describe());
+      assertTrue(e.getMessage().contains("local-zfs:vm-100-disk-0@vzdump was not taken by this "
+          + "driver"), e.getMessage());
+      assertEquals(1, zfs.commands().size());
+    }
+
+    /** A snapshot that is gone is success after the listing; a name never listed costs none. */
+    @Test
+    void deleteOwnSnapshotOfWhatIsNotListedChangesNothing() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a")).text());
+      plugin().deleteOwnSnapshot("vm-0-a", "s1");
+      plugin().deleteOwnSnapshot("vm-0-a", "__base__");
+      assertEquals(List.of(LIST_2), zfs.commands().stream().map(c -> c.argv()).toList());
     }
 
     @Test
