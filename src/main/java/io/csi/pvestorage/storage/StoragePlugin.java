@@ -236,6 +236,57 @@ public interface StoragePlugin {
     volumeSnapshotDelete(volname, snapshot);
   }
 
+  /**
+   * CreateSnapshot's work on this storage, under the storage lock: the snapshot that already
+   * carries {@code metadata}'s CSI name (of any volume of this storage, deleted ones included:
+   * the caller compares its source), else a new snapshot {@code snapshot} of {@code volname},
+   * taken with that metadata, as {@link #listSnapshots} lists it.
+   *
+   * <p>This default asks {@link #listSnapshots}, {@link #listImages}, {@link #volumeSnapshot}
+   * and {@link #listSnapshots} again: three listings. The backends answer the lookups from one
+   * listing made under the same lock hold and read back only the new snapshot.
+   *
+   * @throws io.csi.pvestorage.error.StorageException NOT_FOUND when {@code volname} does not
+   *     exist (a deleted volume included), PRECONDITION when it carries no CSI name ({@link
+   *     #notOurs}; nothing is taken), ALREADY_EXISTS when a snapshot of that name exists
+   */
+  default SnapshotInfo snapshotOwn(String volname, String snapshot, VolumeMetadata metadata) {
+    Optional<SnapshotInfo> existing = listSnapshots(Optional.empty()).stream()
+        .filter(s -> s.metadata().map(m -> m.csiName().equals(metadata.csiName())).orElse(false))
+        .findFirst();
+    if (existing.isPresent()) {
+      return existing.get();
+    }
+    VolumeId source = new VolumeId(storeId(), volname);
+    ImageInfo image = listImages(OptionalLong.empty(), Optional.of(List.of(source))).stream()
+        .findFirst().orElseThrow(() -> sourceMissing(source));
+    if (image.metadata().isEmpty()) {
+      throw notOurs("source volume " + source + " was not created by this driver", "snapshotted");
+    }
+    volumeSnapshot(volname, snapshot, Optional.of(metadata));
+    SnapshotId id = new SnapshotId(source, snapshot);
+    return listSnapshots(Optional.of(volname)).stream().filter(s -> s.id().equals(id))
+        .findFirst().orElseThrow(() -> new StorageException(ErrorKind.INTERNAL, "snapshot "
+            + id + " was created but is not listed"));
+  }
+
+  /** NOT_FOUND for the missing source of a snapshot. */
+  static StorageException sourceMissing(VolumeId source) {
+    return new StorageException(ErrorKind.NOT_FOUND, "source volume " + source
+        + " does not exist in storage " + source.storeId());
+  }
+
+  /**
+   * PRECONDITION for the use of an object without a CSI name; the driver leaves it alone.
+   *
+   * @param what the object and that it was not made by the driver
+   * @param doing what would have been done to it ("snapshotted", "cloned")
+   */
+  static StorageException notOurs(String what, String doing) {
+    return new StorageException(ErrorKind.PRECONDITION, what + " (it records no CSI name); "
+        + "the driver never changes or uses what it did not create, so it is not " + doing);
+  }
+
   /** The refusal of a delete of a snapshot without a CSI name. */
   static StorageException notTakenByTheDriver(SnapshotId id) {
     return new StorageException(ErrorKind.PRECONDITION, "snapshot " + id + " was not taken by "

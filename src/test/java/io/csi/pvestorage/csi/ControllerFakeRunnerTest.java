@@ -188,7 +188,7 @@ class ControllerFakeRunnerTest {
         VolumeContentSource.SnapshotSource.newBuilder()
             .setSnapshotId("local-lvm:vm-100-disk-9@clone-of-backup")).build();
     return Stream.of(
-        Arguments.of("snapshot of a guest disk", 2, (Call) c -> c.createSnapshot(
+        Arguments.of("snapshot of a guest disk", 1, (Call) c -> c.createSnapshot(
             CreateSnapshotRequest.newBuilder().setName("s1")
                 .setSourceVolumeId("local-lvm:vm-100-disk-9").build())),
         Arguments.of("clone of a guest disk", 2, (Call) c -> c.createVolume(

@@ -671,6 +671,46 @@ class ZfsPoolPluginTest {
       plugin().volumeSnapshot("subvol-0-a", "s1", Optional.empty());
     }
 
+    /**
+     * CreateSnapshot (issue 16): one listing answers the retry, the source's ownership and a
+     * dataset's refquota; the new snapshot alone is read back (PVE's volume_snapshot: the
+     * zfs snapshot alone; before, the lookups and the listing after took four or five).
+     */
+    @Test
+    void snapshotOwnListsOnceTakesTheSnapshotAndReadsItAlone() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(subvol("rpool/data/subvol-0-a", 1 << 30).csiName("pvc-a")).text())
+          .expect("zfs", "snapshot", "-o", "pve-storage.csi.io:snapshot-csi-name=snapshot-1",
+              "-o", "pve-storage:refquota=1073741824", "rpool/data/subvol-0-a@s1").thenSucceed()
+          .expect("zfs", "list", "-H", "-p", "-o", ZfsListParser.COLUMNS, "-t", "snapshot",
+              "rpool/data/subvol-0-a@s1")
+          .thenSucceed(Rows.of().add(snap("rpool/data/subvol-0-a@s1", 7).creation(1700000000L)
+              .recordedRefquota(1L << 30).snapCsiName("snapshot-1")).text());
+      SnapshotInfo taken = plugin().snapshotOwn("subvol-0-a", "s1",
+          VolumeMetadata.of("snapshot-1"));
+      assertEquals(new SnapshotInfo(new io.csi.pvestorage.storage.SnapshotId(
+              new VolumeId("local-zfs", "subvol-0-a"), "s1"), 1L << 30,
+              Instant.ofEpochSecond(1700000000L), Optional.of(VolumeMetadata.of("snapshot-1"))),
+          taken);
+    }
+
+    @Test
+    void snapshotOwnAnswersARetryFromTheListingAloneAndRefusesAGuestDisk() {
+      String pool = Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a"))
+          .add(snap("rpool/data/vm-0-a@s1", 3).snapCsiName("snapshot-1"))
+          .add(zvol("rpool/data/vm-100-disk-0", 1 << 20)).text();
+      zfs.expect(LIST_2).thenSucceed(pool).expect(LIST_2).thenSucceed(pool)
+          .expect(LIST_2).thenSucceed(pool);
+      assertEquals("local-zfs:vm-0-a@s1", plugin().snapshotOwn("vm-0-a", "s2",
+          VolumeMetadata.of("snapshot-1")).id().toString());
+      fails(ErrorKind.PRECONDITION, () -> plugin().snapshotOwn("vm-100-disk-0", "s1",
+          VolumeMetadata.of("snapshot-2")));
+      fails(ErrorKind.NOT_FOUND, () -> plugin().snapshotOwn("vm-0-x", "s1",
+          VolumeMetadata.of("snapshot-2")));
+      assertEquals(3, zfs.commands().size());
+    }
+
     @Test
     void snapshotOfAMissingVolumeIsNotFound() {
       zfs.expect("zfs", "snapshot", "rpool/data/vm-0-x@s1").thenExit(1, "",
