@@ -140,8 +140,10 @@ public final class RpcBenchmark {
       for (Backend backend : backends) {
         for (Operation operation : Operation.values()) {
           rows.add(bench.measure(operation, backend, n));
+          System.out.print(table(n, List.of(rows.getLast()), List.of())); // as it goes
         }
         bursts.add(bench.burst(backend, n));
+        System.out.print(table(n, List.of(), List.of(bursts.getLast())));
       }
       System.out.println(table(n, rows, bursts));
       System.out.println("Leases in the mock API server: " + driver.leaseNames());
@@ -158,7 +160,8 @@ public final class RpcBenchmark {
     if (names.isEmpty()) {
       return all;
     }
-    List<Backend> chosen = all.stream().filter(b -> names.contains(b.name())).toList();
+    List<Backend> chosen = names.stream() // in the order given
+        .flatMap(n -> all.stream().filter(b -> b.name().equals(n))).toList();
     if (chosen.size() != names.size()) {
       throw new IllegalArgumentException(names + ": backends are lvmthin, zvol, dataset");
     }
