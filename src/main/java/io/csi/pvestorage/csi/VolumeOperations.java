@@ -400,17 +400,14 @@ public final class VolumeOperations {
       return;
     }
     StoragePlugin p = plugin.get();
-    List<ImageInfo> found = p.listImages(OptionalLong.empty(), Optional.of(List.of(id)));
-    if (found.isEmpty()) {
-      return;
+    try {
+      p.parseVolname(id.volname());
+    } catch (StorageException e) {
+      return; // not a volume name of this storage: names nothing
     }
-    if (found.getFirst().metadata().isEmpty()) {
-      throw new StorageException(ErrorKind.PRECONDITION, "volume " + id + " was not created by "
-          + "this driver (it records no CSI name); it is not deleted. Remove it with the "
-          + "storage's own tools if it really is unused");
-    }
+    // The ownership check and the removal are answered from one listing under the lock.
     storages.locked(p, "free", id.volname(), () -> {
-      p.freeImage(id.volname());
+      p.freeOwnImage(id.volname());
       return null;
     });
   }
@@ -449,18 +446,17 @@ public final class VolumeOperations {
       throw notFound("source volume " + source + " is not a volume of storage "
           + source.storeId() + ": " + e.getMessage());
     }
-    Optional<SnapshotInfo> existing = findSnapshot(plugin, name);
-    if (existing.isPresent()) {
-      return sameSource(existing.get(), name, source);
-    }
-    ownVolume(plugin, source, "snapshotted");
     String snapName = VolumeNames.snapNameFor(name);
+    SnapshotInfo snapshot;
     try {
-      storages.locked(plugin, "snapshot", source.volname() + "@" + snapName, () -> {
-        plugin.volumeSnapshot(source.volname(), snapName, Optional.of(VolumeMetadata.of(name)));
-        return null;
-      });
+      // One listing under the lock answers the retry, the source's ownership and the snapshot.
+      snapshot = storages.locked(plugin, "snapshot", source.volname() + "@" + snapName,
+          () -> plugin.snapshotOwn(source.volname(), snapName, VolumeMetadata.of(name)));
     } catch (StorageException e) {
+      if (e.kind() == ErrorKind.NOT_FOUND) {
+        throw notFound("source volume " + source + " does not exist on node "
+            + storages.nodeId());
+      }
       if (e.kind() != ErrorKind.ALREADY_EXISTS) {
         throw e;
       }
@@ -469,11 +465,7 @@ public final class VolumeOperations {
               + source + "@" + snapName + " exists and does not belong to CSI name '" + name
               + "'", e));
     }
-    SnapshotId id = new SnapshotId(source, snapName);
-    return plugin.listSnapshots(Optional.of(source.volname())).stream()
-        .filter(s -> s.id().equals(id)).findFirst()
-        .orElseThrow(() -> new StorageException(ErrorKind.INTERNAL, "snapshot " + id
-            + " was created but is not listed"));
+    return sameSource(snapshot, name, source);
   }
 
   private static SnapshotInfo sameSource(SnapshotInfo snapshot, String name, VolumeId source) {
@@ -495,17 +487,14 @@ public final class VolumeOperations {
       return;
     }
     StoragePlugin p = plugin.get();
-    Optional<SnapshotInfo> found = listSnapshotsOf(p, id.volume()).stream()
-        .filter(s -> s.id().equals(id)).findFirst();
-    if (found.isEmpty()) {
-      return;
+    try {
+      p.parseVolname(id.volume().volname());
+    } catch (StorageException e) {
+      return; // not a volume name of this storage: names nothing
     }
-    if (found.get().metadata().isEmpty()) {
-      throw new StorageException(ErrorKind.PRECONDITION, "snapshot " + id + " was not taken by "
-          + "this driver (it records no CSI name); it is not deleted");
-    }
+    // The ownership check and the removal are answered from one listing under the lock.
     storages.locked(p, "delsnapshot", id.volume().volname() + "@" + id.snapName(), () -> {
-      p.volumeSnapshotDelete(id.volume().volname(), id.snapName());
+      p.deleteOwnSnapshot(id.volume().volname(), id.snapName());
       return null;
     });
   }
@@ -572,8 +561,7 @@ public final class VolumeOperations {
 
   /** PRECONDITION for an object without a CSI name; the driver leaves it alone. */
   private static StorageException notOurs(String what, String doing) {
-    return new StorageException(ErrorKind.PRECONDITION, what + " (it records no CSI name); "
-        + "the driver never changes or uses what it did not create, so it is not " + doing);
+    return StoragePlugin.notOurs(what, doing);
   }
 
   private static Optional<ImageInfo> findVolume(StoragePlugin plugin, String name) {

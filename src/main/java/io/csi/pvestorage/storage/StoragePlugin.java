@@ -1,5 +1,7 @@
 package io.csi.pvestorage.storage;
 
+import io.csi.pvestorage.error.ErrorKind;
+import io.csi.pvestorage.error.StorageException;
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.List;
@@ -143,6 +145,37 @@ public interface StoragePlugin {
   void freeImage(String volname);
 
   /**
+   * {@link #freeImage} of a volume this driver made, for DeleteVolume. Under the storage lock.
+   * A volume that does not exist is success; one that carries no CSI name (a Proxmox VE guest
+   * disk, an operator's volume) is refused with {@link #notCreatedByTheDriver} and left as it
+   * is.
+   *
+   * <p>This default looks the volume up with {@link #listImages} and then frees it: two
+   * listings. The backends answer the ownership question from the one listing their delete
+   * works from, made under the same hold of the lock, so that the check and the removal see the
+   * same storage and the delete costs one listing less (PVE's {@code vdisk_free} runs its own
+   * check and the removal under one lock too, 50853be).
+   */
+  default void freeOwnImage(String volname) {
+    VolumeId id = new VolumeId(storeId(), volname);
+    List<ImageInfo> found = listImages(OptionalLong.empty(), Optional.of(List.of(id)));
+    if (found.isEmpty()) {
+      return;
+    }
+    if (found.getFirst().metadata().isEmpty()) {
+      throw notCreatedByTheDriver(id);
+    }
+    freeImage(volname);
+  }
+
+  /** The refusal of a delete of a volume without a CSI name. */
+  static StorageException notCreatedByTheDriver(VolumeId id) {
+    return new StorageException(ErrorKind.PRECONDITION, "volume " + id + " was not created by "
+            + "this driver (it records no CSI name); it is not deleted. Remove it with the "
+            + "storage's own tools if it really is unused");
+  }
+
+  /**
    * Makes a linked clone of a base image, or of a snapshot of any image. Under the storage
    * lock. The clone is a new volume; which dependencies it keeps on its source is the backend's
    * documented strategy.
@@ -189,6 +222,85 @@ public interface StoragePlugin {
    *     the backend's strategy cannot resolve that
    */
   void volumeSnapshotDelete(String volname, String snapshot);
+
+  /**
+   * {@link #volumeSnapshotDelete} of a snapshot this driver took, for DeleteSnapshot. Under the
+   * storage lock. A snapshot that {@link #listSnapshots} does not list under this ID is success
+   * and nothing changes; one that carries no CSI name (PVE's, an operator's) is refused with
+   * {@link #notTakenByTheDriver} and kept.
+   *
+   * <p>This default looks the snapshot up with {@link #listSnapshots} first: two listings. The
+   * backends answer from the one listing their delete works from, under the same lock hold.
+   */
+  default void deleteOwnSnapshot(String volname, String snapshot) {
+    SnapshotId id = new SnapshotId(new VolumeId(storeId(), volname), snapshot);
+    Optional<SnapshotInfo> found = listSnapshots(Optional.of(volname)).stream()
+        .filter(s -> s.id().equals(id)).findFirst();
+    if (found.isEmpty()) {
+      return;
+    }
+    if (found.get().metadata().isEmpty()) {
+      throw notTakenByTheDriver(id);
+    }
+    volumeSnapshotDelete(volname, snapshot);
+  }
+
+  /**
+   * CreateSnapshot's work on this storage, under the storage lock: the snapshot that already
+   * carries {@code metadata}'s CSI name (of any volume of this storage, deleted ones included:
+   * the caller compares its source), else a new snapshot {@code snapshot} of {@code volname},
+   * taken with that metadata, as {@link #listSnapshots} lists it.
+   *
+   * <p>This default asks {@link #listSnapshots}, {@link #listImages}, {@link #volumeSnapshot}
+   * and {@link #listSnapshots} again: three listings. The backends answer the lookups from one
+   * listing made under the same lock hold and read back only the new snapshot.
+   *
+   * @throws io.csi.pvestorage.error.StorageException NOT_FOUND when {@code volname} does not
+   *     exist (a deleted volume included), PRECONDITION when it carries no CSI name ({@link
+   *     #notOurs}; nothing is taken), ALREADY_EXISTS when a snapshot of that name exists
+   */
+  default SnapshotInfo snapshotOwn(String volname, String snapshot, VolumeMetadata metadata) {
+    Optional<SnapshotInfo> existing = listSnapshots(Optional.empty()).stream()
+        .filter(s -> s.metadata().map(m -> m.csiName().equals(metadata.csiName())).orElse(false))
+        .findFirst();
+    if (existing.isPresent()) {
+      return existing.get();
+    }
+    VolumeId source = new VolumeId(storeId(), volname);
+    ImageInfo image = listImages(OptionalLong.empty(), Optional.of(List.of(source))).stream()
+        .findFirst().orElseThrow(() -> sourceMissing(source));
+    if (image.metadata().isEmpty()) {
+      throw notOurs("source volume " + source + " was not created by this driver", "snapshotted");
+    }
+    volumeSnapshot(volname, snapshot, Optional.of(metadata));
+    SnapshotId id = new SnapshotId(source, snapshot);
+    return listSnapshots(Optional.of(volname)).stream().filter(s -> s.id().equals(id))
+        .findFirst().orElseThrow(() -> new StorageException(ErrorKind.INTERNAL, "snapshot "
+            + id + " was created but is not listed"));
+  }
+
+  /** NOT_FOUND for the missing source of a snapshot. */
+  static StorageException sourceMissing(VolumeId source) {
+    return new StorageException(ErrorKind.NOT_FOUND, "source volume " + source
+        + " does not exist in storage " + source.storeId());
+  }
+
+  /**
+   * PRECONDITION for the use of an object without a CSI name; the driver leaves it alone.
+   *
+   * @param what the object and that it was not made by the driver
+   * @param doing what would have been done to it ("snapshotted", "cloned")
+   */
+  static StorageException notOurs(String what, String doing) {
+    return new StorageException(ErrorKind.PRECONDITION, what + " (it records no CSI name); "
+        + "the driver never changes or uses what it did not create, so it is not " + doing);
+  }
+
+  /** The refusal of a delete of a snapshot without a CSI name. */
+  static StorageException notTakenByTheDriver(SnapshotId id) {
+    return new StorageException(ErrorKind.PRECONDITION, "snapshot " + id + " was not taken by "
+        + "this driver (it records no CSI name); it is not deleted");
+  }
 
   /**
    * Lists snapshots with one command.

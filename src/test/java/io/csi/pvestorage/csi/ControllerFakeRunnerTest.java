@@ -188,7 +188,7 @@ class ControllerFakeRunnerTest {
         VolumeContentSource.SnapshotSource.newBuilder()
             .setSnapshotId("local-lvm:vm-100-disk-9@clone-of-backup")).build();
     return Stream.of(
-        Arguments.of("snapshot of a guest disk", 2, (Call) c -> c.createSnapshot(
+        Arguments.of("snapshot of a guest disk", 1, (Call) c -> c.createSnapshot(
             CreateSnapshotRequest.newBuilder().setName("s1")
                 .setSourceVolumeId("local-lvm:vm-100-disk-9").build())),
         Arguments.of("clone of a guest disk", 2, (Call) c -> c.createVolume(
@@ -218,6 +218,29 @@ class ControllerFakeRunnerTest {
     assertTrue(e.getStatus().getDescription().contains("local-lvm:vm-100-disk-9"),
         e.getStatus().getDescription());
     assertEquals(listings, commands.commands().size(), what + ": " + commands.commands());
+    commands.verifyAllConsumed();
+  }
+
+  /**
+   * DeleteVolume of a driver volume (issue 16): the ownership check is answered from the
+   * listing the delete works from, under the lock, so the RPC runs one {@code lvs} and PVE's
+   * removes, and a deleted volume's retry runs the listing alone. Before, a lookup before the
+   * lock listed the VG a second time.
+   */
+  @org.junit.jupiter.api.Test
+  void deleteVolumeListsOnceAndRemovesAsPveDoes() {
+    Fixture pool = Fixture.load("lvm", "2.03.16", "plugin-lvs-keep-before");
+    commands.expect(pool.argv()).thenSucceed(pool.stdoutText());
+    commands.expect("lvremove", "-f", "pve/snap_vm-410-pvc-keep_before").thenSucceed();
+    commands.expect("lvremove", "-f", "pve/vm-410-pvc-keep").thenSucceed();
+    commands.expect("lvremove", "-f", "pve/snap_vm-412-src_clone-of-vm-412-pvc-clone")
+        .thenSucceed();
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder()
+        .setVolumeId("local-lvm:vm-410-pvc-keep").build());
+    Fixture gone = Fixture.load("lvm", "2.03.16", "plugin-lvs-keep-deleted");
+    commands.expect(gone.argv()).thenSucceed(gone.stdoutText());
+    controller.deleteVolume(DeleteVolumeRequest.newBuilder()
+        .setVolumeId("local-lvm:vm-410-pvc-keep").build());
     commands.verifyAllConsumed();
   }
 }

@@ -397,6 +397,44 @@ public abstract class StoragePluginContract {
     assertEquals(before, poolObjects(), "nothing of the volume, its snapshots or restores is left");
   }
 
+  /**
+   * CreateSnapshot's, DeleteSnapshot's and DeleteVolume's plugin calls (issue 16): the
+   * ownership checks are the backend's, from the listing each works from. A volume and a
+   * snapshot without a CSI name are refused and stay as they were; the driver's own are
+   * snapshotted (a retry answers the same snapshot) and deleted, and deleting again is success.
+   */
+  @Test
+  void ownCallsRefuseWhatTheDriverDidNotMakeAndWorkOnWhatItDid() {
+    long owner = newOwner();
+    String byHand = plugin().allocImage(owner, format(), Optional.empty(), 8 * MIB,
+        Optional.empty());
+    plugin().volumeSnapshot(byHand, "s0", Optional.empty());
+    fails(ErrorKind.PRECONDITION, () -> plugin().snapshotOwn(byHand, "s1",
+        VolumeMetadata.of("snapshot-hand-" + owner)));
+    fails(ErrorKind.PRECONDITION, () -> plugin().freeOwnImage(byHand));
+    fails(ErrorKind.PRECONDITION, () -> plugin().deleteOwnSnapshot(byHand, "s0"));
+    assertTrue(volnames(owner).contains(byHand), "the volume stays");
+    assertEquals(List.of("s0"), plugin().listSnapshots(Optional.of(byHand)).stream()
+        .map(s -> s.id().snapName()).toList(), "the snapshot stays, no other was taken");
+
+    String own = plugin().allocImage(owner, format(), Optional.empty(), 8 * MIB,
+        Optional.of(VolumeMetadata.of("pvc-contract-own-" + owner)));
+    VolumeMetadata snapshotName = VolumeMetadata.of("snapshot-own-" + owner);
+    SnapshotInfo taken = plugin().snapshotOwn(own, "s1", snapshotName);
+    assertEquals(plugin().listSnapshots(Optional.of(own)), List.of(taken),
+        "answered as listed: ID, size, time and CSI name");
+    assertEquals(taken, plugin().snapshotOwn(own, "s2", snapshotName), "a retry");
+    fails(ErrorKind.NOT_FOUND, () -> plugin().snapshotOwn(
+        VolumeNames.volnameFor("pvc-contract-none", owner, format()), "s1",
+        VolumeMetadata.of("snapshot-none-" + owner)));
+    plugin().deleteOwnSnapshot(own, "s1");
+    plugin().deleteOwnSnapshot(own, "s1");
+    assertEquals(List.of(), plugin().listSnapshots(Optional.of(own)));
+    plugin().freeOwnImage(own);
+    plugin().freeOwnImage(own);
+    assertEquals(List.of(byHand), volnames(owner));
+  }
+
   @Test
   void snapshotDeleteIsIdempotent() {
     long owner = newOwner();

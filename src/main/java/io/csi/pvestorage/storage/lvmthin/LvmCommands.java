@@ -39,6 +39,13 @@ public final class LvmCommands {
         "--nosuffix", "--config", "report/time_format=\"%s\"", "-o", LVS_COLUMNS, vg);
   }
 
+  /** One LV ({@code VG/LV}) in the report of {@link #lvs}. */
+  public static Command lvsOne(String vg, String lv) {
+    return Command.of(LIST_TIMEOUT, "lvs", "--reportformat", "json", "--units", "b",
+        "--nosuffix", "--config", "report/time_format=\"%s\"", "-o", LVS_COLUMNS,
+        vg + "/" + lv);
+  }
+
   /**
    * A new thin volume, tagged in the same command: PVE's {@code lvcreate -aly -V <KiB>k --name N
    * --thinpool VG/POOL} plus {@code --addtag} per tag.

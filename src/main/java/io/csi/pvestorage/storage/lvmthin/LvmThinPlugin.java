@@ -547,7 +547,32 @@ public final class LvmThinPlugin implements StoragePlugin {
   public void freeImage(String volname) {
     parseVolname(volname);
     Listing listing = list();
-    Optional<LogicalVolume> volume = removableLv(listing, volname);
+    free(listing, volname, removableLv(listing, volname));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The CSI name is read from the tags in the listing {@link #freeImage} works from: one
+   * {@code lvs} in all. An LV of that name that {@link #listImages} would not list (not a thin
+   * LV of this pool) is none of this storage's volumes: nothing is removed, as for a missing one.
+   */
+  @Override
+  public void freeOwnImage(String volname) {
+    parseVolname(volname);
+    Listing listing = list();
+    Optional<LogicalVolume> volume = listing.find(volname).filter(lv -> imageOwner(lv).isPresent());
+    if (volume.isEmpty()) {
+      return;
+    }
+    if (!carriesCsiName(volume.get())) {
+      throw StoragePlugin.notCreatedByTheDriver(new VolumeId(storeId(), volname));
+    }
+    free(listing, volname, volume);
+  }
+
+  /** Removes the volume's snapshots without a CSI name, then the volume, then leftovers. */
+  private void free(Listing listing, String volname, Optional<LogicalVolume> volume) {
     Set<String> removed = new HashSet<>();
     for (LogicalVolume lv : listing.volumes()) {
       Optional<SnapshotRef> ref = poolSnapshot(lv);
@@ -716,6 +741,52 @@ public final class LvmThinPlugin implements StoragePlugin {
   /**
    * {@inheritDoc}
    *
+   * <p>One {@code lvs} answers the retry (a snapshot LV with the CSI name), the source (a thin
+   * LV of this pool with a CSI name, not a base) and that the snapshot LV is free; then {@link
+   * #volumeSnapshot}'s {@code lvcreate}, and {@code lvs VG/<snapshot LV>} of the new LV alone for
+   * its size and time. Three commands where the lookups before the lock and the listing after
+   * it took five.
+   */
+  @Override
+  public SnapshotInfo snapshotOwn(String volname, String snapshot, VolumeMetadata metadata) {
+    Volname parsed = parseVolname(volname);
+    checkSnapshot(snapshot);
+    String snapLv = snapshotLv(volname, snapshot);
+    Listing listing = list();
+    for (LogicalVolume lv : listing.volumes()) {
+      Optional<SnapshotRef> ref = poolSnapshot(lv);
+      if (ref.isPresent() && LvTags.decode(lv.tags())
+          .filter(m -> m.csiName().equals(metadata.csiName())).isPresent()) {
+        return snapshotInfo(ref.get(), lv);
+      }
+    }
+    VolumeId source = new VolumeId(storeId(), volname);
+    LogicalVolume volume = listing.find(volname).filter(lv -> imageOwner(lv).isPresent())
+        .orElseThrow(() -> StoragePlugin.sourceMissing(source));
+    if (!carriesCsiName(volume)) {
+      throw StoragePlugin.notOurs("source volume " + source + " was not created by this driver",
+          "snapshotted");
+    }
+    if (parsed.isBase()) {
+      throw new StorageException(ErrorKind.PRECONDITION, "'" + volname + "' is a base volume; "
+          + "lvmthin snapshots only ordinary volumes (clone the base instead)");
+    }
+    requireAbsent(listing, snapLv);
+    run(LvmCommands.createSnapshot(vg(), volname, snapLv, LvTags.encode(metadata)),
+        "cannot snapshot '" + vg() + "/" + volname + "' as '" + snapLv + "'");
+    CommandResult taken = runner.run(LvmCommands.lvsOne(vg(), snapLv));
+    if (!taken.succeeded()) {
+      throw LvmErrors.failure(taken, "cannot read the new snapshot LV '" + snapLv + "'");
+    }
+    LogicalVolume lv = new Listing(LvmReportParser.parse(taken.stdoutText())).find(snapLv)
+        .orElseThrow(() -> new StorageException(ErrorKind.INTERNAL, "snapshot LV '" + snapLv
+            + "' was created but lvs does not report it"));
+    return snapshotInfo(new SnapshotRef(volname, snapshot), lv);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
    * <p>Commands: {@code lvs}, then {@code lvremove -f VG/snap_<volname>_<snapshot>} when the
    * listing shows it ("not found" is success), then the stale PVC-clone snapshots of the pool
    * ({@link #removeStaleCloneSnapshots}). The volume itself need not exist: the snapshots of a
@@ -737,6 +808,36 @@ public final class LvmThinPlugin implements StoragePlugin {
   /**
    * {@inheritDoc}
    *
+   * <p>The snapshot LV, and its CSI name, are found in the {@code lvs} the delete works from:
+   * one listing, then {@link #volumeSnapshotDelete}'s removes. An LV of that name that {@link
+   * #listSnapshots} lists under another ID (names may contain '_') is not this snapshot.
+   */
+  @Override
+  public void deleteOwnSnapshot(String volname, String snapshot) {
+    parseVolname(volname);
+    if (snapshot == null || !SnapshotId.SNAP_NAME.matcher(snapshot).matches()
+        || ("snap_" + volname + "_" + snapshot).length() > MAX_LV_NAME) {
+      return; // no snapshot LV can have this name
+    }
+    String snapLv = snapshotLv(volname, snapshot);
+    Listing listing = list();
+    SnapshotRef wanted = new SnapshotRef(volname, snapshot);
+    Optional<LogicalVolume> lv = listing.find(snapLv)
+        .filter(found -> poolSnapshot(found).filter(wanted::equals).isPresent());
+    if (lv.isEmpty()) {
+      return;
+    }
+    if (!carriesCsiName(lv.get())) {
+      throw StoragePlugin.notTakenByTheDriver(
+          new SnapshotId(new VolumeId(storeId(), volname), snapshot));
+    }
+    remove(snapLv);
+    removeStaleCloneSnapshots(listing, Set.of(snapLv));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
    * <p>A snapshot is a thin LV of this pool named {@code snap_<volname>_<snapshot>}. Where LVM
    * still records the snapshot's origin, that origin is the volname (names may contain '_', so
    * the split is otherwise ambiguous); without an origin the volname ends at the first '_'
@@ -751,12 +852,17 @@ public final class LvmThinPlugin implements StoragePlugin {
       if (ref.isEmpty() || volname.map(v -> !v.equals(ref.get().volname())).orElse(false)) {
         continue;
       }
-      snapshots.add(new SnapshotInfo(
-          new SnapshotId(new VolumeId(storeId(), ref.get().volname()), ref.get().snapshot()),
-          lv.sizeBytes(), lv.ctime().orElse(Instant.EPOCH), LvTags.decode(lv.tags())));
+      snapshots.add(snapshotInfo(ref.get(), lv));
     }
     snapshots.sort(Comparator.comparing(s -> s.id().toString()));
     return snapshots;
+  }
+
+  /** A snapshot LV as the API lists it. */
+  private SnapshotInfo snapshotInfo(SnapshotRef ref, LogicalVolume lv) {
+    return new SnapshotInfo(new SnapshotId(new VolumeId(storeId(), ref.volname()),
+        ref.snapshot()), lv.sizeBytes(), lv.ctime().orElse(Instant.EPOCH),
+        LvTags.decode(lv.tags()));
   }
 
   /** A snapshot LV's volume and snapshot name. */

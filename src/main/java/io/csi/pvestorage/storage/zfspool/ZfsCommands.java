@@ -40,6 +40,12 @@ final class ZfsCommands {
         "-t", "filesystem,volume", dataset);
   }
 
+  /** One snapshot by name, with the listing's columns. */
+  static List<String> listSnapshot(String snapshot) {
+    return List.of("zfs", "list", "-H", "-p", "-o", ZfsListParser.COLUMNS, "-t", "snapshot",
+        snapshot);
+  }
+
   /** Whether a dataset is mounted ({@code yes}/{@code no}), asked by name (PVE 3893d27). */
   static List<String> getMounted(String dataset) {
     return List.of("zfs", "get", "-H", "-p", "-o", "value", "mounted", dataset);

@@ -451,6 +451,116 @@ class LvmThinPluginTest {
     plugin.freeImage("vm-410-pvc-keep");
   }
 
+  /**
+   * DeleteVolume's free (issue 16): the CSI name is read from the one {@code lvs} the removal
+   * works from, so a driver volume costs one listing and its removes (PVE's free_image: the same
+   * listing and removes), where the lookup before the lock cost a second {@code lvs}.
+   */
+  @Test
+  void freeOwnImageOfADriverVolumeListsOnceAndRemovesAsFreeImage() {
+    replay("plugin-lvs-keep-before");
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-410-pvc-keep_before"))).thenSucceed();
+    lvm.expect(argv(LvmCommands.remove("pve", "vm-410-pvc-keep"))).thenSucceed();
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-412-src_clone-of-vm-412-pvc-clone")))
+        .thenSucceed();
+    plugin.freeOwnImage("vm-410-pvc-keep");
+    assertEquals(1, lvm.commands().stream().filter(c -> c.argv().equals(LVS)).count());
+  }
+
+  @Test
+  void freeOwnImageRefusesAGuestDiskAfterTheListingAloneAndRemovesNothing() {
+    replay("plugin-lvs-keep-before");
+    StorageException e = fails(ErrorKind.PRECONDITION,
+        () -> plugin.freeOwnImage("vm-100-disk-9"));
+    assertTrue(e.getMessage().contains("local-lvm:vm-100-disk-9 was not created by this driver"),
+        e.getMessage());
+    assertEquals(1, lvm.commands().size(), "neither the disk nor its snapshot is removed");
+  }
+
+  /** Neither a missing volume nor an LV of that name in another pool is one of this storage's. */
+  @Test
+  void freeOwnImageOfWhatIsNotAVolumeOfThisStorageRemovesNothing() {
+    listing();
+    plugin.freeOwnImage("vm-499-disk-0");
+    plugin = plugin(CapacityPolicy.DEFAULT, "other");
+    listing();
+    plugin.freeOwnImage("vm-400-disk-0");
+    assertEquals(List.of(LVS, LVS), lvm.commands().stream().map(Command::argv).toList());
+  }
+
+  /**
+   * DeleteSnapshot (issue 16): the snapshot LV's CSI name is read from the {@code lvs} its
+   * delete works from: one listing, then the removes (PVE: the lvremove alone).
+   */
+  @Test
+  void deleteOwnSnapshotListsOnceThenRemoves() {
+    replay("plugin-lvs-keep-before");
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-410-pvc-keep_s1"))).thenSucceed();
+    lvm.expect(argv(LvmCommands.remove("pve", "snap_vm-412-src_clone-of-vm-412-pvc-clone")))
+        .thenSucceed();
+    plugin.deleteOwnSnapshot("vm-410-pvc-keep", "s1");
+    assertEquals(1, lvm.commands().stream().filter(c -> c.argv().equals(LVS)).count());
+  }
+
+  @Test
+  void deleteOwnSnapshotRefusesASnapshotWithoutACsiNameAfterTheListingAlone() {
+    replay("plugin-lvs-keep-before");
+    StorageException e = fails(ErrorKind.PRECONDITION,
+        () -> plugin.deleteOwnSnapshot("vm-410-pvc-keep", "before"));
+    assertTrue(e.getMessage().contains("local-lvm:vm-410-pvc-keep@before was not taken"),
+        e.getMessage());
+    assertEquals(1, lvm.commands().size());
+  }
+
+  @Test
+  void deleteOwnSnapshotOfASnapshotThatIsGoneRemovesNothing() {
+    replay("plugin-lvs-keep-before");
+    plugin.deleteOwnSnapshot("vm-410-pvc-keep", "nosuch");
+    assertEquals(List.of(LVS), lvm.commands().stream().map(Command::argv).toList());
+  }
+
+  /**
+   * CreateSnapshot (issue 16): one {@code lvs} answers the retry, the source's ownership and that
+   * the snapshot LV is free; the new LV alone is read back. PVE's volume_snapshot is the
+   * lvcreate alone; the lookups before the lock and the listing after it took five commands.
+   */
+  @Test
+  void snapshotOwnListsOnceTakesTheSnapshotAndReadsTheNewLvAlone() {
+    replay("plugin-lvs-keep-before");
+    lvm.expect("lvcreate", "-n", "snap_vm-410-pvc-keep_s2", "-pr", "-s", "pve/vm-410-pvc-keep",
+        "--addtag", "pve-storage.csi.io/name=snapshot-2").thenSucceed();
+    lvm.expect(argv(LvmCommands.lvsOne("pve", "snap_vm-410-pvc-keep_s2"))).thenSucceed(
+        "{\"report\": [{\"lv\": [{\"vg_name\":\"pve\", \"vg_extent_size\":\"4194304\", "
+            + "\"lv_name\":\"snap_vm-410-pvc-keep_s2\", \"lv_size\":\"67108864\", "
+            + "\"lv_attr\":\"Vri---tz-k\", \"pool_lv\":\"data\", \"origin\":\"vm-410-pvc-keep\", "
+            + "\"data_percent\":\"\", \"metadata_percent\":\"\", \"lv_metadata_size\":\"\", "
+            + "\"lv_tags\":\"pve-storage.csi.io/name=snapshot-2\", \"lv_time\":\"1796637100\"}]}]}");
+    assertEquals(new SnapshotInfo(SnapshotId.parse("local-lvm:vm-410-pvc-keep@s2"), 64 * MIB,
+            Instant.ofEpochSecond(1796637100L), Optional.of(VolumeMetadata.of("snapshot-2"))),
+        plugin.snapshotOwn("vm-410-pvc-keep", "s2", VolumeMetadata.of("snapshot-2")));
+    assertEquals(3, lvm.commands().size());
+  }
+
+  @Test
+  void snapshotOwnAnswersARetryFromTheListingAlone() {
+    replay("plugin-lvs-keep-before");
+    assertEquals(SnapshotId.parse("local-lvm:vm-410-pvc-keep@s1"),
+        plugin.snapshotOwn("vm-410-pvc-keep", "s9", VolumeMetadata.of("snapshot-keep")).id());
+    assertEquals(1, lvm.commands().size());
+  }
+
+  @Test
+  void snapshotOwnRefusesAGuestDiskAndAMissingVolumeAfterTheListingAlone() {
+    replay("plugin-lvs-keep-before");
+    StorageException e = fails(ErrorKind.PRECONDITION, () -> plugin.snapshotOwn("vm-100-disk-9",
+        "s1", VolumeMetadata.of("snapshot-1")));
+    assertTrue(e.getMessage().contains("not snapshotted"), e.getMessage());
+    replay("plugin-lvs-keep-before");
+    fails(ErrorKind.NOT_FOUND, () -> plugin.snapshotOwn("vm-499-disk-0", "s1",
+        VolumeMetadata.of("snapshot-1")));
+    assertEquals(List.of(LVS, LVS), lvm.commands().stream().map(Command::argv).toList());
+  }
+
   @Test
   void freeOfAMissingVolumeIsSuccessWithoutLvremove() {
     listing();

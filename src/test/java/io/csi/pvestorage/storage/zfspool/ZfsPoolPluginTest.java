@@ -385,6 +385,50 @@ class ZfsPoolPluginTest {
       fails(ErrorKind.UNAVAILABLE, () -> plugin().freeImage("vm-0-a"));
     }
 
+    /**
+     * DeleteVolume's free (issue 16): the CSI name is read from the listing the delete works
+     * from, so a volume without snapshots costs that listing and PVE's one {@code zfs destroy
+     * -r}; the lookup before the lock cost a second listing.
+     */
+    @Test
+    void freeOwnImageListsOnceThenDestroys() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a")).text())
+          .expect("zfs", "destroy", "-r", "rpool/data/vm-0-a").thenSucceed();
+      plugin().freeOwnImage("vm-0-a");
+      assertEquals(2, zfs.commands().size());
+    }
+
+    @Test
+    void freeOwnImageRefusesAGuestDiskAfterTheListingAloneAndChangesNothing() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-100-disk-0", 1 << 20))
+          .add(snap("rpool/data/vm-100-disk-0@before-upgrade", 3)).text());
+      StorageException e = assertThrows(StorageException.class,
+          () -> plugin().freeOwnImage("vm-100-disk-0"));
+      assertEquals(ErrorKind.PRECONDITION, e.kind(), e.describe());
+      assertTrue(e.getMessage().contains("local-zfs:vm-100-disk-0 was not created by this "
+          + "driver"), e.getMessage());
+      assertEquals(1, zfs.commands().size());
+    }
+
+    @Test
+    void freeOwnImageOfAVolumeThatIsGoneIsSuccessAfterTheListing() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30).text());
+      plugin().freeOwnImage("vm-0-a");
+    }
+
+    /** A driver volume with a CSI snapshot is hidden as freeImage hides it, after one listing. */
+    @Test
+    void freeOwnImageHidesADriverVolumeWithACsiSnapshot() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a").guid("40"))
+          .add(snap("rpool/data/vm-0-a@s1", 3).csiName("pvc-a").snapCsiName("snap-1"))
+          .text());
+      markedAndHidden("vm-0-a", "40", "refreservation=none");
+      plugin().freeOwnImage("vm-0-a");
+    }
+
     /** How a volume is hidden: rpool/data/<name> marked, then renamed after its guid. */
     void markedAndHidden(String name, String guid, String release) {
       zfs.expect("zfs", "set", "pve-storage.csi.io:deleted-volname=" + name, release,
@@ -628,6 +672,46 @@ class ZfsPoolPluginTest {
       plugin().volumeSnapshot("subvol-0-a", "s1", Optional.empty());
     }
 
+    /**
+     * CreateSnapshot (issue 16): one listing answers the retry, the source's ownership and a
+     * dataset's refquota; the new snapshot alone is read back (PVE's volume_snapshot: the
+     * zfs snapshot alone; before, the lookups and the listing after took four or five).
+     */
+    @Test
+    void snapshotOwnListsOnceTakesTheSnapshotAndReadsItAlone() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(subvol("rpool/data/subvol-0-a", 1 << 30).csiName("pvc-a")).text())
+          .expect("zfs", "snapshot", "-o", "pve-storage.csi.io:snapshot-csi-name=snapshot-1",
+              "-o", "pve-storage:refquota=1073741824", "rpool/data/subvol-0-a@s1").thenSucceed()
+          .expect("zfs", "list", "-H", "-p", "-o", ZfsListParser.COLUMNS, "-t", "snapshot",
+              "rpool/data/subvol-0-a@s1")
+          .thenSucceed(Rows.of().add(snap("rpool/data/subvol-0-a@s1", 7).creation(1700000000L)
+              .recordedRefquota(1L << 30).snapCsiName("snapshot-1")).text());
+      SnapshotInfo taken = plugin().snapshotOwn("subvol-0-a", "s1",
+          VolumeMetadata.of("snapshot-1"));
+      assertEquals(new SnapshotInfo(new io.csi.pvestorage.storage.SnapshotId(
+              new VolumeId("local-zfs", "subvol-0-a"), "s1"), 1L << 30,
+              Instant.ofEpochSecond(1700000000L), Optional.of(VolumeMetadata.of("snapshot-1"))),
+          taken);
+    }
+
+    @Test
+    void snapshotOwnAnswersARetryFromTheListingAloneAndRefusesAGuestDisk() {
+      String pool = Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a"))
+          .add(snap("rpool/data/vm-0-a@s1", 3).snapCsiName("snapshot-1"))
+          .add(zvol("rpool/data/vm-100-disk-0", 1 << 20)).text();
+      zfs.expect(LIST_2).thenSucceed(pool).expect(LIST_2).thenSucceed(pool)
+          .expect(LIST_2).thenSucceed(pool);
+      assertEquals("local-zfs:vm-0-a@s1", plugin().snapshotOwn("vm-0-a", "s2",
+          VolumeMetadata.of("snapshot-1")).id().toString());
+      fails(ErrorKind.PRECONDITION, () -> plugin().snapshotOwn("vm-100-disk-0", "s1",
+          VolumeMetadata.of("snapshot-2")));
+      fails(ErrorKind.NOT_FOUND, () -> plugin().snapshotOwn("vm-0-x", "s1",
+          VolumeMetadata.of("snapshot-2")));
+      assertEquals(3, zfs.commands().size());
+    }
+
     @Test
     void snapshotOfAMissingVolumeIsNotFound() {
       zfs.expect("zfs", "snapshot", "rpool/data/vm-0-x@s1").thenExit(1, "",
@@ -661,6 +745,44 @@ class ZfsPoolPluginTest {
       plugin().volumeSnapshotDelete("vm-0-a", "s1");
       plugin().volumeSnapshotDelete("vm-0-a", "s1");
       plugin().volumeSnapshotDelete("vm-0-a", "s1");
+    }
+
+    /**
+     * DeleteSnapshot (issue 16): the snapshot's CSI name is read from the listing its delete
+     * works from: one listing, then the destroy (PVE: the destroy alone).
+     */
+    @Test
+    void deleteOwnSnapshotListsOnceThenDestroys() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+              .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a"))
+              .add(snap("rpool/data/vm-0-a@s1", 3).csiName("pvc-a").snapCsiName("snap-1"))
+              .text())
+          .expect("zfs", "destroy", "rpool/data/vm-0-a@s1").thenSucceed();
+      plugin().deleteOwnSnapshot("vm-0-a", "s1");
+      assertEquals(2, zfs.commands().size());
+    }
+
+    @Test
+    void deleteOwnSnapshotRefusesAPveSnapshotAfterTheListingAlone() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-100-disk-0", 1 << 20))
+          .add(snap("rpool/data/vm-100-disk-0@vzdump", 3)).text());
+      StorageException e = assertThrows(StorageException.class,
+          () -> plugin().deleteOwnSnapshot("vm-100-disk-0", "vzdump"));
+      assertEquals(ErrorKind.PRECONDITION, e.kind(), e.describe());
+      assertTrue(e.getMessage().contains("local-zfs:vm-100-disk-0@vzdump was not taken by this "
+          + "driver"), e.getMessage());
+      assertEquals(1, zfs.commands().size());
+    }
+
+    /** A snapshot that is gone is success after the listing; a name never listed costs none. */
+    @Test
+    void deleteOwnSnapshotOfWhatIsNotListedChangesNothing() {
+      zfs.expect(LIST_2).thenSucceed(Rows.of().pool(POOL, 1L << 20, 100L << 30)
+          .add(zvol("rpool/data/vm-0-a", 1 << 20).csiName("pvc-a")).text());
+      plugin().deleteOwnSnapshot("vm-0-a", "s1");
+      plugin().deleteOwnSnapshot("vm-0-a", "__base__");
+      assertEquals(List.of(LIST_2), zfs.commands().stream().map(c -> c.argv()).toList());
     }
 
     @Test
