@@ -5,12 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.csi.pvestorage.conformance.Backend;
 import io.csi.pvestorage.conformance.GuestDriver;
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * Keeps {@link RpcBenchmark} from rotting: every operation once on one backend (zvol: it has
@@ -20,6 +23,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * meters, every PVE sequence at least one command, and the pool ends as it began.
  */
 @ExtendWith(VmHarnessExtension.class)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+@ResourceLock(GuestResources.THIN_POOL)
+@ResourceLock(GuestResources.ZPOOL)
 class RpcBenchmarkSmokeIT {
 
   @Test

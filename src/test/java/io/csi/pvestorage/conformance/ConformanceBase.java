@@ -26,6 +26,7 @@ import csi.v1.VolumeCapability;
 import csi.v1.VolumeCapability.AccessMode.Mode;
 import csi.v1.VolumeUsage;
 import io.csi.pvestorage.exec.CommandResult;
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import io.grpc.Status;
@@ -63,14 +64,14 @@ abstract class ConformanceBase {
   static final long VOLUME_BYTES = 64 * MiB;
   static final String TOPOLOGY_KEY = "pve-storage.csi.io/node";
   /**
-   * The key of a {@code @ResourceLock} that the backend classes on the guest's thin pool hold
-   * (with {@code @Execution(CONCURRENT)}): they run one after the other, and beside the classes
-   * on the zpool ({@link #ZPOOL}), whose commands need the other guest vCPU and no lock of the
-   * VG. A class holding it runs its own cases one at a time.
+   * The {@code @ResourceLock} key the backend classes on the guest's thin pool hold (with {@code
+   * @Execution(CONCURRENT)}, and {@link GuestResources#GUEST} for reading): they run one after
+   * the other, and beside the classes on the zpool ({@link #ZPOOL}), whose commands need the
+   * other guest vCPU and no lock of the VG. A class holding it runs its own cases one at a time.
    */
-  static final String THIN_POOL = "guest thin pool";
+  static final String THIN_POOL = GuestResources.THIN_POOL;
   /** As {@link #THIN_POOL}, for the classes on the guest's zpool (zvols and datasets). */
-  static final String ZPOOL = "guest zpool";
+  static final String ZPOOL = GuestResources.ZPOOL;
 
   GuestDriver driver;
   private List<String> poolsBefore;

@@ -1,5 +1,6 @@
 package io.csi.pvestorage.conformance;
 
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import java.time.Duration;
@@ -9,6 +10,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.Execution;
 import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
@@ -67,6 +69,7 @@ class ConformanceIT {
 
   @Nested
   @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
   @ResourceLock(ConformanceBase.THIN_POOL)
   class LvmThin extends OnTheSharedDriver {
     @Override
@@ -77,6 +80,7 @@ class ConformanceIT {
 
   @Nested
   @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
   @ResourceLock(ConformanceBase.ZPOOL)
   class ZfsZvol extends OnTheSharedDriver {
     @Override
@@ -87,6 +91,7 @@ class ConformanceIT {
 
   @Nested
   @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
   @ResourceLock(ConformanceBase.ZPOOL)
   class ZfsDataset extends OnTheSharedDriver {
     @Override

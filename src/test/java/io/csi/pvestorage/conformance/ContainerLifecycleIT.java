@@ -1,5 +1,6 @@
 package io.csi.pvestorage.conformance;
 
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import java.util.List;
@@ -9,6 +10,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.Execution;
 import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
@@ -48,6 +50,7 @@ class ContainerLifecycleIT {
 
   @Nested
   @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
   @ResourceLock(ConformanceBase.THIN_POOL)
   class LvmThin extends OnTheSharedContainer {
     @Override
@@ -58,6 +61,7 @@ class ContainerLifecycleIT {
 
   @Nested
   @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
   @ResourceLock(ConformanceBase.ZPOOL)
   class ZfsZvol extends OnTheSharedContainer {
     @Override
@@ -68,6 +72,7 @@ class ContainerLifecycleIT {
 
   @Nested
   @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
   @ResourceLock(ConformanceBase.ZPOOL)
   class ZfsDataset extends OnTheSharedContainer {
     @Override

@@ -11,6 +11,7 @@ import io.csi.pvestorage.exec.Command;
 import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.harness.ContainerImage;
 import io.csi.pvestorage.harness.GuestCommandRunner;
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.ImageFacts;
 import io.csi.pvestorage.harness.PodContainer;
 import io.csi.pvestorage.harness.VmHarness;
@@ -35,6 +36,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * The driver's image under runc in the guest with the node DaemonSet's settings, for what the
@@ -46,6 +49,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(VmHarnessExtension.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+@ResourceLock(GuestResources.THIN_POOL)
+@ResourceLock(GuestResources.ZPOOL)
 class DriverContainerIT {
 
   private static final Path PROJECT =

@@ -13,6 +13,7 @@ import csi.v1.DeleteSnapshotRequest;
 import csi.v1.DeleteVolumeRequest;
 import csi.v1.GetCapacityRequest;
 import csi.v1.VolumeCapability;
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import io.grpc.Status;
@@ -24,6 +25,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * The driver's /metrics after real work in the VM (Lease lock through the mock API server, real
@@ -31,6 +34,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * Prometheus type and bounded labels, and no label carries a volume, snapshot or claim name.
  */
 @ExtendWith(VmHarnessExtension.class)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+@ResourceLock(GuestResources.THIN_POOL)
+@ResourceLock(GuestResources.ZPOOL)
 class DriverMetricsIT {
 
   private static final Pattern SAMPLE = Pattern.compile("^([a-z_]+)(\\{([^}]*)})? (\\S+)$");

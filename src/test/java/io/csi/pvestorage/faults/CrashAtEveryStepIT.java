@@ -8,12 +8,13 @@ import csi.v1.NodeGrpc;
 import io.csi.pvestorage.conformance.Backend;
 import io.csi.pvestorage.conformance.GuestDriver;
 import io.csi.pvestorage.exec.CommandResult;
-import io.csi.pvestorage.exec.FaultPoint;
 import io.csi.pvestorage.exec.FaultPoint.Moment;
 import io.csi.pvestorage.exec.FaultPoint.Plan;
+import io.csi.pvestorage.exec.FaultPoint;
 import io.csi.pvestorage.faults.CrashTable.Outcome;
 import io.csi.pvestorage.faults.CrashTable.Row;
 import io.csi.pvestorage.harness.GuestProcess;
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import io.grpc.Status;
@@ -38,6 +39,8 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * Crash at every step, on one backend: for every mutating RPC path ({@link CrashPaths}) the
@@ -54,6 +57,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @ExtendWith(VmHarnessExtension.class)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ_WRITE)
 class CrashAtEveryStepIT {
 
   /** {@code -Dfaults.full=true}: every step of every path, not the CI subset. */

@@ -20,6 +20,7 @@ import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.exec.CommandRunner;
 import io.csi.pvestorage.harness.GuestCommandRunner;
 import io.csi.pvestorage.harness.GuestProcess;
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import io.csi.pvestorage.lock.LocalStorageLock;
@@ -53,6 +54,8 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * Issue 14, storage faults, on the harness guest's real LVM-thin and OpenZFS: the Controller
@@ -65,6 +68,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the other ITs as they were.
  */
 @ExtendWith(VmHarnessExtension.class)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ_WRITE)
 class StorageFaultsIT {
 
   /**

@@ -17,6 +17,10 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * In-guest mode: a JVM from the host's JDK (shared over 9p) runs inside the guest and serves on
@@ -25,6 +29,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * the shared project directory stands in for it.
  */
 @ExtendWith(VmHarnessExtension.class)
+@Execution(ExecutionMode.CONCURRENT)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
 class GuestProcessIT {
 
   @Test

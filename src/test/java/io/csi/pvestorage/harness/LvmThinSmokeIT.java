@@ -12,6 +12,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * Real LVM-thin in the harness guest: a thin volume in pve/data is created, listed, written
@@ -19,6 +23,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * This proves the harness; the LVM-thin storage plugin gets its own ITs.
  */
 @ExtendWith(VmHarnessExtension.class)
+@Execution(ExecutionMode.CONCURRENT)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+@ResourceLock(GuestResources.THIN_POOL)
 class LvmThinSmokeIT {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(60);

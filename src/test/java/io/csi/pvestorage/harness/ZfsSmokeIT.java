@@ -16,6 +16,10 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * Real OpenZFS in the harness guest: a zvol and a filesystem dataset with refquota under
@@ -23,6 +27,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * destroyed. This proves the harness; the ZFS storage plugin gets its own ITs.
  */
 @ExtendWith(VmHarnessExtension.class)
+@Execution(ExecutionMode.CONCURRENT)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+@ResourceLock(GuestResources.ZPOOL)
 class ZfsSmokeIT {
 
   private static final String DATA = VmHarness.ZFS_DATASET;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.csi.pvestorage.csi.InFlight;
 import io.csi.pvestorage.csi.NodeStorages;
 import io.csi.pvestorage.harness.GuestCommandRunner;
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import io.csi.pvestorage.lock.FakeClock;
@@ -44,6 +45,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -58,6 +61,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 @ExtendWith(VmHarnessExtension.class)
 @EnableKubernetesMockClient(crud = true)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+@ResourceLock(GuestResources.THIN_POOL)
+@ResourceLock(GuestResources.ZPOOL)
 class OrphansIT {
 
   private static final String DRIVER = "pve-storage.csi.io";

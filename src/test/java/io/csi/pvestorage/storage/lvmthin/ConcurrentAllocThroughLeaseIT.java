@@ -3,6 +3,7 @@ package io.csi.pvestorage.storage.lvmthin;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.csi.pvestorage.harness.GuestCommandRunner;
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import io.csi.pvestorage.lock.LeaseLockSettings;
@@ -37,6 +38,10 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * PVE's "pick a free name, then create" is only safe under the storage lock. Two processes
@@ -46,6 +51,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @EnableKubernetesMockClient(crud = true)
 @ExtendWith(VmHarnessExtension.class)
+@Execution(ExecutionMode.CONCURRENT)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+@ResourceLock(GuestResources.THIN_POOL)
 class ConcurrentAllocThroughLeaseIT {
 
   private static final long OWNER = 4242;

@@ -11,6 +11,7 @@ import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.exec.CommandRunner;
 import io.csi.pvestorage.harness.GuestCommandRunner;
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import io.csi.pvestorage.storage.ImageFormat;
@@ -34,6 +35,10 @@ import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * {@link LvmThinPlugin} on the real thin pool {@code pve/data} of the harness guest: the
@@ -42,6 +47,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * independent thin snapshots, an LV in use).
  */
 @ExtendWith(VmHarnessExtension.class)
+@Execution(ExecutionMode.CONCURRENT)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+@ResourceLock(GuestResources.THIN_POOL)
 class LvmThinPluginIT extends StoragePluginContract {
 
   private static final ObjectMapper JSON = new ObjectMapper();

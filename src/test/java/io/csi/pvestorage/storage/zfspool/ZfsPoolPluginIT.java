@@ -12,6 +12,7 @@ import io.csi.pvestorage.error.StorageException;
 import io.csi.pvestorage.exec.Command;
 import io.csi.pvestorage.exec.CommandResult;
 import io.csi.pvestorage.harness.GuestCommandRunner;
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarness;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import io.csi.pvestorage.storage.ImageFormat;
@@ -35,6 +36,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -43,6 +48,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  * datasets: every case ends by checking what {@code zfs list} shows.
  */
 @ExtendWith(VmHarnessExtension.class)
+@Execution(ExecutionMode.CONCURRENT)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+@ResourceLock(GuestResources.ZPOOL)
 class ZfsPoolPluginIT {
 
   private static final String DATA = VmHarness.ZFS_DATASET;
