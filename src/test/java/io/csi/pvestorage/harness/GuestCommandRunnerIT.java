@@ -18,15 +18,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
-import org.junit.jupiter.api.parallel.Execution;
-import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceAccessMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /** The command channel's contract, against the real agent in the guest. */
 @ExtendWith(VmHarnessExtension.class)
-@Execution(ExecutionMode.CONCURRENT)
-@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ_WRITE)
 class GuestCommandRunnerIT {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(30);

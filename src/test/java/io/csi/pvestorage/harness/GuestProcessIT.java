@@ -17,8 +17,6 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
-import org.junit.jupiter.api.parallel.Execution;
-import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceAccessMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
@@ -29,8 +27,7 @@ import org.junit.jupiter.api.parallel.ResourceLock;
  * the shared project directory stands in for it.
  */
 @ExtendWith(VmHarnessExtension.class)
-@Execution(ExecutionMode.CONCURRENT)
-@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+@ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ_WRITE)
 class GuestProcessIT {
 
   @Test

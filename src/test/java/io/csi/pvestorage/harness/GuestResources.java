@@ -9,7 +9,8 @@ package io.csi.pvestorage.harness;
  * of them busy. Why it is safe: every class judges only the pool it holds (LVs of the VG, or
  * what lies under the zpool's datasets), and the pools are on separate disks. Every class that
  * uses the shared guest holds {@link #GUEST} for reading; a class that disturbs the whole guest
- * (udev's queue stopped, processes killed) holds it for writing and so runs alone.
+ * (udev's queue stopped, processes killed), or that times what the guest does (the command
+ * channel's and a guest JVM's contract), holds it for writing and so runs alone.
  */
 public final class GuestResources {
 
