@@ -50,7 +50,7 @@ public final class GuestDriver implements AutoCloseable {
   /** In storage.cfg, but restricted to {@link #OTHER_NODE}. */
   public static final String FOREIGN_STORAGE = "elsewhere-lvm";
 
-  static final String LEASE_NAMESPACE = "pve-storage-csi";
+  public static final String LEASE_NAMESPACE = "pve-storage-csi";
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(60);
   /** Where the driver serves /metrics inside the guest (read with {@link #scrapeMetrics}). */
   public static final int METRICS_PORT = 9600;
@@ -99,6 +99,8 @@ public final class GuestDriver implements AutoCloseable {
   private final List<String> driverNetwork;
   /** How this process was started, for {@link #restart}; null for a container. */
   private Launch launch;
+  /** How long this process took to start; zero for a container. */
+  private StartTimes startTimes = new StartTimes(Duration.ZERO, Duration.ZERO);
   /** Set by {@link #restart}: the work dir and API server belong to the new driver now. */
   private boolean handedOver;
 
@@ -217,6 +219,7 @@ public final class GuestDriver implements AutoCloseable {
       KubernetesMockServer apiServer, LockMode lockMode) throws InterruptedException {
     GuestCommandRunner guest = vm.runner();
     int guestPort = launch.guestPort();
+    long start = System.nanoTime();
     GuestProcess process = vm.startGuestProcess(launch.argv(), launch.env(), guestPort);
     try {
       // Measured (2026-12-07): with the host's load at 10-16 on 2 cores, the emulated guest's JVM
@@ -225,9 +228,22 @@ public final class GuestDriver implements AutoCloseable {
     } catch (RuntimeException | InterruptedException e) {
       throw failedToStart(e, process, apiServer);
     }
+    Duration listening = Duration.ofNanos(System.nanoTime() - start);
     GuestDriver driver = connect(guest, process, workDir, apiServer, lockMode, List.of());
     driver.launch = launch;
+    driver.startTimes = new StartTimes(listening, Duration.ofNanos(System.nanoTime() - start));
     return driver;
+  }
+
+  /**
+   * Where a guest process's start went, both from its launch: until it listened on its port,
+   * and until Probe answered ready=true (its Lease client started).
+   */
+  public record StartTimes(Duration listening, Duration ready) {}
+
+  /** How long this process took to listen and to be ready (zero for a container). */
+  public StartTimes startTimes() {
+    return startTimes;
   }
 
   /**
@@ -307,7 +323,7 @@ public final class GuestDriver implements AutoCloseable {
   }
 
   /** A fabric8 mock API server (CRUD mode) on the host, for the Lease lock. */
-  static KubernetesMockServer startApiServer() {
+  public static KubernetesMockServer startApiServer() {
     MOCK_SERVER_LOG.setLevel(Level.WARNING);
     KubernetesMockServer apiServer = new KubernetesMockServer(new Context(), new MockWebServer(),
         new HashMap<>(), new KubernetesCrudDispatcher(), false);
@@ -319,7 +335,7 @@ public final class GuestDriver implements AutoCloseable {
    * What points the driver's Kubernetes client at the mock API server: the address (plain HTTP,
    * no credentials to look for) and the namespace a service account would give.
    */
-  static Map<String, String> apiServerEnvironment(String host, int port) {
+  public static Map<String, String> apiServerEnvironment(String host, int port) {
     Map<String, String> env = new LinkedHashMap<>();
     env.put("KUBERNETES_MASTER", "http://" + host + ":" + port);
     env.put("KUBERNETES_AUTH_TRYKUBECONFIG", "false");
@@ -329,7 +345,7 @@ public final class GuestDriver implements AutoCloseable {
   }
 
   /** lvmthin and zfspool storages of the harness layout, and one meant for another node. */
-  static String storageCfg() {
+  public static String storageCfg() {
     return "lvmthin: " + LVM_STORAGE + "\n"
         + "\tvgname " + VmHarness.VG + "\n"
         + "\tthinpool " + VmHarness.THIN_POOL + "\n"
