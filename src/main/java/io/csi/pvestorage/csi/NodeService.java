@@ -552,7 +552,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
 
   /**
    * Grows the filesystem on a raw volume's device, or its opened mapping (not for block use);
-   * the device's size in bytes.
+   * the volume's size in bytes (an encrypted volume's capacity is its LV or zvol, of which the
+   * LUKS2 header takes 16 MiB, as with any filesystem's own overhead).
    */
   private long growOnDevice(KnownVolume volume, HostPath device, HostPath path,
       boolean blockCapability) {
@@ -568,7 +569,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       }
       mounter.growFilesystem(device, path, mount.fsType());
     }
-    return mounter.blockDeviceSize(device);
+    return mounter.blockDeviceSize(volume.path());
   }
 
   /** Why the volume's backing LV, zvol or dataset does not exist; empty when it does. */

@@ -1119,10 +1119,10 @@ class NodeServiceTest {
         .expect(findmnt()).thenSucceed(table(mounted))
         .expect(statL(MAPPER)).thenSucceed(MAPPER_DEVICE)
         .expect("resize2fs", MAPPER).thenSucceed()
-        .expect("blockdev", "--getsize64", MAPPER).thenSucceed("2145386496\n");
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("2147483648\n");
     long size = node.nodeExpandVolume(expand(LVM_VOL, TARGET, 2L << 30, 0).toBuilder()
         .putSecrets("encryptionPassphrase", KEY).build()).getCapacityBytes();
-    assertEquals(2145386496L, size, "the mapping's size: the LUKS2 header takes 16 MiB");
+    assertEquals(2L << 30, size, "the volume's size, as the CO asked (not the mapping's)");
     assertEquals(List.of("resize vm-100-disk-0 " + (2L << 30)), lvm.calls);
     runner.verifyAllConsumed();
     assertKeyNowhere(logged, List.of());
