@@ -10,8 +10,10 @@ APT_WAIT=(-o DPkg::Lock::Timeout=900)
 DKMS_LOCK=/var/lock/pve-csi-vm-harness-dkms.lock
 
 # Guest packages. python3 runs the agent (zfsutils-linux pulls it in anyway); runc and umoci run
-# the driver's OCI image as a container (io.csi.pvestorage.harness.PodContainer).
-GUEST_PACKAGES=lvm2,thin-provisioning-tools,zfsutils-linux,e2fsprogs,xfsprogs,util-linux,mount,udev,kmod,procps,python3,iproute2,runc,umoci
+# the driver's OCI image as a container (io.csi.pvestorage.harness.PodContainer). cryptsetup-bin
+# formats and opens the LUKS2 volumes of issue 18 (dm-crypt itself is in the kernel's drivers/md,
+# which base_modules copies).
+GUEST_PACKAGES=lvm2,thin-provisioning-tools,zfsutils-linux,e2fsprogs,xfsprogs,util-linux,mount,udev,kmod,procps,python3,iproute2,runc,umoci,cryptsetup-bin
 
 host_packages() {
   local pkgs=(qemu-system-x86 qemu-utils mmdebstrap busybox-static dkms zstd cpio kmod e2fsprogs

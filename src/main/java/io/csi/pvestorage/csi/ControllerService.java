@@ -30,6 +30,8 @@ import csi.v1.VolumeCondition;
 import csi.v1.VolumeContentSource;
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.node.crypt.Encryption;
+import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.ImageInfo;
 import io.csi.pvestorage.storage.PoolStatus;
 import io.csi.pvestorage.storage.SnapshotId;
@@ -145,6 +147,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             + " (storages here: " + storeIds() + "); the pod must run where the storage is"));
     VolumeAccess access = VolumeAccess.of(request.getVolumeCapabilitiesList(),
         parameters.fsType(), plugin.type());
+    requireEncryptable(parameters.encryption(), access, name);
     long owner = parameters.owner().orElse(plugin.defaultOwner());
     owners.check(owner, parameters.owner().isPresent() ? "StorageClass parameter owner=" + owner
         : "the csi-owner " + owner + " of storage " + plugin.storeId());
@@ -174,10 +177,32 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         .putVolumeContext(CONTEXT_FORMAT, volume.format().pveName())
         .addAccessibleTopology(thisNode());
     access.fsType().ifPresent(fs -> out.putVolumeContext(CONTEXT_FS_TYPE, fs));
+    if (parameters.encryption() != Encryption.NONE) {
+      // The node opens (or formats) the container at stage by this key; the key itself is only
+      // ever in the node-stage Secret.
+      out.putVolumeContext(Encryption.CONTEXT_KEY, parameters.encryption().value());
+    }
     if (request.hasVolumeContentSource()) {
       out.setContentSource(request.getVolumeContentSource());
     }
     reply(response, CreateVolumeResponse.newBuilder().setVolume(out).build());
+  }
+
+  /**
+   * Refuses an encryption the volume cannot have, before anything runs: LUKS2 sits on a raw
+   * volume (an LVM-thin LV or a zvol: block access or ext4/xfs); native ZFS encryption belongs
+   * to datasets and is not offered by this version yet.
+   */
+  private static void requireEncryptable(Encryption encryption, VolumeAccess access,
+      String name) {
+    if (encryption == Encryption.LUKS2 && access.format() != ImageFormat.RAW) {
+      throw invalid("StorageClass parameter encryption=luks2 (volume " + name + ") needs a raw "
+          + "volume (LVM-thin, or a zvol: block access or fsType ext4/xfs), not a ZFS dataset");
+    }
+    if (encryption == Encryption.ZFS_NATIVE) {
+      throw invalid("StorageClass parameter encryption=zfs-native (volume " + name + ") is not "
+          + "supported yet; use encryption=luks2 with a zvol (fsType ext4 or xfs)");
+    }
   }
 
   @Override

@@ -23,6 +23,7 @@ import csi.v1.VolumeCondition;
 import csi.v1.VolumeUsage;
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.exec.Secret;
 import io.csi.pvestorage.node.FileInfo;
 import io.csi.pvestorage.node.FilesystemStats;
 import io.csi.pvestorage.node.HostPath;
@@ -33,6 +34,9 @@ import io.csi.pvestorage.node.MountTable;
 import io.csi.pvestorage.node.Mounter;
 import io.csi.pvestorage.node.Printable;
 import io.csi.pvestorage.node.VolumeSource;
+import io.csi.pvestorage.node.crypt.Encryption;
+import io.csi.pvestorage.node.crypt.EncryptionKey;
+import io.csi.pvestorage.node.crypt.LuksDevices;
 import io.csi.pvestorage.storage.ImageFormat;
 import io.csi.pvestorage.storage.ImageInfo;
 import io.csi.pvestorage.storage.PoolStatus;
@@ -40,6 +44,7 @@ import io.csi.pvestorage.storage.StoragePlugin;
 import io.csi.pvestorage.storage.VolumeId;
 import io.csi.pvestorage.storage.Volname;
 import io.grpc.stub.StreamObserver;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -75,6 +80,12 @@ import java.util.OptionalLong;
  * an allow-list ({@link MountFlags}). Every request is validated before any command runs; each
  * mutating call holds the per-volume {@link InFlight} claim. The OS work is {@link Mounter}'s,
  * the storage work the plugin's.
+ *
+ * <p>Encryption (volume context {@code encryption}, issue 18): a {@code luks2} volume is opened
+ * at stage with the node-stage secret ({@link LuksDevices}; a blank device is formatted first)
+ * and everything else (filesystem, block node, expansion, stats) uses the opened mapping;
+ * unstage closes it. The mapping's name follows from the volume ID, so the calls without a
+ * volume context (unstage, unpublish, expand) find it.
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
 
@@ -83,6 +94,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
   private final Mounter mounter;
   private final KubeletDir kubelet;
   private final long maxVolumesPerNode;
+  private final LuksDevices luks;
+
+  /** The StorageClass parameters naming the Secrets of stage and expansion, for messages. */
+  static final String STAGE_SECRET = "csi.storage.k8s.io/node-stage-secret-name";
+  static final String EXPAND_SECRET = "csi.storage.k8s.io/node-expand-secret-name";
+
+  /** How long a cryptsetup command may take before it counts as stalled (key derivation). */
+  private static final Duration CRYPTSETUP_TIMEOUT = Duration.ofMinutes(2);
 
   /**
    * @param storages the storages of this node and their lock
@@ -101,6 +120,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       throw new IllegalArgumentException("maxVolumesPerNode must not be negative");
     }
     this.maxVolumesPerNode = maxVolumesPerNode;
+    this.luks = new LuksDevices(mounter.runner(), mounter, CRYPTSETUP_TIMEOUT);
   }
 
   @Override
@@ -129,29 +149,65 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     KnownVolume volume = known(idText);
     Usage usage = usage(volume, request.getVolumeCapability(),
         Optional.ofNullable(request.getVolumeContextMap().get("fsType")));
+    Encryption encryption = encryption(volume, request.getVolumeContextMap());
+    Optional<Secret> key = encryption == Encryption.LUKS2
+        ? Optional.of(EncryptionKey.from(request.getSecretsMap(), STAGE_SECRET,
+            volume.id().toString()))
+        : Optional.empty();
     requireOwned(volume);
     KubeletDir.Field stagingField = kubelet.check("staging_target_path",
         request.getStagingTargetPath(), ErrorKind.INVALID);
     HostPath staging = kubelet.confine(mounter, ErrorKind.INVALID, stagingField).get(0);
     try (var claim = inFlight.enter("volume", volume.id().toString())) {
       volume.plugin().activateVolume(volume.id().volname(), Optional.empty());
-      if (usage.access().block()) {
-        mounter.blockDevice(volume.path());
-      } else if (volume.name().format() == ImageFormat.SUBVOL) {
-        mounter.bindFilesystem(volume.path(), staging, volume.source(), usage.flags());
+      if (key.isEmpty()) {
+        stageOn(volume, volume.path(), staging, usage);
       } else {
-        String fsType = usage.access().fsType().orElseThrow();
-        Mounter.DeviceMount mounted = mounter.mountDevice(volume.path(), staging, fsType,
-            usage.flags());
-        // A restore or clone larger than its source arrives with the source's filesystem, and
-        // no CO expands a new volume: grow it here, as Kubernetes' own mount code does. A new
-        // filesystem fills its device already; a read-only one is never changed.
-        if (mounted != Mounter.DeviceMount.FORMATTED && !usage.readOnly()) {
-          mounter.growToDevice(volume.path(), staging, fsType);
-        }
+        stageEncrypted(volume, key.get(), staging, usage);
       }
     }
     reply(response, NodeStageVolumeResponse.getDefaultInstance());
+  }
+
+  /** Stage's OS work on the device that holds the data (the raw device or opened mapping). */
+  private void stageOn(KnownVolume volume, HostPath device, HostPath staging, Usage usage) {
+    if (usage.access().block()) {
+      mounter.blockDevice(device);
+    } else if (volume.name().format() == ImageFormat.SUBVOL) {
+      mounter.bindFilesystem(volume.path(), staging, volume.source(), usage.flags());
+    } else {
+      String fsType = usage.access().fsType().orElseThrow();
+      Mounter.DeviceMount mounted = mounter.mountDevice(device, staging, fsType, usage.flags());
+      // A restore or clone larger than its source arrives with the source's filesystem, and
+      // no CO expands a new volume: grow it here, as Kubernetes' own mount code does. A new
+      // filesystem fills its device already; a read-only one is never changed.
+      if (mounted != Mounter.DeviceMount.FORMATTED && !usage.readOnly()) {
+        mounter.growToDevice(device, staging, fsType);
+      }
+    }
+  }
+
+  /**
+   * Opens (formatting a blank device first) the volume's LUKS2 container, then stages its
+   * mapping. When this call opened it and a later step fails, it closes it again, so a failed
+   * stage leaves nothing open; the retry starts over.
+   */
+  private void stageEncrypted(KnownVolume volume, Secret key, HostPath staging, Usage usage) {
+    String name = volume.mapperName();
+    String id = volume.id().toString();
+    boolean opened = luks.open(volume.path(), name, key, id, STAGE_SECRET);
+    try {
+      stageOn(volume, LuksDevices.mapperPath(name), staging, usage);
+    } catch (RuntimeException e) {
+      if (opened) {
+        try {
+          luks.close(name, id);
+        } catch (RuntimeException closing) {
+          e.addSuppressed(closing);
+        }
+      }
+      throw e;
+    }
   }
 
   @Override
@@ -164,6 +220,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     HostPath staging = kubelet.confine(mounter, ErrorKind.INVALID, stagingField).get(0);
     try (var claim = inFlight.enter("volume", claimKey(volume, idText))) {
       mounter.unmount(staging, source(volume, idText));
+      // An encrypted raw volume's mapping is closed once nothing is mounted from it; a crash
+      // after the unmount leaves it open, and the retry finds nothing mounted and closes it.
+      if (volume.isPresent() && volume.get().name().format() != ImageFormat.SUBVOL) {
+        luks.close(volume.get().mapperName(), volume.get().id().toString());
+      }
       // The staging directory is the CO's (the spec has the CO create it), so it stays.
       // Ordinary volumes stay active (no command); a base of this driver is put back to rest,
       // and nothing the driver did not make is deactivated.
@@ -199,7 +260,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     HostPath staging = paths.get(1);
     try (var claim = inFlight.enter("volume", volume.id().toString())) {
       if (usage.access().block()) {
-        mounter.bindBlockDevice(volume.path(), target, readOnly);
+        HostPath device = encryption(volume, request.getVolumeContextMap()) == Encryption.LUKS2
+            ? LuksDevices.mapperPath(volume.mapperName()) : volume.path();
+        mounter.bindBlockDevice(device, target, readOnly);
       } else {
         mounter.bindFilesystem(staging, target, volume.source(),
             readOnly ? List.of("ro") : List.of());
@@ -308,13 +371,25 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             + current + " bytes, more than capacity_range.limit_bytes " + limit
             + "; volumes never shrink");
       }
+      // An open LUKS2 mapping grows with its device, which needs the passphrase: known before
+      // the volume grows, so a missing secret changes nothing. It is resized even when the
+      // volume has its size already: a retry after a crash between the two steps.
+      boolean encrypted = volume.name().format() != ImageFormat.SUBVOL
+          && luks.isOpen(volume.mapperName());
+      Optional<Secret> key = encrypted
+          ? Optional.of(EncryptionKey.from(request.getSecretsMap(), EXPAND_SECRET, id.toString()))
+          : Optional.empty();
       long wanted = Math.max(required, current);
       long size = wanted > current
           ? storages.locked(plugin, "resize", id.toString(),
               () -> plugin.volumeResize(id.volname(), wanted))
           : current;
+      if (key.isPresent()) {
+        luks.resize(volume.mapperName(), key.get(), id.toString(), EXPAND_SECRET);
+      }
       capacity = volume.name().format() == ImageFormat.SUBVOL ? size
-          : growOnDevice(volume, path, blockCapability);
+          : growOnDevice(volume, key.isPresent() ? LuksDevices.mapperPath(volume.mapperName())
+              : volume.path(), path, blockCapability);
     }
     reply(response, NodeExpandVolumeResponse.newBuilder().setCapacityBytes(capacity).build());
   }
@@ -333,11 +408,16 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       return HostPath.of(plugin.path(id.volname(), Optional.empty()));
     }
 
-    /** What the volume's mounts look like. */
+    /** What the volume's mounts look like (a raw volume's may be of its opened mapping). */
     VolumeSource source() {
       return name.format() == ImageFormat.SUBVOL
           ? new VolumeSource.Dataset(path(), name.name())
-          : new VolumeSource.Device(path());
+          : new VolumeSource.Device(path(), Optional.of(LuksDevices.mapperPath(mapperName())));
+    }
+
+    /** The name of the volume's LUKS2 mapping, when it is encrypted. */
+    String mapperName() {
+      return LuksDevices.mapperName(id);
     }
   }
 
@@ -422,6 +502,24 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         .stream().findFirst();
   }
 
+  /**
+   * How the volume context says the volume is encrypted, checked against its kind: LUKS2 sits
+   * on raw volumes; native ZFS encryption is a dataset's (and is not handled by the node yet).
+   */
+  private static Encryption encryption(KnownVolume volume, java.util.Map<String, String> context) {
+    Encryption encryption = Encryption.ofContext(context);
+    boolean dataset = volume.name().format() == ImageFormat.SUBVOL;
+    if (encryption == Encryption.LUKS2 && dataset) {
+      throw new StorageException(ErrorKind.INVALID, "volume " + volume.id() + " is a ZFS "
+          + "dataset and cannot be luks2-encrypted; luks2 is for LVM-thin volumes and zvols");
+    }
+    if (encryption == Encryption.ZFS_NATIVE && !dataset) {
+      throw new StorageException(ErrorKind.INVALID, "volume " + volume.id() + " is a raw "
+          + "volume and cannot use zfs-native encryption; use luks2");
+    }
+    return encryption;
+  }
+
   private static void requireCapability(boolean hasCapability) {
     if (!hasCapability) {
       throw new StorageException(ErrorKind.INVALID, "volume_capability is required");
@@ -452,9 +550,13 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     return new Usage(access, readOnly, List.copyOf(flags));
   }
 
-  /** Grows the filesystem on a raw volume's device (not for block use); its size in bytes. */
-  private long growOnDevice(KnownVolume volume, HostPath path, boolean blockCapability) {
-    HostPath device = volume.path();
+  /**
+   * Grows the filesystem on a raw volume's device, or its opened mapping (not for block use);
+   * the volume's size in bytes (an encrypted volume's capacity is its LV or zvol, of which the
+   * LUKS2 header takes 16 MiB, as with any filesystem's own overhead).
+   */
+  private long growOnDevice(KnownVolume volume, HostPath device, HostPath path,
+      boolean blockCapability) {
     boolean block = blockCapability || mounter.inspect(path)
         .map(i -> i.type() == FileInfo.Type.BLOCK_DEVICE).orElse(false);
     if (!block) {
@@ -467,7 +569,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
       }
       mounter.growFilesystem(device, path, mount.fsType());
     }
-    return mounter.blockDeviceSize(device);
+    return mounter.blockDeviceSize(volume.path());
   }
 
   /** Why the volume's backing LV, zvol or dataset does not exist; empty when it does. */

@@ -2,6 +2,7 @@ package io.csi.pvestorage.csi;
 
 import io.csi.pvestorage.error.ErrorKind;
 import io.csi.pvestorage.error.StorageException;
+import io.csi.pvestorage.node.crypt.Encryption;
 import io.csi.pvestorage.storage.ByteQuantity;
 import java.util.Locale;
 import java.util.Map;
@@ -25,6 +26,7 @@ import java.util.regex.Pattern;
  * @param pvcName {@code csi.storage.k8s.io/pvc/name}
  * @param pvcNamespace {@code csi.storage.k8s.io/pvc/namespace}
  * @param pvName {@code csi.storage.k8s.io/pv/name}
+ * @param encryption how the volume is encrypted at rest ({@code encryption}); none by default
  */
 public record VolumeParameters(
     String storage,
@@ -34,7 +36,8 @@ public record VolumeParameters(
     OptionalLong owner,
     Optional<String> pvcName,
     Optional<String> pvcNamespace,
-    Optional<String> pvName) {
+    Optional<String> pvName,
+    Encryption encryption) {
 
   /** Filesystems a raw volume can be formatted with. */
   public static final Set<String> BLOCK_FILESYSTEMS = Set.of("ext4", "xfs");
@@ -47,7 +50,7 @@ public record VolumeParameters(
 
   /** The driver's own parameters (docs/parameters.md lists exactly these; DocsTest checks). */
   public static final Set<String> KEYS =
-      Set.of("storage", "fsType", "volblocksize", "sparse", "owner");
+      Set.of("storage", "fsType", "volblocksize", "sparse", "owner", Encryption.PARAMETER);
   private static final Pattern STORE_ID = Pattern.compile("(?i)[a-z][a-z0-9\\-_.]*[a-z0-9]");
   private static final long MAX_OWNER = 999_999_999L;
 
@@ -66,7 +69,7 @@ public record VolumeParameters(
     if (!unknown.isEmpty()) {
       throw invalid("unknown StorageClass parameter" + (unknown.size() > 1 ? "s " : " ")
           + String.join(", ", unknown.stream().map(k -> "'" + k + "'").toList())
-          + "; accepted: storage, fsType, volblocksize, sparse, owner");
+          + "; accepted: storage, fsType, volblocksize, sparse, owner, encryption");
     }
     String storage = parameters.get("storage");
     if (storage == null || storage.isBlank()) {
@@ -98,7 +101,8 @@ public record VolumeParameters(
     return new VolumeParameters(storage, fsType, blockSize, sparse, owner,
         nonEmpty(parameters.get(K8S_PREFIX + "pvc/name")),
         nonEmpty(parameters.get(K8S_PREFIX + "pvc/namespace")),
-        nonEmpty(parameters.get(K8S_PREFIX + "pv/name")));
+        nonEmpty(parameters.get(K8S_PREFIX + "pv/name")),
+        Encryption.parse(Optional.ofNullable(parameters.get(Encryption.PARAMETER))));
   }
 
   private static Optional<String> nonEmpty(String value) {

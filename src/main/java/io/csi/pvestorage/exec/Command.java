@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * One external command: an argv list (never a shell string), a timeout, and extra environment
@@ -22,8 +23,12 @@ import java.util.Objects;
  *     it; a command that changes storage is never killed, and running longer than this makes it
  *     a stalled command that is reported (log, metric, readiness) and blocks its storage
  * @param environment extra environment variables for this command only
+ * @param stdin what the command reads on its standard input, then end of file; empty for
+ *     {@code /dev/null}. Only secrets travel this way (keys never go into argv or the
+ *     environment, which other processes of the host can read)
  */
-public record Command(List<String> argv, Duration timeout, Map<String, String> environment) {
+public record Command(List<String> argv, Duration timeout, Map<String, String> environment,
+    Optional<Secret> stdin) {
 
   /** The tools whose first argument is a subcommand that names the operation. */
   private static final List<String> SUBCOMMAND_TOOLS = List.of("zfs", "zpool", "lvm");
@@ -32,6 +37,7 @@ public record Command(List<String> argv, Duration timeout, Map<String, String> e
     Objects.requireNonNull(argv, "argv");
     Objects.requireNonNull(timeout, "timeout");
     Objects.requireNonNull(environment, "environment");
+    Objects.requireNonNull(stdin, "stdin");
     argv = List.copyOf(argv);
     environment = Map.copyOf(new LinkedHashMap<>(environment));
     if (argv.isEmpty() || argv.get(0).isBlank()) {
@@ -45,6 +51,11 @@ public record Command(List<String> argv, Duration timeout, Map<String, String> e
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout must be positive: " + timeout);
     }
+  }
+
+  /** A command that reads nothing on standard input. */
+  public Command(List<String> argv, Duration timeout, Map<String, String> environment) {
+    this(argv, timeout, environment, Optional.empty());
   }
 
   /** A command with no extra environment. */
@@ -61,7 +72,12 @@ public record Command(List<String> argv, Duration timeout, Map<String, String> e
   public Command withEnvironment(Map<String, String> extra) {
     Map<String, String> merged = new LinkedHashMap<>(environment);
     merged.putAll(extra);
-    return new Command(argv, timeout, merged);
+    return new Command(argv, timeout, merged, stdin);
+  }
+
+  /** This command reading {@code secret} on its standard input. */
+  public Command withStdin(Secret secret) {
+    return new Command(argv, timeout, environment, Optional.of(secret));
   }
 
   /**

@@ -103,8 +103,8 @@ public final class ProcessCommandRunner implements CommandRunner {
     List<String> argv = new ArrayList<>(prefix.size() + command.argv().size());
     argv.addAll(prefix);
     argv.addAll(command.argv());
-    ProcessBuilder builder =
-        new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    ProcessBuilder builder = new ProcessBuilder(argv).redirectInput(command.stdin().isPresent()
+        ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.from(new File("/dev/null")));
     builder.environment().put("LC_ALL", "C");
     builder.environment().putAll(command.environment());
 
@@ -125,6 +125,7 @@ public final class ProcessCommandRunner implements CommandRunner {
     }
     RunningCommands.Entry entry = running.started(scope, command, process.pid());
     try {
+      command.stdin().ifPresent(secret -> feed(process, secret));
       Future<Captured> stdout = drain(process.getInputStream(), "stdout");
       Future<Captured> stderr = drain(process.getErrorStream(), "stderr");
       if (command.readOnly()) {
@@ -230,6 +231,22 @@ public final class ProcessCommandRunner implements CommandRunner {
   }
 
   private record Captured(byte[] bytes, boolean truncated) {}
+
+  /**
+   * Writes the secret to the child's standard input and closes it, from a virtual thread, so a
+   * child that does not read cannot block the caller. A child that exits without reading makes
+   * the write fail; its exit code then tells what happened, so the failure is dropped (and it
+   * would name nothing but the pipe anyway).
+   */
+  private static void feed(Process process, Secret secret) {
+    Thread.ofVirtual().name("exec-stdin").start(() -> {
+      try (var in = process.getOutputStream()) {
+        in.write(secret.bytes());
+      } catch (IOException e) {
+        LOG.log(Level.DEBUG, "the command ended before it read its standard input");
+      }
+    });
+  }
 
   private Future<Captured> drain(InputStream stream, String name) {
     FutureTask<Captured> task = new FutureTask<>(() -> {

@@ -53,6 +53,11 @@ public final class Mounter {
     this.longTimeout = Objects.requireNonNull(longTimeout, "longTimeout");
   }
 
+  /** The runner of every command, for node work beside mounting (LUKS2 containers). */
+  public CommandRunner runner() {
+    return runner;
+  }
+
   // ---- reading --------------------------------------------------------------------------------
 
   /** The host's mount table, with one findmnt call. */
@@ -391,11 +396,8 @@ public final class Mounter {
    */
   public boolean holds(MountEntry top, HostPath at, VolumeSource volume, MountTable table) {
     return switch (volume) {
-      case VolumeSource.Device d -> {
-        Optional<DeviceNumber> number = existingDevice(d.device());
-        yield number.isPresent() && (top.isWholeFilesystemOf(number.get())
-            || stat(at, true).flatMap(FileInfo::device).equals(number));
-      }
+      case VolumeSource.Device d -> shows(top, at, d.device())
+          || d.opened().isPresent() && shows(top, at, d.opened().get());
       case VolumeSource.Dataset d -> {
         Optional<MountEntry> own = table.top(d.mountpoint())
             .filter(e -> e.fsType().equals("zfs") && e.fsRoot().equals("/"));
@@ -404,6 +406,13 @@ public final class Mounter {
       }
       case VolumeSource.None n -> false;
     };
+  }
+
+  /** Whether the mount shows the whole filesystem of the device, or its node bound there. */
+  private boolean shows(MountEntry top, HostPath at, HostPath device) {
+    Optional<DeviceNumber> number = existingDevice(device);
+    return number.isPresent() && (top.isWholeFilesystemOf(number.get())
+        || stat(at, true).flatMap(FileInfo::device).equals(number));
   }
 
   /** The device number of a device path; empty when there is no device there. */

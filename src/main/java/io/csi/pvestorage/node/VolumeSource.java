@@ -1,6 +1,7 @@
 package io.csi.pvestorage.node;
 
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * What of one volume can be mounted, so that its mounts are told apart from anything else
@@ -19,15 +20,25 @@ public sealed interface VolumeSource {
    * the device is named.
    *
    * @param device the volume's device path ({@code /dev/<vg>/<lv>}, {@code /dev/zvol/...})
+   * @param opened where the volume's opened LUKS2 container would be ({@code /dev/mapper/...}),
+   *     whose filesystem or node then stands for the volume; empty for a volume that is never
+   *     encrypted. It is looked at only when a mount is not of the device itself.
    */
-  record Device(HostPath device) implements VolumeSource {
+  record Device(HostPath device, Optional<HostPath> opened) implements VolumeSource {
     public Device {
       Objects.requireNonNull(device, "device");
+      Objects.requireNonNull(opened, "opened");
+    }
+
+    /** A device without an encrypted container. */
+    public Device(HostPath device) {
+      this(device, Optional.empty());
     }
 
     @Override
     public String describe() {
-      return "the device " + device;
+      return "the device " + device + opened.map(o -> " (or its opened container " + o + ")")
+          .orElse("");
     }
   }
 

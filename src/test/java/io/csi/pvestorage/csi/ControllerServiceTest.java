@@ -164,6 +164,33 @@ class ControllerServiceTest {
     assertEquals(List.of("alloc vm-0-pvc-1 " + GIB), lvm.calls());
   }
 
+  /**
+   * Issue 18: luks2 goes into the volume context (never a key: the controller needs none); an
+   * encryption the volume cannot have is refused naming it and the volume, before anything.
+   */
+  @Test
+  void encryptionIsRecordedInTheContextAndAnImpossibleOneIsRefused() {
+    Volume v = controller.createVolume(create("pvc-enc", GIB, LVM)
+        .putParameters("encryption", "luks2").build()).getVolume();
+    assertEquals("luks2", v.getVolumeContextMap().get("encryption"));
+    Volume plain = controller.createVolume(create("pvc-plain", GIB, LVM)
+        .putParameters("encryption", "none").build()).getVolume();
+    assertFalse(plain.getVolumeContextMap().containsKey("encryption"));
+    List<String> lvmCalls = lvm.calls();
+    StatusRuntimeException e = fails(Status.Code.INVALID_ARGUMENT, () -> controller.createVolume(
+        create("pvc-ds", GIB, ZFS).clearVolumeCapabilities()
+            .addVolumeCapabilities(mount("zfs", Mode.SINGLE_NODE_WRITER))
+            .putParameters("encryption", "luks2").build()));
+    assertTrue(e.getMessage().contains("encryption=luks2 (volume pvc-ds) needs a raw volume"),
+        e.getMessage());
+    e = fails(Status.Code.INVALID_ARGUMENT, () -> controller.createVolume(
+        create("pvc-zn", GIB, ZFS).putParameters("encryption", "zfs-native").build()));
+    assertTrue(e.getMessage().contains("encryption=zfs-native (volume pvc-zn) is not supported"),
+        e.getMessage());
+    assertEquals(lvmCalls, lvm.calls());
+    assertEquals(List.of(), zfs.calls(), "nothing made on the zpool");
+  }
+
   @Test
   void sizesAreRoundedUpAndTheRangeIsHonoured() {
     Volume v = controller.createVolume(create("pvc-r", 5_000_000, LVM)

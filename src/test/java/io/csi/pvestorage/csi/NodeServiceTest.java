@@ -58,6 +58,8 @@ class NodeServiceTest {
 
   private static final String LVM_VOL = "local-lvm:vm-100-disk-0";
   private static final String DEV = "/dev/pve/vm-100-disk-0";
+  /** Where the volume's LUKS2 mapping would be (absent unless a test opens it). */
+  private static final String MAPPER = "/dev/mapper/pvecsi-vm-100-disk-0-6204c581";
   private static final String ZFS_VOL = "local-zfs:subvol-100-disk-0";
   private static final String DATASET_DIR = "/rpool/data/subvol-100-disk-0";
   private static final String STAGING = "/var/lib/kubelet/plugins/kubernetes.io/csi/pve-storage.csi.io/abc/globalmount";
@@ -79,6 +81,7 @@ class NodeServiceTest {
   private LocalStorageLock lock;
   private InProcessCsi csi;
   private NodeGrpc.NodeBlockingStub node;
+  private java.util.logging.Handler logCapture;
 
   @BeforeEach
   void start() throws Exception {
@@ -98,6 +101,9 @@ class NodeServiceTest {
 
   @AfterEach
   void stop() throws Exception {
+    if (logCapture != null) {
+      java.util.logging.Logger.getLogger("").removeHandler(logCapture);
+    }
     csi.close();
     lock.close();
   }
@@ -586,7 +592,8 @@ class NodeServiceTest {
         .expect(findmnt()).thenSucceed(table(entry(STAGING, "/dev/sdb1", "ext4", "rw", "8:17",
             "/")))
         .expect(statL(DEV)).thenSucceed(DEVICE)
-        .expect(statL(STAGING)).thenSucceed(DIRECTORY);
+        .expect(statL(STAGING)).thenSucceed(DIRECTORY)
+        .expect(statL(MAPPER)).thenExit(1, "", MISSING);
     rejected(Status.Code.FAILED_PRECONDITION, STAGING + " shows /dev/sdb1 (ext4, rw) on "
         + STAGING + ", not the device " + DEV,
         () -> node.nodePublishVolume(publish(LVM_VOL, TARGET, mount("ext4",
@@ -658,7 +665,8 @@ class NodeServiceTest {
     runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
         .expect(findmnt()).thenSucceed(table(proc))
         .expect(statL(DEV)).thenSucceed(DEVICE)
-        .expect(statL(TARGET)).thenSucceed(DIRECTORY);
+        .expect(statL(TARGET)).thenSucceed(DIRECTORY)
+        .expect(statL(MAPPER)).thenExit(1, "", MISSING);
     rejected(Status.Code.FAILED_PRECONDITION, TARGET + " has proc (proc, rw) on " + TARGET
         + " mounted, which is not the device " + DEV,
         () -> node.nodeUnpublishVolume(unpublish(LVM_VOL, TARGET)));
@@ -666,7 +674,8 @@ class NodeServiceTest {
     runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
         .expect(findmnt()).thenSucceed(table(other))
         .expect(statL(DEV)).thenSucceed(DEVICE)
-        .expect(statL(STAGING)).thenSucceed(DIRECTORY);
+        .expect(statL(STAGING)).thenSucceed(DIRECTORY)
+        .expect(statL(MAPPER)).thenExit(1, "", MISSING);
     rejected(Status.Code.FAILED_PRECONDITION, "left alone",
         () -> node.nodeUnstageVolume(unstage(LVM_VOL, STAGING)));
     // Another dataset bound at the staging path, while this one is mounted at its mountpoint.
@@ -711,7 +720,8 @@ class NodeServiceTest {
         .expect(findmnt()).thenSucceed(table())
         .expect(stat(TARGET)).thenExit(1, "", MISSING)
         .expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
-        .expect(findmnt()).thenSucceed(table());
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(MAPPER)).thenExit(1, "", MISSING);
     node.nodeUnpublishVolume(unpublish("gone:vm-1-disk-0", TARGET));
     node.nodeUnstageVolume(unstage(LVM_VOL, STAGING));
     runner.verifyAllConsumed();
@@ -724,7 +734,8 @@ class NodeServiceTest {
         .expect(findmnt()).thenSucceed(table(staged()))
         .expect(statL(DEV)).thenSucceed(DEVICE)
         .expect("umount", STAGING).thenSucceed()
-        .expect(findmnt()).thenSucceed(table());
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(MAPPER)).thenExit(1, "", MISSING);
     node.nodeUnstageVolume(unstage(LVM_VOL, STAGING));
     runner.verifyAllConsumed();
     assertTrue(runner.commands().stream().noneMatch(c -> c.argv().get(0).equals("rmdir")),
@@ -824,7 +835,8 @@ class NodeServiceTest {
         .expect(findmnt()).thenSucceed(table(entry(TARGET, "/dev/sda1", "ext4", "rw", "8:1",
             "/")))
         .expect(statL(DEV)).thenSucceed(DEVICE)
-        .expect(statL(TARGET)).thenSucceed(DIRECTORY);
+        .expect(statL(TARGET)).thenSucceed(DIRECTORY)
+        .expect(statL(MAPPER)).thenExit(1, "", MISSING);
     rejected(Status.Code.NOT_FOUND, "is not at " + TARGET,
         () -> node.nodeGetVolumeStats(stats(LVM_VOL, TARGET)));
 
@@ -865,6 +877,7 @@ class NodeServiceTest {
   @Test
   void expandGrowsTheVolumeUnderTheLockThenTheFilesystem() {
     runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(MAPPER)).thenExit(1, "", MISSING)
         .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table(staged(),
             entry(TARGET, "/dev/dm-3", "ext4", "rw", "253:3", "/")))
@@ -880,6 +893,7 @@ class NodeServiceTest {
   @Test
   void expandOfXfsGrowsAtTheMountPointAndOfBlockOnlyTheDevice() {
     runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(MAPPER)).thenExit(1, "", MISSING)
         .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table(entry(TARGET, "/dev/dm-3", "xfs", "rw", "253:3",
             "/")))
@@ -891,6 +905,7 @@ class NodeServiceTest {
     assertEquals(List.of(), lvm.calls, "the volume already had the size: no resize");
 
     runner.expect(realpath(BLOCK_TARGET)).thenSucceed(resolved(BLOCK_TARGET))
+        .expect(stat(MAPPER)).thenExit(1, "", MISSING)
         .expect("blockdev", "--getsize64", DEV).thenSucceed("3221225472\n");
     assertEquals(3L << 30, node.nodeExpandVolume(expand(LVM_VOL, BLOCK_TARGET, 3L << 30, 0)
         .toBuilder().setVolumeCapability(block(Mode.SINGLE_NODE_WRITER)).build())
@@ -910,11 +925,252 @@ class NodeServiceTest {
   @Test
   void expandOfAnUnmountedPathIsAPrecondition() {
     runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(MAPPER)).thenExit(1, "", MISSING)
         .expect(stat(TARGET)).thenSucceed(DIRECTORY)
         .expect(findmnt()).thenSucceed(table());
     rejected(Status.Code.FAILED_PRECONDITION, "is not mounted",
         () -> node.nodeExpandVolume(expand(LVM_VOL, TARGET, 1L << 30, 0)));
     runner.verifyAllConsumed();
+  }
+
+  // ---- encryption (issue 18) ------------------------------------------------------------------
+
+  /** The passphrase of the tests; a test fails if it shows up anywhere but a command's stdin. */
+  private static final String KEY = "correct horse battery staple";
+  private static final String MAPPER_NAME = "pvecsi-vm-100-disk-0-6204c581";
+  private static final String MAPPER_DEVICE = "block special file|fd|5|0";
+  private static final String LUKS_SIGNATURE = "UUID=1f0e\nVERSION=2\nTYPE=crypto_LUKS\n"
+      + "USAGE=crypto\n";
+
+  private static NodeStageVolumeRequest encryptedStage(VolumeCapability cap, String key) {
+    NodeStageVolumeRequest.Builder request = stage(LVM_VOL, cap).toBuilder()
+        .putVolumeContext("encryption", "luks2");
+    if (key != null) {
+      request.putSecrets("encryptionPassphrase", key);
+    }
+    return request.build();
+  }
+
+  private static List<String> luksOpen() {
+    return List.of("cryptsetup", "open", "--type", "luks2", "--key-file", "-", DEV, MAPPER_NAME);
+  }
+
+  @Test
+  void encryptedStageFormatsABlankDeviceOpensItAndMakesTheFilesystemInside() {
+    List<java.util.logging.LogRecord> logged = captureLogs();
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(stat(MAPPER)).thenExit(1, "", MISSING)
+        .expect("blkid", "-p", "-o", "export", DEV).thenExit(2, "", "")
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("1073741824\n")
+        .expect("dd", "if=" + DEV, "of=/dev/null", "bs=4096", "count=1", "iflag=direct",
+            "status=none").thenSucceed()
+        .expect("cryptsetup", "luksFormat", "--type", "luks2", "--batch-mode", "--key-file", "-",
+            DEV).thenSucceed()
+        .expect(luksOpen()).thenSucceed()
+        .expect(statL(MAPPER)).thenSucceed(MAPPER_DEVICE)
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(STAGING)).thenSucceed(DIRECTORY)
+        .expect("blkid", "-p", "-o", "export", MAPPER).thenExit(2, "", "")
+        .expect("blockdev", "--getsize64", MAPPER).thenSucceed("1071644672\n")
+        .expect("dd", "if=" + MAPPER, "of=/dev/null", "bs=4096", "count=1", "iflag=direct",
+            "status=none").thenSucceed()
+        .expect("mkfs.ext4", "-q", "-m", "0", "-E",
+            "lazy_itable_init=1,lazy_journal_init=1,nodiscard", MAPPER).thenSucceed()
+        .expect("mount", "-t", "ext4", MAPPER, STAGING).thenSucceed();
+    node.nodeStageVolume(encryptedStage(mount("ext4", Mode.SINGLE_NODE_WRITER), KEY));
+    runner.verifyAllConsumed();
+    List<io.csi.pvestorage.exec.Command> keyed = runner.commands().stream()
+        .filter(c -> c.stdin().isPresent()).toList();
+    assertEquals(2, keyed.size(), "luksFormat and open read the key");
+    keyed.forEach(c -> assertTrue(c.stdin().get().sameBytes(
+        KEY.getBytes(java.nio.charset.StandardCharsets.UTF_8)), c.display()));
+    assertKeyNowhere(logged, List.of());
+  }
+
+  @Test
+  void aWrongPassphraseIsAPreconditionNamingTheSecretAndNothingIsFormattedOrOpened() {
+    List<java.util.logging.LogRecord> logged = captureLogs();
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(stat(MAPPER)).thenExit(1, "", MISSING)
+        .expect("blkid", "-p", "-o", "export", DEV).thenSucceed(LUKS_SIGNATURE)
+        .expect(luksOpen()).thenExit(2, "", "No key available with this passphrase.\n");
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        () -> node.nodeStageVolume(encryptedStage(mount("ext4", Mode.SINGLE_NODE_WRITER),
+            "not the right one")));
+    assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
+    String message = e.getStatus().getDescription();
+    assertTrue(message.contains("csi.storage.k8s.io/node-stage-secret-name")
+        && message.contains(LVM_VOL) && message.contains("nothing was opened"), message);
+    runner.verifyAllConsumed();
+    assertTrue(runner.commands().stream().noneMatch(c -> c.argv().contains("luksFormat")),
+        "an existing header is never formatted");
+    assertKeyNowhere(logged, List.of(message), "not the right one");
+  }
+
+  @Test
+  void encryptionIsRefusedOnADeviceWithAFilesystemAndAMissingSecretBeforeAnyCommand() {
+    rejected(Status.Code.INVALID_ARGUMENT, "set csi.storage.k8s.io/node-stage-secret-name",
+        () -> node.nodeStageVolume(encryptedStage(mount("ext4", Mode.SINGLE_NODE_WRITER),
+            null)));
+    rejected(Status.Code.INVALID_ARGUMENT, "must be 8 to 512 bytes",
+        () -> node.nodeStageVolume(encryptedStage(mount("ext4", Mode.SINGLE_NODE_WRITER),
+            "short")));
+    rejected(Status.Code.INVALID_ARGUMENT, "cannot be luks2-encrypted",
+        () -> node.nodeStageVolume(stage(ZFS_VOL, mount("zfs", Mode.SINGLE_NODE_WRITER))
+            .toBuilder().putVolumeContext("encryption", "luks2")
+            .putSecrets("encryptionPassphrase", KEY).build()));
+    rejected(Status.Code.INVALID_ARGUMENT, "is not luks2, zfs-native or none",
+        () -> node.nodeStageVolume(stage(LVM_VOL, mount("ext4", Mode.SINGLE_NODE_WRITER))
+            .toBuilder().putVolumeContext("encryption", "rot13").build()));
+    assertEquals(List.of(), runner.commands());
+    assertEquals(List.of(), lvm.calls);
+
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(stat(MAPPER)).thenExit(1, "", MISSING)
+        .expect("blkid", "-p", "-o", "export", DEV).thenSucceed("TYPE=ext4\nUSAGE=filesystem\n");
+    rejected(Status.Code.FAILED_PRECONDITION, "not a LUKS header: it is left untouched",
+        () -> node.nodeStageVolume(encryptedStage(mount("ext4", Mode.SINGLE_NODE_WRITER), KEY)));
+    runner.verifyAllConsumed();
+    assertTrue(runner.commands().stream().noneMatch(c -> c.program().equals("cryptsetup")));
+  }
+
+  /** A stage that fails after opening closes what it opened: nothing is left open. */
+  @Test
+  void aStageThatFailsAfterOpeningClosesTheMapping() {
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(stat(MAPPER)).thenExit(1, "", MISSING)
+        .expect("blkid", "-p", "-o", "export", DEV).thenSucceed(LUKS_SIGNATURE)
+        .expect(luksOpen()).thenSucceed()
+        .expect(statL(MAPPER)).thenSucceed(MAPPER_DEVICE)
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(STAGING)).thenSucceed(DIRECTORY)
+        .expect("blkid", "-p", "-o", "export", MAPPER).thenSucceed("TYPE=swap\nUSAGE=other\n")
+        .expect(stat(MAPPER)).thenSucceed(MAPPER_DEVICE)
+        .expect("cryptsetup", "close", MAPPER_NAME).thenSucceed();
+    rejected(Status.Code.FAILED_PRECONDITION, "holds swap",
+        () -> node.nodeStageVolume(encryptedStage(mount("ext4", Mode.SINGLE_NODE_WRITER), KEY)));
+    runner.verifyAllConsumed();
+  }
+
+  @Test
+  void anOpenMappingIsReusedOnlyOnTheVolumesDeviceAndBlockModePublishesIt() {
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(stat(MAPPER)).thenSucceed(MAPPER_DEVICE)
+        .expect("cryptsetup", "status", MAPPER_NAME).thenSucceed("  type:    LUKS2\n"
+            + "  device:  " + DEV + "\n")
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(statL(MAPPER)).thenSucceed(MAPPER_DEVICE);
+    node.nodeStageVolume(encryptedStage(block(Mode.SINGLE_NODE_WRITER), KEY));
+    runner.expect(realpath(BLOCK_TARGET, STAGING)).thenSucceed(resolved(BLOCK_TARGET, STAGING))
+        .expect(statL(MAPPER)).thenSucceed(MAPPER_DEVICE)
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(BLOCK_TARGET)).thenExit(1, "", MISSING)
+        .expect("touch", BLOCK_TARGET).thenSucceed()
+        .expect("mount", "--bind", MAPPER, BLOCK_TARGET).thenSucceed();
+    node.nodePublishVolume(publish(LVM_VOL, BLOCK_TARGET, block(Mode.SINGLE_NODE_WRITER))
+        .toBuilder().putVolumeContext("encryption", "luks2").build());
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(stat(MAPPER)).thenSucceed(MAPPER_DEVICE)
+        .expect("cryptsetup", "status", MAPPER_NAME).thenSucceed("  device:  /dev/sdz\n")
+        .expect(statL("/dev/sdz")).thenSucceed("block special file|8|19|0")
+        .expect(statL(DEV)).thenSucceed(DEVICE);
+    rejected(Status.Code.FAILED_PRECONDITION, "sits on /dev/sdz",
+        () -> node.nodeStageVolume(encryptedStage(block(Mode.SINGLE_NODE_WRITER), KEY)));
+    runner.verifyAllConsumed();
+  }
+
+  @Test
+  void unstageUnmountsTheMappingThenClosesItAndARetryClosesWhatIsLeft() {
+    String staged = entry(STAGING, "/dev/mapper/" + MAPPER_NAME, "ext4", "rw", "253:5", "/");
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(findmnt()).thenSucceed(table(staged))
+        .expect(statL(DEV)).thenSucceed(DEVICE)
+        .expect(statL(STAGING)).thenSucceed(DIRECTORY)
+        .expect(statL(MAPPER)).thenSucceed(MAPPER_DEVICE)
+        .expect("umount", STAGING).thenSucceed()
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(MAPPER)).thenSucceed(MAPPER_DEVICE)
+        .expect("cryptsetup", "close", MAPPER_NAME).thenExit(5, "",
+            "Device " + MAPPER_NAME + " is still in use.\n");
+    rejected(Status.Code.FAILED_PRECONDITION, "still in use and stays open",
+        () -> node.nodeUnstageVolume(unstage(LVM_VOL, STAGING)));
+    runner.expect(realpath(STAGING)).thenSucceed(resolved(STAGING))
+        .expect(findmnt()).thenSucceed(table())
+        .expect(stat(MAPPER)).thenSucceed(MAPPER_DEVICE)
+        .expect("cryptsetup", "close", MAPPER_NAME).thenSucceed();
+    node.nodeUnstageVolume(unstage(LVM_VOL, STAGING));
+    runner.verifyAllConsumed();
+  }
+
+  @Test
+  void expandOfAnOpenMappingNeedsTheExpandSecretThenGrowsLvMappingAndFilesystem() {
+    List<java.util.logging.LogRecord> logged = captureLogs();
+    String mounted = entry(TARGET, "/dev/mapper/" + MAPPER_NAME, "ext4", "rw", "253:5", "/");
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(MAPPER)).thenSucceed(MAPPER_DEVICE);
+    rejected(Status.Code.INVALID_ARGUMENT, "csi.storage.k8s.io/node-expand-secret-name",
+        () -> node.nodeExpandVolume(expand(LVM_VOL, TARGET, 2L << 30, 0)));
+    assertEquals(List.of(), lvm.calls, "nothing grew without the key");
+    runner.expect(realpath(TARGET)).thenSucceed(resolved(TARGET))
+        .expect(stat(MAPPER)).thenSucceed(MAPPER_DEVICE)
+        .expect("cryptsetup", "resize", "--key-file", "-", MAPPER_NAME).thenSucceed()
+        .expect(stat(TARGET)).thenSucceed(DIRECTORY)
+        .expect(findmnt()).thenSucceed(table(mounted))
+        .expect(statL(MAPPER)).thenSucceed(MAPPER_DEVICE)
+        .expect("resize2fs", MAPPER).thenSucceed()
+        .expect("blockdev", "--getsize64", DEV).thenSucceed("2147483648\n");
+    long size = node.nodeExpandVolume(expand(LVM_VOL, TARGET, 2L << 30, 0).toBuilder()
+        .putSecrets("encryptionPassphrase", KEY).build()).getCapacityBytes();
+    assertEquals(2L << 30, size, "the volume's size, as the CO asked (not the mapping's)");
+    assertEquals(List.of("resize vm-100-disk-0 " + (2L << 30)), lvm.calls);
+    runner.verifyAllConsumed();
+    assertKeyNowhere(logged, List.of());
+  }
+
+  /** Records every log record of the driver while the test runs (removed in {@link #stop}). */
+  private List<java.util.logging.LogRecord> captureLogs() {
+    List<java.util.logging.LogRecord> records =
+        java.util.Collections.synchronizedList(new ArrayList<>());
+    logCapture = new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord record) {
+        records.add(record);
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    java.util.logging.Logger.getLogger("").addHandler(logCapture);
+    return records;
+  }
+
+  /**
+   * Fails when a passphrase appears in any command's argv, environment or printed form, in a
+   * log record (formatted, with its parameters and thrown exception), or in an error message.
+   */
+  private void assertKeyNowhere(List<java.util.logging.LogRecord> logged, List<String> messages,
+      String... otherKeys) {
+    List<String> keys = new ArrayList<>(List.of(KEY));
+    keys.addAll(List.of(otherKeys));
+    for (String key : keys) {
+      for (io.csi.pvestorage.exec.Command c : runner.commands()) {
+        assertFalse(c.argv().stream().anyMatch(a -> a.contains(key)), c.display());
+        assertFalse(c.environment().values().stream().anyMatch(v -> v.contains(key)));
+        assertFalse(c.toString().contains(key), "printed command");
+      }
+      java.util.logging.SimpleFormatter format = new java.util.logging.SimpleFormatter();
+      synchronized (logged) {
+        for (java.util.logging.LogRecord r : logged) {
+          assertFalse(format.format(r).contains(key), format.format(r));
+        }
+      }
+      messages.forEach(m -> assertFalse(m.contains(key), m));
+    }
+    assertFalse(observed.isEmpty(), "the interceptor saw the calls");
   }
 
   // ---- helpers --------------------------------------------------------------------------------

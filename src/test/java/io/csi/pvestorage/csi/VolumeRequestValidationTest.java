@@ -63,7 +63,8 @@ class VolumeRequestValidationTest {
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', textBlock = """
       missing storage   | fsType=ext4                  | StorageClass parameter 'storage' is required: name an lvmthin or zfspool storage of storage.cfg, e.g. storage: local-lvm
-      unknown key       | storage=local-lvm,thin=yes   | unknown StorageClass parameter 'thin'; accepted: storage, fsType, volblocksize, sparse, owner
+      unknown key       | storage=local-lvm,thin=yes   | unknown StorageClass parameter 'thin'; accepted: storage, fsType, volblocksize, sparse, owner, encryption
+      bad encryption    | storage=local-lvm,encryption=aes | StorageClass parameter encryption='aes' is not supported; use luks2 (LVM-thin volumes and zvols), zfs-native (ZFS datasets) or none
       bad fs            | storage=local-lvm,fsType=ntfs | StorageClass parameter fsType='ntfs' is not supported; use ext4, xfs, or zfs (a ZFS dataset)
       bad block size    | storage=z1,volblocksize=3k   | StorageClass parameter volblocksize='3k' must be a power of two from 512 to 16M, e.g. 16Ki or 16k
       decimal block size | storage=z1,volblocksize=16000 | StorageClass parameter volblocksize='16000' must be a power of two from 512 to 16M, e.g. 16Ki or 16k

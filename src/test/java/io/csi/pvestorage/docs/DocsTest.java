@@ -418,7 +418,7 @@ class DocsTest {
       Map.entry("VolumeSnapshotClass", "snapshot.storage.k8s.io/v1"),
       Map.entry("VolumeSnapshotContent", "snapshot.storage.k8s.io/v1"),
       Map.entry("PersistentVolumeClaim", "v1"), Map.entry("PersistentVolume", "v1"),
-      Map.entry("Pod", "v1"), Map.entry("Namespace", "v1"),
+      Map.entry("Pod", "v1"), Map.entry("Namespace", "v1"), Map.entry("Secret", "v1"),
       Map.entry("Deployment", "apps/v1"), Map.entry("DaemonSet", "apps/v1"),
       Map.entry("Lease", "coordination.k8s.io/v1"), Map.entry("ServiceAccount", "v1"),
       Map.entry("Role", "rbac.authorization.k8s.io/v1"),

@@ -58,6 +58,24 @@ class ProcessCommandRunnerTest {
     assertEquals("1\n", runner.run(withEnv).stdoutText());
   }
 
+  /**
+   * Issue 18: a secret reaches the child on stdin only (byte-exact, then end of file), a child
+   * that never reads it neither blocks nor fails the run, and neither the command's printed
+   * form nor its result shows it; without a secret stdin is /dev/null.
+   */
+  @Test
+  void aSecretGoesToStdinOnlyAndIsNeverPrinted() {
+    byte[] key = "pass phrase\nwith\u00e9 bytes".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    Command cat = Command.of(TEN_SECONDS, "cat").withStdin(Secret.of(key));
+    CommandResult result = runner.run(cat);
+    assertArrayEquals(key, result.stdout());
+    String printed = cat + " " + cat.display() + " " + result.command();
+    assertTrue(!printed.contains("pass phrase") && printed.contains("<secret>"), printed);
+    assertEquals(0, runner.run(Command.of(TEN_SECONDS, "true").withStdin(Secret.of(key)))
+        .exitCode());
+    assertEquals("", runner.run(Command.of(TEN_SECONDS, "cat")).stdoutText());
+  }
+
   @Test
   void thePrefixGoesInFrontButTheResultNamesTheCommand() {
     ProcessCommandRunner prefixed = new ProcessCommandRunner(List.of("env", "X_PREFIX=on"), 1 << 20);

@@ -48,10 +48,14 @@ public final class GuestCommandRunner implements CommandRunner {
     }
     String id = agent.newId();
     long start = System.nanoTime();
-    CompletableFuture<List<String>> reply = agent.requestWithId(id, "run",
+    List<String> requestFields = new ArrayList<>(List.of(
         Long.toString(Math.max(1, command.timeout().toMillis())),
         AgentConnection.encodeList(env),
-        AgentConnection.encodeList(command.argv()));
+        AgentConnection.encodeList(command.argv())));
+    // A secret goes to the command's stdin in the guest, as ProcessCommandRunner feeds it.
+    command.stdin().ifPresent(secret -> requestFields.add(AgentConnection.encode(secret.bytes())));
+    CompletableFuture<List<String>> reply = agent.requestWithId(id, "run",
+        requestFields.toArray(String[]::new));
     List<String> fields;
     try {
       fields = reply.get(command.timeout().plus(HOST_MARGIN).toMillis(), TimeUnit.MILLISECONDS);
