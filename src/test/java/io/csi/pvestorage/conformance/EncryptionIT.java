@@ -11,6 +11,7 @@ import csi.v1.NodeUnstageVolumeRequest;
 import csi.v1.Snapshot;
 import csi.v1.Volume;
 import csi.v1.VolumeCapability;
+import io.csi.pvestorage.harness.GuestResources;
 import io.csi.pvestorage.harness.VmHarnessExtension;
 import io.csi.pvestorage.node.crypt.LuksDevices;
 import io.csi.pvestorage.storage.VolumeId;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.Execution;
 import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
@@ -223,6 +225,7 @@ class EncryptionIT {
 
   @Nested
   @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
   @ResourceLock(ConformanceBase.THIN_POOL)
   class LvmThin extends Luks2Cases {
     @Override
@@ -233,6 +236,7 @@ class EncryptionIT {
 
   @Nested
   @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
   @ResourceLock(ConformanceBase.ZPOOL)
   class ZfsZvol extends Luks2Cases {
     @Override
@@ -244,6 +248,7 @@ class EncryptionIT {
   /** A dataset takes neither LUKS2 nor (in this version) native encryption: nothing is made. */
   @Nested
   @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
   @ResourceLock(ConformanceBase.ZPOOL)
   class ZfsDataset extends ConformanceBase {
     @Override
