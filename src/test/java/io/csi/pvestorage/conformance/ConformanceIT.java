@@ -99,4 +99,50 @@ class ConformanceIT {
       return Backend.ZFS_DATASET;
     }
   }
+
+  /** Issue 18's LUKS2 cases ({@link EncryptionCases}) on LVM-thin, on the same driver. */
+  @Nested
+  @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+  @ResourceLock(ConformanceBase.THIN_POOL)
+  class LvmThinEncrypted extends EncryptionCases.Luks2 {
+    @Override
+    Backend backend() {
+      return Backend.LVM_THIN;
+    }
+
+    @Override
+    SharedDriver sharedDriver() {
+      return shared;
+    }
+  }
+
+  /** Issue 18's LUKS2 cases on zvols. */
+  @Nested
+  @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+  @ResourceLock(ConformanceBase.ZPOOL)
+  class ZfsZvolEncrypted extends EncryptionCases.Luks2 {
+    @Override
+    Backend backend() {
+      return Backend.ZFS_ZVOL;
+    }
+
+    @Override
+    SharedDriver sharedDriver() {
+      return shared;
+    }
+  }
+
+  /** Issue 18 on datasets: what a dataset cannot have is refused before anything is made. */
+  @Nested
+  @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+  @ResourceLock(ConformanceBase.ZPOOL)
+  class ZfsDatasetEncryption extends EncryptionCases.DatasetRefusals {
+    @Override
+    SharedDriver sharedDriver() {
+      return shared;
+    }
+  }
 }

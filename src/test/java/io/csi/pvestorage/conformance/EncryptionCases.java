@@ -11,25 +11,14 @@ import csi.v1.NodeUnstageVolumeRequest;
 import csi.v1.Snapshot;
 import csi.v1.Volume;
 import csi.v1.VolumeCapability;
-import io.csi.pvestorage.harness.GuestResources;
-import io.csi.pvestorage.harness.VmHarnessExtension;
 import io.csi.pvestorage.node.crypt.LuksDevices;
 import io.csi.pvestorage.storage.VolumeId;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.extension.ExtendWith;
-import org.junit.jupiter.api.parallel.Execution;
-import org.junit.jupiter.api.parallel.ExecutionMode;
-import org.junit.jupiter.api.parallel.ResourceAccessMode;
-import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * Issue 18 on real storage in the guest (real cryptsetup, dm-crypt, LVM-thin and OpenZFS),
@@ -41,31 +30,18 @@ import org.junit.jupiter.api.parallel.ResourceLock;
  * dataset cannot have here are refused before anything is made.
  *
  * <p>Few cases on purpose: each LUKS2 open derives its key (argon2id, about two seconds by
- * design) in an emulated guest.
+ * design) in an emulated guest. They run as backend classes of {@link ConformanceIT}, on its
+ * shared driver: a driver of their own cost one more start in the guest.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-@ExtendWith(VmHarnessExtension.class)
-class EncryptionIT {
+final class EncryptionCases {
 
-  private static final int GUEST_PORT = 10_010;
   private static final String KEY = "an encryption passphrase for the IT";
   private static final int DATA_MIB = 4;
 
-  private final SharedDriver shared = new SharedDriver(vm -> GuestDriver.start(vm, GUEST_PORT,
-      GuestDriver.LockMode.LEASE, Duration.ofSeconds(30)));
-
-  @AfterAll
-  void stopDriver() {
-    shared.close();
-  }
+  private EncryptionCases() {}
 
   /** The LUKS2 cases on one raw backend. */
-  abstract class Luks2Cases extends ConformanceBase {
-
-    @Override
-    SharedDriver sharedDriver() {
-      return shared;
-    }
+  abstract static class Luks2 extends ConformanceBase {
 
     @Override
     Map<String, String> parameters() {
@@ -223,42 +199,11 @@ class EncryptionIT {
     }
   }
 
-  @Nested
-  @Execution(ExecutionMode.CONCURRENT)
-  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
-  @ResourceLock(ConformanceBase.THIN_POOL)
-  class LvmThin extends Luks2Cases {
-    @Override
-    Backend backend() {
-      return Backend.LVM_THIN;
-    }
-  }
-
-  @Nested
-  @Execution(ExecutionMode.CONCURRENT)
-  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
-  @ResourceLock(ConformanceBase.ZPOOL)
-  class ZfsZvol extends Luks2Cases {
-    @Override
-    Backend backend() {
-      return Backend.ZFS_ZVOL;
-    }
-  }
-
   /** A dataset takes neither LUKS2 nor (in this version) native encryption: nothing is made. */
-  @Nested
-  @Execution(ExecutionMode.CONCURRENT)
-  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
-  @ResourceLock(ConformanceBase.ZPOOL)
-  class ZfsDataset extends ConformanceBase {
+  abstract static class DatasetRefusals extends ConformanceBase {
     @Override
     Backend backend() {
       return Backend.ZFS_DATASET;
-    }
-
-    @Override
-    SharedDriver sharedDriver() {
-      return shared;
     }
 
     @Test
