@@ -313,8 +313,10 @@ public abstract class StoragePluginContract {
   void goldenImageHoldsThatMomentAndGoesInAnyOrder() {
     List<String> before = poolObjects();
     long owner = newOwner();
-    String volume = plugin().allocImage(owner, format(), Optional.empty(), 32 * MIB,
-        Optional.of(VolumeMetadata.of("pvc-golden-" + owner)));
+    String csiName = "pvc-golden-" + owner;
+    String volume = plugin().allocImage(owner, format(),
+        Optional.of(VolumeNames.volnameFor(csiName, owner, format())), 32 * MIB,
+        Optional.of(VolumeMetadata.of(csiName)));
     writeData(volume, "golden content");
     VolumeMetadata name = VolumeMetadata.of("snapshot-golden-" + owner);
     SnapshotInfo golden = plugin().goldenImageOwn(volume, name);
