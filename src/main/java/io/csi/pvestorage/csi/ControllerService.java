@@ -347,18 +347,13 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
       StreamObserver<CreateSnapshotResponse> response) {
     String name = checkName(request.getName(), "name");
     String sourceText = required(request.getSourceVolumeId(), "source_volume_id");
-    for (String key : request.getParametersMap().keySet()) {
-      if (!key.startsWith("csi.storage.k8s.io/")) {
-        throw invalid("unknown VolumeSnapshotClass parameter '" + key
-            + "'; snapshots take no parameters");
-      }
-    }
+    boolean base = baseParameter(request.getParametersMap());
     VolumeId source = parseOrEmpty(sourceText, VolumeId::parse)
         .orElseThrow(() -> new StorageException(ErrorKind.NOT_FOUND, "source volume "
             + sourceText + " is not a volume ID of this driver"));
     SnapshotInfo snapshot;
     try (InFlight.Claim claim = inFlight.enter("snapshot name", name)) {
-      snapshot = operations.snapshot(name, source);
+      snapshot = base ? operations.golden(name, source) : operations.snapshot(name, source);
     }
     reply(response, CreateSnapshotResponse.newBuilder().setSnapshot(snapshot(snapshot)).build());
   }
@@ -400,11 +395,34 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     reply(response, out.build());
   }
 
+  /** The VolumeSnapshotClass parameter that makes CreateSnapshot make a golden image. */
+  static final String BASE_PARAMETER = "base";
+
+  /**
+   * Whether the VolumeSnapshotClass asks for a golden image ({@value #BASE_PARAMETER}: {@code
+   * "true"}); INVALID_ARGUMENT for any other value than {@code true} or {@code false} and for
+   * any other parameter but the sidecars' {@code csi.storage.k8s.io/} ones, before anything runs.
+   */
+  private static boolean baseParameter(Map<String, String> parameters) {
+    for (String key : parameters.keySet()) {
+      if (!key.startsWith("csi.storage.k8s.io/") && !key.equals(BASE_PARAMETER)) {
+        throw invalid("unknown VolumeSnapshotClass parameter '" + key + "'; the only one is '"
+            + BASE_PARAMETER + "' (\"true\" or \"false\")");
+      }
+    }
+    String value = parameters.getOrDefault(BASE_PARAMETER, "false");
+    if (!value.equals("true") && !value.equals("false")) {
+      throw invalid("VolumeSnapshotClass parameter '" + BASE_PARAMETER + "' must be \"true\" "
+          + "or \"false\", not '" + SafeText.bounded(value, 64) + "'");
+    }
+    return value.equals("true");
+  }
+
   private static Snapshot snapshot(SnapshotInfo info) {
     Instant created = info.ctime();
     return Snapshot.newBuilder()
         .setSnapshotId(info.id().toString())
-        .setSourceVolumeId(info.id().volume().toString())
+        .setSourceVolumeId(info.sourceVolume().toString())
         .setSizeBytes(info.sizeBytes())
         .setCreationTime(Timestamp.newBuilder().setSeconds(created.getEpochSecond())
             .setNanos(created.getNano()))

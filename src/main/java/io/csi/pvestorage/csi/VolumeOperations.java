@@ -43,6 +43,12 @@ import java.util.OptionalLong;
  * NOT_FOUND. A CreateVolume of the deleted volume's name makes a new volume under the same volume
  * ID; the old snapshots are then listed beside the new volume's own (a CO never reuses a
  * snapshot's name, so a CreateSnapshot of an old snapshot's name still answers that snapshot).
+ *
+ * <p><b>Golden images.</b> A CreateSnapshot with {@code base} makes a PVE base volume of the
+ * source's current content ({@link StoragePlugin#goldenImageOwn}), whose snapshot ID is {@code
+ * <storeid>:<base volname>@}{@value SnapshotInfo#GOLDEN} ({@link #isGolden}). It is listed,
+ * restored (a linked clone of the base) and deleted as a snapshot, never as a volume: ListVolumes
+ * leaves bases out, and a base's volume ID is no source of a snapshot or a clone.
  */
 public final class VolumeOperations {
 
@@ -174,6 +180,9 @@ public final class VolumeOperations {
       String volname, VolumeMetadata metadata, Source.FromSnapshot source) {
     SnapshotId snapshotId = source.snapshot();
     sameStorage(plugin, snapshotId.volume(), "snapshot " + snapshotId);
+    if (isGolden(plugin, snapshotId)) {
+      return cloneGolden(plugin, request, owner, volname, metadata, snapshotId);
+    }
     SnapshotInfo snapshot = listSnapshotsOf(plugin, snapshotId.volume()).stream()
         .filter(s -> s.id().equals(snapshotId)).findFirst()
         .orElseThrow(() -> notFound("snapshot " + snapshotId + " does not exist on node "
@@ -188,6 +197,27 @@ public final class VolumeOperations {
     String made = storages.locked(plugin, "clone", volname, () -> plugin.cloneImage(
         snapshotId.volume().volname(), owner, Optional.of(snapshotId.snapName()),
         Optional.of(volname), Optional.of(metadata)));
+    return grow(plugin, made, size);
+  }
+
+  /**
+   * A volume from a golden image: PVE's linked clone of the base ({@code clone_image} without a
+   * snapshot name), then grown to the request's size. A size below the base's is OUT_OF_RANGE
+   * before any command, as for every restore.
+   */
+  private Volume cloneGolden(StoragePlugin plugin, CreateRequest request, long owner,
+      String volname, VolumeMetadata metadata, SnapshotId snapshotId) {
+    SnapshotInfo golden = plugin.listGoldenImages().stream()
+        .filter(g -> g.id().equals(snapshotId)).findFirst()
+        .orElseThrow(() -> notFound("snapshot " + snapshotId + " does not exist on node "
+            + storages.nodeId()));
+    String base = snapshotId.volume().volname();
+    ImageFormat format = plugin.parseVolname(base).format();
+    sameFormat(request, format, "snapshot " + snapshotId);
+    long size = chooseSize(request, golden.sizeBytes());
+    requireGrowWithinLimit(plugin, request, format, golden.sizeBytes(), size);
+    String made = storages.locked(plugin, "clone", volname, () -> plugin.cloneImage(base, owner,
+        Optional.empty(), Optional.of(volname), Optional.of(metadata)));
     return grow(plugin, made, size);
   }
 
@@ -401,7 +431,9 @@ public final class VolumeOperations {
     }
     StoragePlugin p = plugin.get();
     try {
-      p.parseVolname(id.volname());
+      if (p.parseVolname(id.volname()).isBase()) {
+        return; // a golden image is no volume: only DeleteSnapshot removes it
+      }
     } catch (StorageException e) {
       return; // not a volume name of this storage: names nothing
     }
@@ -415,7 +447,7 @@ public final class VolumeOperations {
   /** Whether a volume exists, with its facts. */
   public Optional<ImageInfo> find(VolumeId id) {
     return storages.find(id.storeId()).flatMap(p -> p.listImages(OptionalLong.empty(),
-        Optional.of(List.of(id))).stream().findFirst());
+        Optional.of(List.of(id))).stream().filter(i -> !isBase(p, i)).findFirst());
   }
 
   /** Every volume this driver created on this node's storages, sorted by ID. */
@@ -423,7 +455,7 @@ public final class VolumeOperations {
     List<ImageInfo> all = new ArrayList<>();
     for (StoragePlugin plugin : storages.all()) {
       plugin.listImages(OptionalLong.empty(), Optional.empty()).stream()
-          .filter(i -> i.metadata().isPresent()).forEach(all::add);
+          .filter(i -> i.metadata().isPresent() && !isBase(plugin, i)).forEach(all::add);
     }
     all.sort(Comparator.comparing(i -> i.volid().toString()));
     return all;
@@ -437,15 +469,7 @@ public final class VolumeOperations {
    *     another volume)
    */
   public SnapshotInfo snapshot(String name, VolumeId source) {
-    StoragePlugin plugin = storages.find(source.storeId()).orElseThrow(() -> notFound(
-        "source volume " + source + ": storage '" + source.storeId() + "' is not on node "
-            + storages.nodeId()));
-    try {
-      plugin.parseVolname(source.volname());
-    } catch (StorageException e) {
-      throw notFound("source volume " + source + " is not a volume of storage "
-          + source.storeId() + ": " + e.getMessage());
-    }
+    StoragePlugin plugin = sourcePlugin(source);
     String snapName = VolumeNames.snapNameFor(name);
     SnapshotInfo snapshot;
     try {
@@ -468,8 +492,60 @@ public final class VolumeOperations {
     return sameSource(snapshot, name, source);
   }
 
+  /**
+   * Makes a golden image of {@code source} named after a CSI name, or returns the one made for
+   * that name before ({@link StoragePlugin#goldenImageOwn}, under the storage lock).
+   *
+   * @throws StorageException NOT_FOUND (source missing or deleted), PRECONDITION (the source
+   *     was not created by this driver), ALREADY_EXISTS (the name belongs to an ordinary
+   *     snapshot, or to a golden image of another volume), INVALID (the storage has no bases)
+   */
+  public SnapshotInfo golden(String name, VolumeId source) {
+    StoragePlugin plugin = sourcePlugin(source);
+    Optional<SnapshotInfo> ordinary = findSnapshot(plugin, name);
+    if (ordinary.isPresent()) {
+      throw new StorageException(ErrorKind.ALREADY_EXISTS, "snapshot name '" + name + "' is "
+          + "already used by snapshot " + ordinary.get().id() + ", which is not a base");
+    }
+    SnapshotInfo golden;
+    try {
+      golden = storages.locked(plugin, "golden", source.toString(),
+          () -> plugin.goldenImageOwn(source.volname(), VolumeMetadata.of(name)));
+    } catch (StorageException e) {
+      if (e.kind() == ErrorKind.NOT_FOUND) {
+        throw notFound("source volume " + source + " does not exist on node "
+            + storages.nodeId());
+      }
+      throw e;
+    }
+    return sameSource(golden, name, source);
+  }
+
+  /**
+   * The plugin of a volume that a snapshot or golden image is to be made of: NOT_FOUND when
+   * its storage is not here, its name is none of the storage's, or it names a base (a golden
+   * image is no volume).
+   */
+  private StoragePlugin sourcePlugin(VolumeId source) {
+    StoragePlugin plugin = storages.find(source.storeId()).orElseThrow(() -> notFound(
+        "source volume " + source + ": storage '" + source.storeId() + "' is not on node "
+            + storages.nodeId()));
+    boolean base;
+    try {
+      base = plugin.parseVolname(source.volname()).isBase();
+    } catch (StorageException e) {
+      throw notFound("source volume " + source + " is not a volume of storage "
+          + source.storeId() + ": " + e.getMessage());
+    }
+    if (base) {
+      throw notFound("source volume " + source + " is a base (a golden image's), not a volume;"
+          + " make the new snapshot of a volume cloned from it");
+    }
+    return plugin;
+  }
+
   private static SnapshotInfo sameSource(SnapshotInfo snapshot, String name, VolumeId source) {
-    if (!snapshot.id().volume().equals(source)) {
+    if (!snapshot.sourceVolume().equals(source)) {
       throw new StorageException(ErrorKind.ALREADY_EXISTS, "snapshot name '" + name
           + "' is already used by snapshot " + snapshot.id() + " of another volume");
     }
@@ -492,6 +568,15 @@ public final class VolumeOperations {
     } catch (StorageException e) {
       return; // not a volume name of this storage: names nothing
     }
+    if (isGolden(p, id)) {
+      // The base goes as a volume of the driver's goes: at once, or hidden while clones need
+      // it (ZFS), and a base PVE or an operator made (no CSI name) is refused and kept.
+      storages.locked(p, "delgolden", id.toString(), () -> {
+        p.freeOwnImage(id.volume().volname());
+        return null;
+      });
+      return;
+    }
     // The ownership check and the removal are answered from one listing under the lock.
     storages.locked(p, "delsnapshot", id.volume().volname() + "@" + id.snapName(), () -> {
       p.deleteOwnSnapshot(id.volume().volname(), id.snapName());
@@ -507,16 +592,22 @@ public final class VolumeOperations {
    */
   public List<SnapshotInfo> snapshotById(SnapshotId id) {
     return storages.find(id.volume().storeId())
-        .map(p -> listSnapshotsOf(p, id.volume()).stream()
-            .filter(s -> s.id().equals(id) && s.metadata().isPresent()).toList())
+        .map(p -> (isGolden(p, id) ? p.listGoldenImages() : listSnapshotsOf(p, id.volume()))
+            .stream().filter(s -> s.id().equals(id) && s.metadata().isPresent()).toList())
         .orElse(List.of());
   }
 
   /** The CSI snapshots of one volume, sorted by ID; none when the volume is unknown. */
   public List<SnapshotInfo> snapshotsOf(VolumeId volume) {
     return storages.find(volume.storeId())
-        .map(p -> listSnapshotsOf(p, volume).stream().filter(s -> s.metadata().isPresent())
-            .sorted(Comparator.comparing(s -> s.id().toString())).toList())
+        .map(p -> {
+          List<SnapshotInfo> found = new ArrayList<>(listSnapshotsOf(p, volume).stream()
+              .filter(s -> s.metadata().isPresent()).toList());
+          p.listGoldenImages().stream().filter(g -> sameVolume(p, g.sourceVolume(), volume))
+              .forEach(found::add);
+          found.sort(Comparator.comparing(s -> s.id().toString()));
+          return List.copyOf(found);
+        })
         .orElse(List.of());
   }
 
@@ -526,6 +617,7 @@ public final class VolumeOperations {
     for (StoragePlugin plugin : storages.all()) {
       plugin.listSnapshots(Optional.empty()).stream()
           .filter(s -> s.metadata().isPresent()).forEach(all::add);
+      all.addAll(plugin.listGoldenImages());
     }
     all.sort(Comparator.comparing(s -> s.id().toString()));
     return all;
@@ -551,7 +643,7 @@ public final class VolumeOperations {
    */
   private ImageInfo ownVolume(StoragePlugin plugin, VolumeId id, String doing) {
     ImageInfo image = plugin.listImages(OptionalLong.empty(), Optional.of(List.of(id))).stream()
-        .findFirst().orElseThrow(() -> notFound("source volume " + id + " does not exist on node "
+        .filter(i -> !isBase(plugin, i)).findFirst().orElseThrow(() -> notFound("source volume " + id + " does not exist on node "
             + storages.nodeId()));
     if (image.metadata().isEmpty()) {
       throw notOurs("source volume " + id + " was not created by this driver", doing);
@@ -566,8 +658,42 @@ public final class VolumeOperations {
 
   private static Optional<ImageInfo> findVolume(StoragePlugin plugin, String name) {
     return plugin.listImages(OptionalLong.empty(), Optional.empty()).stream()
-        .filter(i -> i.metadata().map(m -> m.csiName().equals(name)).orElse(false))
+        .filter(i -> i.metadata().map(m -> m.csiName().equals(name)).orElse(false)
+            && !isBase(plugin, i))
         .findFirst();
+  }
+
+  /**
+   * Whether a snapshot ID names a golden image: {@value SnapshotInfo#GOLDEN} after a base's
+   * volume name. The driver takes no ordinary snapshot of a base, so no other ID has that form.
+   */
+  static boolean isGolden(StoragePlugin plugin, SnapshotId id) {
+    if (!id.snapName().equals(SnapshotInfo.GOLDEN)) {
+      return false;
+    }
+    try {
+      return plugin.parseVolname(id.volume().volname()).isBase();
+    } catch (StorageException e) {
+      return false;
+    }
+  }
+
+  /** Whether a listed image is a base: a golden image, listed as a snapshot, never a volume. */
+  private static boolean isBase(StoragePlugin plugin, ImageInfo image) {
+    return plugin.parseVolname(image.volid().volname()).isBase();
+  }
+
+  /** The same volume, whatever ZFS base prefix either ID carries. */
+  private static boolean sameVolume(StoragePlugin plugin, VolumeId a, VolumeId b) {
+    if (a.equals(b)) {
+      return true;
+    }
+    try {
+      return a.storeId().equals(b.storeId()) && plugin.parseVolname(a.volname()).name()
+          .equals(plugin.parseVolname(b.volname()).name());
+    } catch (StorageException e) {
+      return false;
+    }
   }
 
   private static Optional<SnapshotInfo> findSnapshot(StoragePlugin plugin, String name) {

@@ -279,6 +279,39 @@ public interface StoragePlugin {
             + id + " was created but is not listed"));
   }
 
+  /**
+   * The golden images of this storage, with one listing: the base volumes that {@link
+   * #goldenImageOwn} made (a base carrying a CSI name), each as a {@link SnapshotInfo} whose ID
+   * is {@code <storeid>:<base volname>@}{@value SnapshotInfo#GOLDEN} and whose source is the
+   * volume it was made from (also after that volume is deleted). A base being made (a crash
+   * between its steps) and a deleted base kept for its clones are not listed. Read-only and
+   * never locked. This default has none.
+   */
+  default List<SnapshotInfo> listGoldenImages() {
+    return List.of();
+  }
+
+  /**
+   * CreateSnapshot with {@code base: "true"} on this storage, under the storage lock: the
+   * golden image that already carries {@code metadata}'s CSI name (finished if a crash cut its
+   * making short), else a new base volume {@code base-<owner>-disk-N} (the source's owner, PVE's
+   * numbering) holding the current content of {@code volname}, read-only and listed by PVE as a
+   * template, from which {@link #cloneImage} makes linked clones without a snapshot name. The
+   * source itself stays an ordinary, writable volume that can be deleted at any time. The CSI
+   * name is recorded on the base in the command that creates it. Delete it with {@link
+   * #freeOwnImage}: at once when no clone needs it, else hidden until the last clone goes, as
+   * the backend's deletes keep what others depend on.
+   *
+   * @return the golden image as {@link #listGoldenImages} lists it
+   * @throws io.csi.pvestorage.error.StorageException NOT_FOUND when {@code volname} does not
+   *     exist, PRECONDITION when it carries no CSI name or is a base, INVALID when this storage
+   *     has no base volumes
+   */
+  default SnapshotInfo goldenImageOwn(String volname, VolumeMetadata metadata) {
+    throw new StorageException(ErrorKind.INVALID, "storage '" + storeId() + "' (" + type()
+        + ") cannot make base volumes; use a VolumeSnapshotClass without base: \"true\"");
+  }
+
   /** NOT_FOUND for the missing source of a snapshot. */
   static StorageException sourceMissing(VolumeId source) {
     return new StorageException(ErrorKind.NOT_FOUND, "source volume " + source

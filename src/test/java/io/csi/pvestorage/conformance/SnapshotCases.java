@@ -347,6 +347,68 @@ abstract class SnapshotCases extends ControllerCases {
         "nothing of the volume, its snapshots or its restores is left");
   }
 
+  // ---- golden images (issue 17) -----------------------------------------------------------
+
+  /**
+   * A VolumeSnapshotClass with {@code base: "true"}: the snapshot is a PVE base of the volume's
+   * content of that moment, listed with its source but never as a volume; ten PVCs from it hold
+   * that content (sha256), one of them larger; a smaller one is OUT_OF_RANGE; the source is
+   * deleted first, then the base while its clones live (gone from every listing at once, the
+   * clones intact), then the clones, and the pool holds what it held before.
+   */
+  @Test
+  void snapshot_aGoldenImageGivesTenClonesOfItsContentAndCanGoFirst() {
+    List<String> poolsBefore = backendPools(driver.guest());
+    Volume volume = createMountVolume();
+    String content = onPublished(volume, dir -> writeRandomData(dir));
+    Snapshot golden = createSnapshot(CreateSnapshotRequest.newBuilder()
+        .setName(uniqueName("snapshot")).setSourceVolumeId(volume.getVolumeId())
+        .putParameters("base", "true").build()).getSnapshot();
+    String goldenId = golden.getSnapshotId();
+    assertTrue(goldenId.matches("[a-z0-9-]+:base(vol)?-[0-9]+-disk-[0-9]+@golden"), goldenId);
+    assertEquals(volume.getVolumeId(), golden.getSourceVolumeId());
+    assertEquals(volume.getCapacityBytes(), golden.getSizeBytes());
+    assertTrue(golden.getReadyToUse());
+    String changed = onPublished(volume, dir -> writeRandomData(dir));
+    assertFalse(content.equals(changed), "the source stays writable");
+    assertEquals(List.of(golden), listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSnapshotId(goldenId).build()));
+    assertTrue(listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSourceVolumeId(volume.getVolumeId()).build()).contains(golden));
+    assertTrue(listAllVolumes().keySet().stream().noneMatch(id -> id.contains(":base")),
+        "a base is no volume");
+    CreateVolumeRequest.Builder smaller = restoreRequest(uniqueName("pvc"), golden,
+        golden.getSizeBytes() / 2).toBuilder();
+    smaller.getCapacityRangeBuilder().setLimitBytes(golden.getSizeBytes() / 2);
+    assertCode(OUT_OF_RANGE, () -> createVolume(smaller.build()));
+
+    List<Volume> clones = new java.util.ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      long bytes = golden.getSizeBytes() + (i == 0 ? VOLUME_BYTES : 0);
+      clones.add(createVolume(restoreRequest(uniqueName("pvc"), golden, bytes)));
+    }
+    assertTrue(clones.get(0).getCapacityBytes() >= golden.getSizeBytes() + VOLUME_BYTES);
+    for (Volume clone : clones) {
+      assertEquals(goldenId, clone.getContentSource().getSnapshot().getSnapshotId());
+      assertEquals(content, onPublished(clone, dir -> sha256Of(dir + "/data")),
+          clone.getVolumeId() + " holds the golden content");
+    }
+
+    controller().deleteVolume(deleteRequest(volume.getVolumeId()));
+    controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId(goldenId)
+        .build());
+    assertEquals(List.of(), listSnapshots(ListSnapshotsRequest.newBuilder()
+        .setSnapshotId(goldenId).build()));
+    assertFalse(listSnapshots(ListSnapshotsRequest.getDefaultInstance()).contains(golden));
+    assertEquals(content, onPublished(clones.get(9), dir -> sha256Of(dir + "/data")),
+        "a clone outlives its base");
+    for (Volume clone : clones) {
+      controller().deleteVolume(deleteRequest(clone.getVolumeId()));
+    }
+    assertEquals(poolsBefore, backendPools(driver.guest()),
+        "nothing of the source, the base or its clones is left");
+  }
+
   // ---- helpers ----------------------------------------------------------------------------
 
   /**

@@ -287,6 +287,53 @@ public final class MemoryStoragePlugin implements StoragePlugin {
     throw new UnsupportedOperationException("not used by the controller");
   }
 
+  /** The volume each golden image's base was made from. */
+  private final Map<String, String> goldenSources = new TreeMap<>();
+
+  /**
+   * A base {@code base-<owner>-disk-N} holding the source's size and the CSI name; the same one
+   * again for the same CSI name.
+   */
+  @Override
+  public synchronized SnapshotInfo goldenImageOwn(String volname, VolumeMetadata metadata) {
+    mutating("golden " + volname);
+    for (SnapshotInfo golden : listGoldenImages()) {
+      if (golden.metadata().orElseThrow().csiName().equals(metadata.csiName())) {
+        return golden;
+      }
+    }
+    Vol source = volumes.get(volname);
+    if (source == null) {
+      throw new StorageException(ErrorKind.NOT_FOUND, "no volume " + volname);
+    }
+    if (source.metadata.isEmpty()) {
+      throw StoragePlugin.notOurs("volume " + volname + " is not ours", "made a base of");
+    }
+    long owner = parseVolname(volname).owner();
+    int n = 0;
+    while (volumes.containsKey("base-" + owner + "-disk-" + n)) {
+      n++;
+    }
+    String base = "base-" + owner + "-disk-" + n;
+    volumes.put(base, new Vol(source.format, source.size, Optional.of(metadata), now));
+    goldenSources.put(base, volname);
+    return listGoldenImages().stream().filter(g -> g.id().volume().volname().equals(base))
+        .findFirst().orElseThrow();
+  }
+
+  @Override
+  public synchronized List<SnapshotInfo> listGoldenImages() {
+    List<SnapshotInfo> out = new ArrayList<>();
+    goldenSources.forEach((base, source) -> {
+      Vol v = volumes.get(base);
+      if (v != null) {
+        out.add(new SnapshotInfo(new SnapshotId(new VolumeId(storeId, base), SnapshotInfo.GOLDEN),
+            v.size, v.ctime, v.metadata, Optional.of(new VolumeId(storeId, source))));
+      }
+    });
+    return out;
+  }
+
   @Override
   public synchronized void volumeSnapshot(String volname, String snapshot,
       Optional<VolumeMetadata> metadata) {

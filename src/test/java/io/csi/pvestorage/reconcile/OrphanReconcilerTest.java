@@ -418,4 +418,32 @@ class OrphanReconcilerTest {
     content("snapcontent-golden", DRIVER, "local-lvm:base-0-golden", null);
     assertEquals(List.of(), reconciler(false).reconcile(true).orphans());
   }
+  /**
+   * Issue 17: a golden image as CreateSnapshot makes it (ID {@code <storage>:<base>@golden},
+   * named by its VolumeSnapshotContent) and a linked clone of it with its PV are healthy: none
+   * is reported, pass after pass. Without its content, the same base is reported.
+   */
+  @Test
+  void aGoldenImageAndItsCloneAreNeverOrphans() {
+    lvm.lockCheck(() -> true);
+    lvm.put("vm-0-pvc-src", ImageFormat.RAW, GIB, made("pvc-src"));
+    pv("pvc-src", "local-lvm:vm-0-pvc-src");
+    String golden = lvm.goldenImageOwn("vm-0-pvc-src", VolumeMetadata.of("snapshot-golden"))
+        .id().toString();
+    assertEquals("local-lvm:base-0-disk-0@golden", golden);
+    content("snapcontent-golden", DRIVER, golden, null);
+    lvm.put("vm-0-pvc-clone", ImageFormat.RAW, GIB, made("pvc-clone"));
+    pv("pvc-clone", "local-lvm:vm-0-pvc-clone");
+    OrphanReconciler reconciler = reconciler(false);
+    assertEquals(List.of(), reconciler.reconcile(true).orphans());
+    clock.advance(GRACE);
+    assertEquals(List.of(), reconciler.reconcile(true).orphans());
+
+    lvm.goldenImageOwn("vm-0-pvc-src", VolumeMetadata.of("snapshot-without-content"));
+    clock.advance(GRACE);
+    reconciler.reconcile(true);
+    clock.advance(GRACE);
+    assertEquals(List.of("local-lvm:base-0-disk-1"), reconciler.reconcile(true).orphans()
+        .stream().map(Orphan::id).toList());
+  }
 }

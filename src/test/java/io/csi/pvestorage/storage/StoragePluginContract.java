@@ -303,6 +303,59 @@ public abstract class StoragePluginContract {
     assertEquals("changed in the clone", readData(clone));
   }
 
+  /**
+   * Golden images (issue 17): the base holds the source's content of that moment while the
+   * source stays a writable volume; linked clones of it hold that content; the source, the base
+   * and the clones can be deleted in any order (source first, then the base while its clones
+   * live), and at the end the pool holds exactly what it held before.
+   */
+  @Test
+  void goldenImageHoldsThatMomentAndGoesInAnyOrder() {
+    List<String> before = poolObjects();
+    long owner = newOwner();
+    String csiName = "pvc-golden-" + owner;
+    String volume = plugin().allocImage(owner, format(),
+        Optional.of(VolumeNames.volnameFor(csiName, owner, format())), 32 * MIB,
+        Optional.of(VolumeMetadata.of(csiName)));
+    writeData(volume, "golden content");
+    VolumeMetadata name = VolumeMetadata.of("snapshot-golden-" + owner);
+    SnapshotInfo golden = plugin().goldenImageOwn(volume, name);
+    String base = golden.id().volume().volname();
+    assertEquals((format() == ImageFormat.SUBVOL ? "basevol-" : "base-") + owner + "-disk-0",
+        base);
+    assertEquals(SnapshotInfo.GOLDEN, golden.id().snapName());
+    assertEquals(new VolumeId(plugin().storeId(), volume), golden.sourceVolume());
+    assertEquals(plugin().volumeSizeInfo(volume).sizeBytes(), golden.sizeBytes());
+    assertEquals(Optional.of(name), golden.metadata());
+    assertTrue(plugin().listGoldenImages().contains(golden), plugin().listGoldenImages()
+        .toString());
+    assertEquals(golden, plugin().goldenImageOwn(volume, name), "a retry answers the same base");
+    fails(ErrorKind.PRECONDITION, () -> plugin().goldenImageOwn(base,
+        VolumeMetadata.of("snapshot-of-a-base-" + owner)));
+    writeData(volume, "changed after");
+
+    long cloneOwner = newOwner();
+    String first = plugin().cloneImage(base, cloneOwner, Optional.empty(), Optional.empty(),
+        Optional.of(VolumeMetadata.of("pvc-golden-1-" + owner)));
+    String second = plugin().cloneImage(base, cloneOwner, Optional.empty(), Optional.empty(),
+        Optional.of(VolumeMetadata.of("pvc-golden-2-" + owner)));
+    assertEquals("golden content", readData(first));
+    assertEquals("golden content", readData(second));
+    assertEquals("changed after", readData(volume), "the source stays writable and its own");
+
+    plugin().freeOwnImage(volume);
+    assertEquals(List.of(golden), plugin().listGoldenImages().stream()
+        .filter(g -> g.id().equals(golden.id())).toList(), "the base outlives its source");
+    plugin().freeOwnImage(base);
+    assertTrue(plugin().listGoldenImages().stream().noneMatch(g -> g.id().equals(golden.id())),
+        "gone from the listing at once");
+    writeData(first, "the clone is writable");
+    assertEquals("golden content", readData(second), "the clones outlive their base");
+    plugin().freeOwnImage(first);
+    plugin().freeOwnImage(second);
+    assertEquals(before, poolObjects(), "nothing of the source, base or clones is left");
+  }
+
   @Test
   void cloneWithoutASnapshotNeedsABase() {
     long owner = newOwner();

@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
  *   <tr><td>{@code pve-storage.csi.io/pvc-namespace}</td><td>the claim's namespace</td></tr>
  *   <tr><td>{@code pve-storage.csi.io/pvc-name}</td><td>the claim's name</td></tr>
  *   <tr><td>{@code pve-storage.csi.io/pv-name}</td><td>the PersistentVolume's name</td></tr>
+ *   <tr><td>{@code pve-storage.csi.io/golden-source}</td><td>on a golden image's base only: the
+ *       volume name it was made from ({@link #goldenSource})</td></tr>
  * </table>
  *
  * <p>LVM accepts only {@code A-Z a-z 0-9 _ + . - / = ! : # &} in a tag, at most 1024
@@ -55,6 +57,8 @@ public final class LvTags {
   public static final String PVC_NAMESPACE = PREFIX + "pvc-namespace";
   public static final String PVC_NAME = PREFIX + "pvc-name";
   public static final String PV_NAME = PREFIX + "pv-name";
+  /** The volume a golden image's base was made from; LVM forgets the origin with the volume. */
+  public static final String GOLDEN_SOURCE = PREFIX + "golden-source";
 
   /** LVM's longest tag. */
   public static final int MAX_TAG = 1024;
@@ -131,6 +135,27 @@ public final class LvTags {
     }
     return Optional.of(new VolumeMetadata(name, Optional.ofNullable(namespace),
         Optional.ofNullable(claim), Optional.ofNullable(pv)));
+  }
+
+  /** The tag that records the volume a golden image's base was made from. */
+  public static String goldenSourceTag(String volname) {
+    return tag(GOLDEN_SOURCE, volname);
+  }
+
+  /**
+   * The volume a golden image's base was made from, as {@link #goldenSourceTag} recorded it;
+   * empty on any other LV.
+   */
+  public static Optional<String> goldenSource(List<String> tags) {
+    for (String tag : tags) {
+      if (tag.startsWith(GOLDEN_SOURCE + "=")) {
+        return Optional.of(tag.substring(GOLDEN_SOURCE.length() + 1));
+      }
+      if (tag.startsWith(GOLDEN_SOURCE + ENCODED + "=")) {
+        return fromBase64(tag.substring(GOLDEN_SOURCE.length() + ENCODED.length() + 1));
+      }
+    }
+    return Optional.empty();
   }
 
   static String tag(String key, String value) {

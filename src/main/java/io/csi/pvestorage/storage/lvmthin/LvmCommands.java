@@ -67,6 +67,19 @@ public final class LvmCommands {
   }
 
   /**
+   * A golden image's base, made in one command: a thin snapshot of the volume under the base's
+   * name, read-only and skipping activation ({@code -pr -ky}), which is what PVE's {@code
+   * create_base} leaves a volume as after its {@code lvrename} and {@code lvchange -pr -ky}. The
+   * tags (the CSI name and the source volume) are written by the same command.
+   */
+  public static Command createGoldenBase(String vg, String volume, String base, List<String> tags) {
+    List<String> argv = new ArrayList<>(List.of("lvcreate", "-n", base, "-pr", "-ky", "-s",
+        vg + "/" + volume));
+    addTags(argv, tags);
+    return Command.of(CHANGE_TIMEOUT, argv);
+  }
+
+  /**
    * A writable thin snapshot of a snapshot or a base, i.e. a linked clone (PVE's {@code
    * clone_image}): {@code -kn} clears the activation skip that thin snapshots get by default.
    */

@@ -787,6 +787,86 @@ public final class LvmThinPlugin implements StoragePlugin {
   /**
    * {@inheritDoc}
    *
+   * <p>A golden image is a thin LV of this pool named {@code base-...} that carries a CSI name;
+   * its source is the volume its {@link LvTags#GOLDEN_SOURCE} tag records. One {@code lvs}.
+   */
+  @Override
+  public List<SnapshotInfo> listGoldenImages() {
+    List<SnapshotInfo> golden = new ArrayList<>();
+    for (LogicalVolume lv : list().volumes()) {
+      goldenImage(lv).ifPresent(golden::add);
+    }
+    golden.sort(Comparator.comparing(s -> s.id().toString()));
+    return golden;
+  }
+
+  /** The golden image an LV is, if {@link #listGoldenImages} lists it. */
+  private Optional<SnapshotInfo> goldenImage(LogicalVolume lv) {
+    Optional<VolumeMetadata> metadata = LvTags.decode(lv.tags());
+    if (imageOwner(lv).isEmpty() || !lv.name().startsWith("base-") || metadata.isEmpty()) {
+      return Optional.empty();
+    }
+    VolumeId base = new VolumeId(storeId(), lv.name());
+    Optional<VolumeId> source = LvTags.goldenSource(lv.tags()).or(lv::origin)
+        .map(name -> new VolumeId(storeId(), name));
+    return Optional.of(new SnapshotInfo(new SnapshotId(base, SnapshotInfo.GOLDEN),
+        lv.sizeBytes(), lv.ctime().orElse(Instant.EPOCH), metadata, source));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One {@code lvs} answers the retry (a base LV with the CSI name), the source (a thin LV of
+   * this pool with a CSI name, not a base) and the base's name ({@code base-<owner>-disk-N}, N
+   * the first number no LV of the VG takes, as PVE numbers disks); then one {@code lvcreate -n
+   * base-<owner>-disk-N -pr -ky -s VG/<volname> --addtag ...} ({@link
+   * LvmCommands#createGoldenBase}) makes the base complete: there is no step after it that a
+   * crash could cut off, so a retry finds it by its CSI name and runs nothing. Last, {@code lvs
+   * VG/base-...} of the new LV alone for its size and time. The source keeps its name and stays
+   * writable; a thin snapshot does not depend on its origin, so either can be deleted first.
+   */
+  @Override
+  public SnapshotInfo goldenImageOwn(String volname, VolumeMetadata metadata) {
+    Volname parsed = parseVolname(volname);
+    Listing listing = list();
+    for (LogicalVolume lv : listing.volumes()) {
+      Optional<SnapshotInfo> golden = goldenImage(lv);
+      if (golden.isPresent() && golden.get().metadata().orElseThrow().csiName()
+          .equals(metadata.csiName())) {
+        return golden.get();
+      }
+    }
+    VolumeId source = new VolumeId(storeId(), volname);
+    LogicalVolume volume = listing.find(volname).filter(lv -> imageOwner(lv).isPresent())
+        .orElseThrow(() -> StoragePlugin.sourceMissing(source));
+    if (!carriesCsiName(volume)) {
+      throw StoragePlugin.notOurs("source volume " + source + " was not created by this driver",
+          "made a base of");
+    }
+    if (parsed.isBase()) {
+      throw new StorageException(ErrorKind.PRECONDITION, "'" + volname + "' is a base volume "
+          + "already; a golden image is made from an ordinary volume");
+    }
+    String base = "base-" + VolumeNames.findFreeDiskname(listing.names(), parsed.owner(),
+        ImageFormat.RAW, false, storeId()).substring("vm-".length());
+    requireAbsent(listing, base);
+    List<String> tags = new ArrayList<>(LvTags.encode(metadata));
+    tags.add(LvTags.goldenSourceTag(volname));
+    run(LvmCommands.createGoldenBase(vg(), volname, base, tags),
+        "cannot make base '" + base + "' of '" + vg() + "/" + volname + "'");
+    CommandResult made = runner.run(LvmCommands.lvsOne(vg(), base));
+    if (!made.succeeded()) {
+      throw LvmErrors.failure(made, "cannot read the new base LV '" + base + "'");
+    }
+    return new Listing(LvmReportParser.parse(made.stdoutText())).find(base)
+        .flatMap(this::goldenImage)
+        .orElseThrow(() -> new StorageException(ErrorKind.INTERNAL, "base LV '" + base
+            + "' was created but lvs does not report it as a golden image"));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
    * <p>Commands: {@code lvs}, then {@code lvremove -f VG/snap_<volname>_<snapshot>} when the
    * listing shows it ("not found" is success), then the stale PVC-clone snapshots of the pool
    * ({@link #removeStaleCloneSnapshots}). The volume itself need not exist: the snapshots of a

@@ -543,6 +543,125 @@ public final class ZfsPoolPlugin implements StoragePlugin {
     return v.baseName().map(b -> b + "/").orElse("") + newName;
   }
 
+  // ---- golden images ----------------------------------------------------------------------
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One listing with snapshots. A golden image is a live {@code base-}/{@code basevol-}
+   * dataset with a CSI name and its {@code @__base__}; its source is the volume whose snapshot
+   * it was cloned from ({@code origin}), by the name that volume has or, deleted and hidden,
+   * had. The size is the one a clone of {@code @__base__} needs.
+   */
+  @Override
+  public List<SnapshotInfo> listGoldenImages() {
+    Listing listing = list(2, true);
+    List<SnapshotInfo> golden = new ArrayList<>();
+    for (ZfsDataset d : listing.children()) {
+      goldenImage(listing, d).ifPresent(golden::add);
+    }
+    golden.sort(Comparator.comparing(s -> s.id().toString()));
+    return golden;
+  }
+
+  private Optional<SnapshotInfo> goldenImage(Listing listing, ZfsDataset d) {
+    Optional<ZfsDataset> baseSnapshot = listing.get(d.name() + "@" + ZfsNames.BASE_SNAPSHOT);
+    if (d.csiName().isEmpty() || baseSnapshot.isEmpty() || !parseVolname(d.leafName()).isBase()) {
+      return Optional.empty();
+    }
+    Optional<VolumeId> source = d.origin()
+        .flatMap(o -> listing.get(o.substring(0, o.indexOf('@'))))
+        .map(origin -> new VolumeId(storeId(), listing.volidName(origin)));
+    return Optional.of(new SnapshotInfo(
+        new SnapshotId(new VolumeId(storeId(), listing.volidName(d)), SnapshotInfo.GOLDEN),
+        baseSnapshot.get().restoreSize(d), Instant.ofEpochSecond(d.creation()), metadata(d),
+        source));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>PVE's {@code create_base} would rename the source itself; a golden image leaves the
+   * source alone and makes the base from a snapshot of it, with PVE's own commands, in a storage
+   * state a crash after any of them leaves convergent:
+   *
+   * <ol>
+   *   <li>one listing with snapshots answers the retry (a base with the CSI name: only its
+   *       missing {@code @__base__} is taken), the source (a live volume with a CSI name, not a
+   *       base) and the base's name ({@code base-<owner>-disk-N}, PVE's numbering);
+   *   <li>{@code zfs snapshot [-o pve-storage:refquota=<bytes>] <source>@clone-of-<base>}, a
+   *       snapshot without CSI name, skipped when a cut-off attempt left it; one that stays
+   *       without clone is a stale PVC-clone snapshot the reaper of the next delete removes;
+   *   <li>{@code zfs clone -o <CSI name...> -o readonly=on [-o refquota=<bytes>]
+   *       <source>@clone-of-<base> <base>}: the base, owned from the command that makes it;
+   *   <li>{@code zfs snapshot [-o pve-storage:refquota=<bytes>] <base>@__base__}, which PVE's
+   *       linked clones ({@code base-N-disk-M/vm-K-disk-J}) and {@link #cloneImage} use.
+   * </ol>
+   *
+   * <p>The base is a clone, so it pins the source's snapshot, but it never keeps the source
+   * from being deleted: a delete hides a volume whose snapshot has clones ({@link
+   * ZfsDeletion}), and the reaper destroys it with the last base made from it. The clone shares
+   * the source's blocks, so making a base costs no copy and no space until either is written.
+   */
+  @Override
+  public SnapshotInfo goldenImageOwn(String volname, VolumeMetadata metadata) {
+    Volname v = parseVolname(volname);
+    Listing listing = list(2, true);
+    for (ZfsDataset d : listing.children()) {
+      if (d.csiName().filter(metadata.csiName()::equals).isPresent()
+          && parseVolname(d.leafName()).isBase()) {
+        if (listing.get(d.name() + "@" + ZfsNames.BASE_SNAPSHOT).isEmpty()) {
+          takeBaseSnapshot(d.name(), d.isVolume() ? List.of() : recordedRefquota(d));
+          return readGoldenImage(d.name());
+        }
+        return goldenImage(listing, d).orElseThrow();
+      }
+    }
+    VolumeId sourceId = new VolumeId(storeId(), volname);
+    ZfsDataset source = listing.get(dataset(v.name())).filter(d -> !listing.isHidden(d))
+        .orElseThrow(() -> StoragePlugin.sourceMissing(sourceId));
+    if (source.csiName().isEmpty()) {
+      throw StoragePlugin.notOurs("source volume " + sourceId + " was not created by this "
+          + "driver", "made a base of");
+    }
+    if (v.isBase()) {
+      throw new StorageException(ErrorKind.PRECONDITION, volname + " is a base volume already; "
+          + "a golden image is made from an ordinary volume");
+    }
+    String base = ZfsNames.baseName(parseVolname(freeName(listing, v.owner(), v.format())));
+    String origin = source.name() + "@" + VolumeNames.cloneSnapshotFor(base);
+    List<String> quota = v.format() == ImageFormat.SUBVOL ? recordedRefquota(source) : List.of();
+    if (listing.get(origin).isEmpty()) {
+      zfs.mustRun(ZfsCommands.snapshot(quota, origin), "cannot snapshot " + volname
+          + " for base " + base);
+    }
+    List<String> props = new ArrayList<>(ZfsCommands.metadataOptions(Optional.of(metadata),
+        false));
+    props.addAll(ZfsCommands.option("readonly", "on"));
+    if (v.format() == ImageFormat.SUBVOL) {
+      long bytes = source.refquota().orElse(0);
+      props.addAll(ZfsCommands.option("refquota", bytes == 0 ? "none" : Long.toString(bytes)));
+    }
+    zfs.mustRun(ZfsCommands.clone(props, origin, dataset(base)),
+        "cannot make base " + base + " of " + volname);
+    takeBaseSnapshot(dataset(base), quota);
+    return readGoldenImage(dataset(base));
+  }
+
+  /** {@code zfs snapshot [-o pve-storage:refquota=<bytes>] <base>@__base__}, as PVE's. */
+  private void takeBaseSnapshot(String base, List<String> quota) {
+    zfs.mustRun(ZfsCommands.snapshot(quota, base + "@" + ZfsNames.BASE_SNAPSHOT),
+        "cannot snapshot base " + base);
+  }
+
+  /** The golden image a base just made is, from a listing made after it. */
+  private SnapshotInfo readGoldenImage(String base) {
+    Listing after = list(2, true);
+    return after.get(base).flatMap(d -> goldenImage(after, d)).orElseThrow(() ->
+        new StorageException(ErrorKind.INTERNAL, "base " + base + " was made but is not "
+            + "listed as a golden image"));
+  }
+
   // ---- snapshots --------------------------------------------------------------------------
 
   /**
