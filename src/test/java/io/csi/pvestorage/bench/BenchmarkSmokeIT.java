@@ -78,9 +78,14 @@ class BenchmarkSmokeIT {
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
     ScaleBenchmark bench = new ScaleBenchmark(driver, REFRESH,
         new PrintStream(printed, true, StandardCharsets.UTF_8));
-    List<ScaleBenchmark.Cost> costs = bench.flatCost(Backend.ZFS_ZVOL, List.of(2), 1);
-    ScaleBenchmark.Burst burst = bench.burst(Backend.ZFS_ZVOL, BURST);
-    bench.removeFixture(Backend.ZFS_ZVOL);
+    List<ScaleBenchmark.Cost> costs;
+    ScaleBenchmark.Burst burst;
+    try {
+      costs = bench.flatCost(Backend.ZFS_ZVOL, List.of(2), 1);
+      burst = bench.burst(Backend.ZFS_ZVOL, BURST);
+    } finally {
+      bench.removeFixture(Backend.ZFS_ZVOL); // the VM is shared with the classes after this one
+    }
     String table = printed.toString(StandardCharsets.UTF_8)
         + ScaleBenchmark.costTable(costs) + ScaleBenchmark.burstTable(List.of(burst));
     System.out.println(table);

@@ -371,7 +371,13 @@ public final class ScaleBenchmark {
         }
         must(argv);
         for (int s = 1; s <= SNAPSHOTS_PER_VOLUME; s++) {
-          must(List.of("lvcreate", "-n", "snap_" + name + "_s" + s, "-pr", "-s", VG + "/" + name));
+          List<String> snapshot = new ArrayList<>(List.of("lvcreate", "-n",
+              "snap_" + name + "_s" + s, "-pr", "-s", VG + "/" + name));
+          for (String tag : LvTags.encode(VolumeMetadata.of(csiName(i) + "-s" + s))) {
+            snapshot.add("--addtag");
+            snapshot.add(tag);
+          }
+          must(snapshot);
         }
       }
       return;
@@ -390,7 +396,11 @@ public final class ScaleBenchmark {
       must(argv);
     }
     for (int s = 1; s <= SNAPSHOTS_PER_VOLUME; s++) {
-      List<String> argv = new ArrayList<>(List.of("zfs", "snapshot"));
+      // ListSnapshots lists CSI snapshots only: the snapshot CSI name makes them the driver's.
+      // One command takes a whole round, so its snapshots share that name (the listing does
+      // not mind; CreateSnapshot's name lookup, not measured here, would).
+      List<String> argv = new ArrayList<>(List.of("zfs", "snapshot", "-o",
+          "pve-storage.csi.io:snapshot-csi-name=" + NAME_PREFIX + "round-" + s));
       for (int i = from; i < to; i++) {
         argv.add(POOL + "/" + volname(backend, i) + "@s" + s);
       }
