@@ -99,7 +99,7 @@ final class QueuedStorageLock implements StorageLock {
    * the call's own deadline or cancellation interrupts the wait whenever it comes.
    *
    * @return the deadline for what follows the local lock (the Lease, PVE's flock): {@code
-   *     deadline}, or one lock-wait from now when the queue moved past it
+   *     deadline}, or one lock-wait from now when the queue moved past {@code deadline}
    */
   private Instant lockLocally(Pool pool, Instant deadline) {
     Duration lockWait = Duration.between(clock.instant(), deadline);
@@ -162,7 +162,10 @@ final class QueuedStorageLock implements StorageLock {
               + giveUp
               + stalls.stalled(pool.storeid).map(r -> "; " + r).orElse(""));
     }
-    return giveUp.isAfter(deadline) ? giveUp : deadline;
+    // After a wait the queue moved through, what follows gets a lock-wait of its own: the
+    // last extension may end a moment from now, while the Lease this process just released
+    // for other nodes' turn (LeasePool's pause) is not to be taken again before its pause ends.
+    return giveUp.equals(deadline) ? deadline : clock.instant().plus(lockWait);
   }
 
   /** Wakes the callers queued for {@code storeid} and refuses them: a command there stalled. */
