@@ -133,7 +133,6 @@ public final class ScaleBenchmark {
         costs.addAll(bench.flatCost(backend, ns, calls));
         if (burst > 0 && backend == backends.getFirst()) { // the burst: on the first backend
           bursts.add(bench.burst(backend, burst));
-          System.out.print(burstTable(List.of(bursts.getLast())));
         }
         bench.removeFixture(backend);
       }
@@ -332,8 +331,10 @@ public final class ScaleBenchmark {
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       long writes = leaseVersion() - writesBefore;
+      Burst result = new Burst(backend.name(), inFlight, succeeded, failures, seconds, writes);
+      out.print(burstTable(List.of(result))); // before the clean-up, which takes as long again
       made.forEach(this::delete);
-      return new Burst(backend.name(), inFlight, succeeded, failures, seconds, writes);
+      return result;
     } finally {
       pool.shutdownNow();
     }
