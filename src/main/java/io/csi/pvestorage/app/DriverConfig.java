@@ -176,7 +176,8 @@ public record DriverConfig(
           "NodeGetInfo max_volumes_per_node; 0 lets Kubernetes decide"),
       new Spec("lease-duration", null, false, "15s", "validity of a storage-lock Lease"),
       new Spec("lock-wait", null, false, "60s",
-          "longest wait for the storage lock before an RPC answers ABORTED"),
+          "longest wait for the storage lock while it does not change hands before an"
+              + " RPC answers ABORTED"),
       new Spec("lock-linger", null, false, "1s",
           "how long the Lease is kept after the last operation for a next one (0 to 2s)"),
       new Spec("pool-refresh", null, false, "30s",

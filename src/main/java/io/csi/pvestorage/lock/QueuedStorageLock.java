@@ -71,10 +71,10 @@ final class QueuedStorageLock implements StorageLock {
       throw new StorageException(ErrorKind.ABORTED, refusal(storeid, stall.get()));
     }
     Instant asked = clock.instant();
-    lockLocally(pool, deadline);
+    Instant holdDeadline = lockLocally(pool, deadline);
     try {
-      PoolExclusion.Fence fence = pool.exclusion.hold(operation, deadline);
-      PveFlock.Held flock = pveFlock.map(f -> f.acquire(storeid, deadline)).orElse(null);
+      PoolExclusion.Fence fence = pool.exclusion.hold(operation, holdDeadline);
+      PveFlock.Held flock = pveFlock.map(f -> f.acquire(storeid, holdDeadline)).orElse(null);
       Instant granted = clock.instant();
       Grant grant = new Grant(pool, operation, fence, flock, granted);
       pool.current = grant;
@@ -89,15 +89,43 @@ final class QueuedStorageLock implements StorageLock {
     }
   }
 
-  private void lockLocally(Pool pool, Instant deadline) {
-    // One timed wait for the whole remaining time: re-entering the queue would lose our place.
-    long remaining = Math.max(0, Duration.between(clock.instant(), deadline).toNanos());
+  /**
+   * Waits in the storage's local queue. The lock-wait ({@code deadline} from now) bounds a wait
+   * in which the lock does not change hands, not the whole wait: while the callers ahead finish
+   * one after another the queue moves, and a caller behind them waits on, so that a burst of
+   * calls queued at once (100 CreateVolumes for 100 pods scheduled to one node) all get their
+   * turn however long the queue is (issue 16, target 4). A holder that keeps the lock for a whole
+   * lock-wait still sends every waiter away with ABORTED, as does a stalled command at once, and
+   * the call's own deadline or cancellation interrupts the wait whenever it comes.
+   *
+   * @return the deadline for what follows the local lock (the Lease, PVE's flock): {@code
+   *     deadline}, or one lock-wait from now when the queue moved past {@code deadline}
+   */
+  private Instant lockLocally(Pool pool, Instant deadline) {
+    Duration lockWait = Duration.between(clock.instant(), deadline);
+    if (lockWait.isNegative()) {
+      lockWait = Duration.ZERO;
+    }
+    Instant giveUp = deadline;
+    long handovers = pool.handovers.get();
     Waiter me = new Waiter(Thread.currentThread());
     pool.waiters.add(me);
     boolean locked;
     String refused;
     try {
-      locked = pool.local.tryLock(remaining, TimeUnit.NANOSECONDS);
+      while (true) {
+        long remaining = Math.max(0, Duration.between(clock.instant(), giveUp).toNanos());
+        locked = pool.local.tryLock(remaining, TimeUnit.NANOSECONDS);
+        long now = pool.handovers.get();
+        if (locked || now == handovers || stalls.stalled(pool.storeid).isPresent()) {
+          break;
+        }
+        // The queue moved while this caller waited: a fresh lock-wait from here. The timed
+        // wait ended, so the caller queues again behind those who came meanwhile; in a burst
+        // that is nobody, and anyone behind it got a lock-wait of their own.
+        handovers = now;
+        giveUp = clock.instant().plus(lockWait);
+      }
       refused = me.finish();
       if (refused != null) {
         // The stall's wake-up came after the wait ended: it must not reach the next command.
@@ -129,10 +157,15 @@ final class QueuedStorageLock implements StorageLock {
               + (holder == null ? "" : " with " + holder.operation.describe())
               + " ("
               + pool.local.getQueueLength()
-              + " more waiting); gave up at the deadline "
-              + deadline
+              + " more waiting); it did not change hands for the lock-wait of "
+              + lockWait.toMillis() + " ms, until "
+              + giveUp
               + stalls.stalled(pool.storeid).map(r -> "; " + r).orElse(""));
     }
+    // After a wait the queue moved through, what follows gets a lock-wait of its own: the
+    // last extension may end a moment from now, while the Lease this process just released
+    // for other nodes' turn (LeasePool's pause) is not to be taken again before its pause ends.
+    return giveUp.equals(deadline) ? deadline : clock.instant().plus(lockWait);
   }
 
   /** Wakes the callers queued for {@code storeid} and refuses them: a command there stalled. */
@@ -195,6 +228,7 @@ final class QueuedStorageLock implements StorageLock {
           pool.exclusion.release(true);
         }
       } finally {
+        pool.handovers.incrementAndGet();
         pool.local.unlock();
       }
     }
@@ -238,6 +272,9 @@ final class QueuedStorageLock implements StorageLock {
     final ReentrantLock local = new ReentrantLock(true);
     final java.util.Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
     final PoolExclusion exclusion;
+    /** How often an operation has left the lock: a waiter sees the queue move by it. */
+    final java.util.concurrent.atomic.AtomicLong handovers =
+        new java.util.concurrent.atomic.AtomicLong();
     /** The outermost handle of the thread holding {@link #local}; written only by it. */
     volatile Grant current;
 

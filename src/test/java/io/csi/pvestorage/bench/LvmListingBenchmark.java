@@ -19,6 +19,7 @@ import io.csi.pvestorage.storage.lvmthin.LvTags;
 import io.csi.pvestorage.storage.lvmthin.LvmCommands;
 import io.csi.pvestorage.storage.lvmthin.LvmReportParser;
 import io.csi.pvestorage.storage.lvmthin.LvmThinPlugin;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
@@ -53,10 +54,14 @@ public final class LvmListingBenchmark {
   static final int CLONES = 100;
 
   public static void main(String[] args) throws Exception {
-    int iterations = args.length > 0 ? Integer.parseInt(args[0]) : 200;
+    run(args.length > 0 ? Integer.parseInt(args[0]) : 200, System.out);
+  }
+
+  /** Parses {@code iterations} times after the cold parses; prints to {@code out}. */
+  static void run(int iterations, PrintStream out) throws Exception {
     String report = report();
     int lines = report.split("\n").length;
-    System.out.printf(Locale.ROOT, "report: %d LVs (+1 pool), %d lines, %d bytes%n",
+    out.printf(Locale.ROOT, "report: %d LVs (+1 pool), %d lines, %d bytes%n",
         VOLUMES + SNAPSHOTS + CLONES, lines, report.getBytes(StandardCharsets.UTF_8).length);
 
     Command expected = LvmCommands.lvs("pve");
@@ -71,7 +76,7 @@ public final class LvmListingBenchmark {
     };
     LvmThinPlugin plugin = new LvmThinPlugin(new LvmThinStorage("local-lvm", "pve", "data",
         new CommonOptions(Set.of(), false, Set.of("images"), 0, CapacityPolicy.DEFAULT)), runner);
-    System.out.println("command: " + expected.display());
+    out.println("command: " + expected.display());
 
     // cold: the first parses in this JVM. The recorded 8-LV report pays class loading and the
     // parser's one-time set-up; the first 2,000-LV parse then runs mostly interpreted (no JIT yet)
@@ -109,23 +114,23 @@ public final class LvmListingBenchmark {
       images = list.size();
       snapshots = snaps.size();
     }
-    System.out.printf(Locale.ROOT, "listImages -> %d images, listSnapshots -> %d snapshots, "
+    out.printf(Locale.ROOT, "listImages -> %d images, listSnapshots -> %d snapshots, "
         + "%d lvs calls for %d listings (1 per listing)%n", images, snapshots, calls.get(),
         2 * iterations);
-    System.out.printf(Locale.ROOT, "first parse in the JVM (8-LV fixture, one-time set-up): %.1f ms%n",
+    out.printf(Locale.ROOT, "first parse in the JVM (8-LV fixture, one-time set-up): %.1f ms%n",
         setupMs);
-    System.out.printf(Locale.ROOT, "first 2,000-LV parse (cold, before JIT): %.1f ms%n", coldMs);
-    print("parse (warm)", parseMs);
-    print("listImages incl. parse, tags (warm)", listMs);
-    print("listSnapshots incl. parse (warm)", snapMs);
-    System.out.printf(Locale.ROOT, "java %s, %d CPUs%n", System.getProperty("java.version"),
+    out.printf(Locale.ROOT, "first 2,000-LV parse (cold, before JIT): %.1f ms%n", coldMs);
+    print(out, "parse (warm)", parseMs);
+    print(out, "listImages incl. parse, tags (warm)", listMs);
+    print(out, "listSnapshots incl. parse (warm)", snapMs);
+    out.printf(Locale.ROOT, "java %s, %d CPUs%n", System.getProperty("java.version"),
         Runtime.getRuntime().availableProcessors());
   }
 
-  private static void print(String what, double[] ms) {
+  static void print(PrintStream out, String what, double[] ms) {
     double[] sorted = ms.clone();
     Arrays.sort(sorted);
-    System.out.printf(Locale.ROOT, "%s over %d runs: median %.2f ms, p90 %.2f ms, max %.2f ms%n",
+    out.printf(Locale.ROOT, "%s over %d runs: median %.2f ms, p90 %.2f ms, max %.2f ms%n",
         what, sorted.length, sorted[sorted.length / 2], sorted[(int) (sorted.length * 0.9)],
         sorted[sorted.length - 1]);
   }
@@ -193,7 +198,7 @@ public final class LvmListingBenchmark {
     out.append(",\n                  ").append(json.writeValueAsString(row).replace(",\"", ", \""));
   }
 
-  private static String uuid(int i) {
+  static String uuid(int i) {
     return String.format(Locale.ROOT, "%08x-5d4f-4e8a-9c3b-%012x", 0x0b7e2c1a + i, 0x1f2e3d4c5b6aL + i);
   }
 }

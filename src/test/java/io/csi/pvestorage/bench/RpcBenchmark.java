@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -194,7 +193,7 @@ public final class RpcBenchmark {
       for (int i = 0; i < n; i++) {
         driverMillis[i] = timed(driverCalls.get(i));
       }
-      Map<String, Double> delta = delta(before, metrics());
+      Map<String, Double> delta = DriverMeters.delta(before, metrics());
       double[] pveMillis = new double[n];
       int pveCommands = 0;
       for (int i = 0; i < n; i++) {
@@ -208,12 +207,9 @@ public final class RpcBenchmark {
         pveCommands += ran[0];
       }
       Map<String, Double> byVerb = new TreeMap<>();
-      delta.forEach((key, value) -> {
-        if (key.startsWith("pve_csi_storage_command_duration_seconds_count{")) {
-          byVerb.merge(verb(key), value / n, Double::sum);
-        }
-      });
-      double commandSeconds = sum(delta, "pve_csi_storage_command_duration_seconds_sum{");
+      DriverMeters.commandsByVerb(delta, verb -> true).forEach((verb, count) ->
+          byVerb.put(verb, count / n));
+      double commandSeconds = DriverMeters.commandSeconds(delta, verb -> true);
       return new Row(operation, backend.name(), median(driverMillis), median(pveMillis), byVerb,
           commandSeconds * 1000 / n, (double) pveCommands / n);
     } finally {
@@ -661,39 +657,9 @@ public final class RpcBenchmark {
 
   // ---- meters and numbers -------------------------------------------------------------------
 
-  private static final Pattern VERB = Pattern.compile("verb=\"([^\"]*)\"");
-
-  private static String verb(String sample) {
-    Matcher m = VERB.matcher(sample);
-    return m.find() ? m.group(1) : "?";
-  }
-
   /** The driver's meters now, sample (name and labels) to value. */
   private Map<String, Double> metrics() {
-    Map<String, Double> samples = new HashMap<>();
-    for (String line : driver.scrapeMetrics().split("\n")) {
-      int space = line.lastIndexOf(' ');
-      if (!line.startsWith("#") && space > 0) {
-        samples.put(line.substring(0, space), Double.parseDouble(line.substring(space + 1)));
-      }
-    }
-    return samples;
-  }
-
-  private static Map<String, Double> delta(Map<String, Double> before, Map<String, Double> after) {
-    Map<String, Double> delta = new TreeMap<>();
-    after.forEach((key, value) -> {
-      double d = value - before.getOrDefault(key, 0.0);
-      if (d != 0) {
-        delta.put(key, d);
-      }
-    });
-    return delta;
-  }
-
-  private static double sum(Map<String, Double> samples, String prefix) {
-    return samples.entrySet().stream().filter(e -> e.getKey().startsWith(prefix))
-        .mapToDouble(Map.Entry::getValue).sum();
+    return DriverMeters.parse(driver.scrapeMetrics());
   }
 
   static double median(double[] values) {
@@ -709,7 +675,7 @@ public final class RpcBenchmark {
     return (System.nanoTime() - start) / 1e6;
   }
 
-  private static void sleep(long millis) {
+  static void sleep(long millis) {
     try {
       Thread.sleep(millis);
     } catch (InterruptedException e) {

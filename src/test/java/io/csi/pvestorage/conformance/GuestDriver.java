@@ -435,6 +435,24 @@ public final class GuestDriver implements AutoCloseable {
   }
 
   /**
+   * The Leases in the mock API server (LEASE mode) with their resource versions: the mock
+   * server numbers every write with the next version, so the highest one read before and after
+   * a burst tells how many writes it made.
+   */
+  public Map<String, Long> leaseResourceVersions() {
+    if (apiServer == null) {
+      return Map.of();
+    }
+    try (KubernetesClient client = apiServer.createClient()) {
+      Map<String, Long> versions = new java.util.TreeMap<>();
+      client.leases().inNamespace(LEASE_NAMESPACE).list().getItems().forEach(lease ->
+          versions.put(lease.getMetadata().getName(),
+              Long.parseLong(lease.getMetadata().getResourceVersion())));
+      return versions;
+    }
+  }
+
+  /**
    * After this driver's process has been seen to exit, ages the Leases it left held in its mock
    * API server ({@link LeaseAgeing}), so that the {@linkplain #restart restarted} driver takes
    * them over at once. Only this process ever used that API server, so every holder there is

@@ -73,6 +73,41 @@ class LocalStorageLockTest {
     assertEquals(0, violations.get());
   }
 
+  /**
+   * Issue 16, target 4: a burst queued at once waits longer in all than the lock-wait, and
+   * every caller gets its turn because the lock changes hands well within the lock-wait each
+   * time. Bounding the whole wait (as before) sent the last callers away with ABORTED.
+   */
+  @Test
+  void aBurstQueuedLongerThanOneLockWaitAllGetTheirTurnWhileTheQueueMoves() throws Exception {
+    LocalStorageLock lock = lock(new RecordingObserver());
+    int callers = 6;
+    long lockWaitMillis = 1000;
+    long holdMillis = 300;
+    ExecutorService pool = Executors.newFixedThreadPool(callers);
+    CountDownLatch go = new CountDownLatch(1);
+    List<Future<Long>> work = new ArrayList<>();
+    for (int i = 0; i < callers; i++) {
+      work.add(pool.submit(() -> {
+        go.await();
+        long start = System.nanoTime();
+        try (LockHandle held = lock.acquire("thin", Operation.of("alloc", "", clock),
+            clock.instant().plusMillis(lockWaitMillis))) {
+          Thread.sleep(holdMillis);
+        }
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      }));
+    }
+    go.countDown();
+    long longest = 0;
+    for (Future<Long> f : work) {
+      longest = Math.max(longest, f.get(20, TimeUnit.SECONDS)); // none ABORTED
+    }
+    pool.shutdown();
+    assertTrue(longest >= (callers - 1) * holdMillis && longest > lockWaitMillis,
+        "the last caller waited " + longest + " ms, more than one lock-wait");
+  }
+
   @Test
   void aLocalWaiterPastItsDeadlineIsAbortedNamingTheOperationThatHoldsIt() throws Exception {
     RecordingObserver observer = new RecordingObserver();

@@ -3,6 +3,7 @@ package io.csi.pvestorage.storage.zfspool;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -19,17 +20,34 @@ import java.util.Set;
  * @param pool the pool dataset, e.g. {@code rpool/data}
  * @param rows every row of the listing
  * @param byName the rows by full name
+ * @param snapshotsByDataset each dataset's snapshots, oldest first (by creation txg): built once,
+ *     so that listing every volume's snapshots is one pass over the rows, not one per volume
+ *     (with 667 volumes and 2 snapshots each that was 1.3 million row visits per listing)
  */
-record Listing(String pool, List<ZfsDataset> rows, Map<String, ZfsDataset> byName) {
+record Listing(String pool, List<ZfsDataset> rows, Map<String, ZfsDataset> byName,
+    Map<String, List<ZfsDataset>> snapshotsByDataset) {
 
   Listing(String pool, List<ZfsDataset> rows) {
-    this(pool, List.copyOf(rows), index(rows));
+    this(pool, List.copyOf(rows), index(rows), snapshotIndex(rows));
   }
 
   private static Map<String, ZfsDataset> index(List<ZfsDataset> rows) {
     Map<String, ZfsDataset> map = new LinkedHashMap<>();
     rows.forEach(r -> map.put(r.name(), r));
     return map;
+  }
+
+  private static Map<String, List<ZfsDataset>> snapshotIndex(List<ZfsDataset> rows) {
+    Map<String, Set<ZfsDataset>> byDataset = new HashMap<>();
+    for (ZfsDataset d : rows) {
+      if (d.isSnapshot()) {
+        byDataset.computeIfAbsent(d.datasetName(), k -> new LinkedHashSet<>()).add(d);
+      }
+    }
+    Map<String, List<ZfsDataset>> sorted = new HashMap<>();
+    byDataset.forEach((dataset, snapshots) -> sorted.put(dataset, snapshots.stream()
+        .sorted(Comparator.comparingLong(ZfsDataset::createTxg)).toList()));
+    return sorted;
   }
 
   Optional<ZfsDataset> get(String name) {
@@ -58,13 +76,7 @@ record Listing(String pool, List<ZfsDataset> rows, Map<String, ZfsDataset> byNam
 
   /** Snapshots of one dataset, oldest first (by creation txg). */
   List<ZfsDataset> snapshotsOf(String dataset) {
-    Set<ZfsDataset> result = new LinkedHashSet<>();
-    for (ZfsDataset d : rows) {
-      if (d.isSnapshot() && d.datasetName().equals(dataset)) {
-        result.add(d);
-      }
-    }
-    return result.stream().sorted(Comparator.comparingLong(ZfsDataset::createTxg)).toList();
+    return snapshotsByDataset.getOrDefault(dataset, List.of());
   }
 
   /**
@@ -105,21 +117,28 @@ record Listing(String pool, List<ZfsDataset> rows, Map<String, ZfsDataset> byNam
    * volume's snapshots keep their place when it is deleted.
    */
   List<Listed> listedSnapshots() {
-    Map<String, Listed> byId = new LinkedHashMap<>();
+    Map<String, Named> byId = new LinkedHashMap<>();
     for (ZfsDataset volume : resolutionOrder()) {
       boolean hidden = isHidden(volume);
+      String volumeName = hidden ? volume.deletedVolname().orElseThrow() : volume.leafName();
       for (ZfsDataset snap : snapshotsOf(volume.name())) {
         String snapName = snap.snapName().orElseThrow();
         if (hidden ? snap.isCsiSnapshot() : ZfsNames.isListedSnapshot(snapName)) {
-          byId.putIfAbsent(volumeName(volume) + "@" + snapName, new Listed(volume, snap));
+          byId.putIfAbsent(volumeName + "@" + snapName,
+              new Named(volumeName, new Listed(volume, snap)));
         }
       }
     }
+    // sorted on the volume name found above: asking volumeName() in the comparator ran the
+    // hidden-name check twice per comparison, most of a 2,000-snapshot listing's time
     return byId.values().stream()
-        .sorted(Comparator.comparing((Listed l) -> volumeName(l.volume()))
-            .thenComparingLong(l -> l.snapshot().createTxg()))
+        .sorted(Comparator.comparing(Named::volumeName)
+            .thenComparingLong(n -> n.listed().snapshot().createTxg()))
+        .map(Named::listed)
         .toList();
   }
+
+  private record Named(String volumeName, Listed listed) {}
 
   /**
    * The snapshot a snapshot ID addresses: the live volume's snapshot of that name (any, so that
