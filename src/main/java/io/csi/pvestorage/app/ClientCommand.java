@@ -492,10 +492,14 @@ final class ClientCommand {
         description = "the volume to snapshot")
     String source;
 
+    @Option(names = "--param", split = ",", paramLabel = "K=V",
+        description = "VolumeSnapshotClass parameters, e.g. base=true for a golden image")
+    Map<String, String> parameters = new LinkedHashMap<>();
+
     @Override
     List<Message> call(Calls c) {
       return List.of(c.controller().createSnapshot(CreateSnapshotRequest.newBuilder()
-          .setName(name).setSourceVolumeId(source).build()));
+          .setName(name).setSourceVolumeId(source).putAllParameters(parameters).build()));
     }
   }
 

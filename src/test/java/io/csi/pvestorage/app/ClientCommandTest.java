@@ -4,12 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import csi.v1.ControllerGrpc;
+import csi.v1.CreateSnapshotRequest;
+import csi.v1.CreateSnapshotResponse;
 import io.csi.pvestorage.app.Flags.UsageException;
 import io.csi.pvestorage.csi.CallInterceptor;
 import io.csi.pvestorage.csi.IdentityService;
 import io.csi.pvestorage.csi.Readiness;
 import io.csi.pvestorage.csi.RpcObserver;
 import io.csi.pvestorage.storage.ByteQuantity;
+import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -125,6 +129,36 @@ class ClientCommandTest {
     assertEquals(0, client("expand", "-h"));
     assertTrue(out().startsWith("Usage: client expand ") && !out().contains("--from-snapshot"),
         out());
+  }
+
+  /** A VolumeSnapshotClass's parameters reach CreateSnapshot, as {@code base=true} must. */
+  @Test
+  void createSnapshotPassesTheClassParameters() throws Exception {
+    List<CreateSnapshotRequest> received = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ControllerGrpc.ControllerImplBase controller = new ControllerGrpc.ControllerImplBase() {
+      @Override
+      public void createSnapshot(CreateSnapshotRequest request,
+          StreamObserver<CreateSnapshotResponse> response) {
+        received.add(request);
+        response.onNext(CreateSnapshotResponse.getDefaultInstance());
+        response.onCompleted();
+      }
+    };
+    CsiServer withController = CsiServer.start(new Endpoint.Tcp("127.0.0.1", 0),
+        PosixFilePermissions.fromString("rw-rw----"), List.of(controller), List.of());
+    try {
+      int status = ClientCommand.run(List.of("--endpoint", withController.endpoint().toString(),
+              "create-snapshot", "golden", "--source", "local-lvm:vm-0-a", "--param", "base=true"),
+          Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
+          new PrintStream(err, true, StandardCharsets.UTF_8));
+      assertEquals(0, status, err.toString(StandardCharsets.UTF_8));
+      assertEquals(1, received.size());
+      assertEquals("golden", received.get(0).getName());
+      assertEquals("local-lvm:vm-0-a", received.get(0).getSourceVolumeId());
+      assertEquals(Map.of("base", "true"), received.get(0).getParametersMap());
+    } finally {
+      withController.stop(Duration.ofSeconds(1));
+    }
   }
 
   @Test

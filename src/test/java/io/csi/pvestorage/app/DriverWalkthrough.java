@@ -16,8 +16,10 @@ import java.util.regex.Pattern;
  * in the guest (all services, the Kubernetes Lease lock against a mock API server on the host),
  * and drives it with the {@code client} command exactly as an operator would, on LVM-thin
  * (ext4), a ZFS zvol (xfs) and a ZFS dataset: create, stage, publish, write data, stats,
- * snapshot, restore to a larger volume and read the same data back, expand, unpublish, unstage,
- * delete; then shows the driver's own metrics. Exits non-zero at the first step that fails.
+ * snapshot, restore to a larger volume and read the same data back, a golden image and its
+ * linked clone (the base deleted first, the clone reads the same data), expand, unpublish,
+ * unstage, delete; then shows the driver's own metrics. Exits non-zero at the first step that
+ * fails.
  */
 public final class DriverWalkthrough {
 
@@ -91,6 +93,26 @@ public final class DriverWalkthrough {
     String stats = client("stats", restored, "--volume-path", restoreTarget);
     check(!stats.isEmpty(), "stats of the restored volume");
 
+    // A golden image (the VolumeSnapshotClass parameter base: "true"): a PVE base of what the
+    // volume holds now, and a linked clone of it. The base may go first; the clone keeps it.
+    String golden = find(SNAPSHOT_ID, client("create-snapshot", name + "-golden",
+        "--source", volume, "--param", "base=true"));
+    String linked = find(VOLUME_ID, client("create-volume", name + "-linked", "--size", "256Mi",
+        "--storage", b.storage(), "--fs-type", b.fsType(), "--from-snapshot", golden));
+    client("delete-snapshot", golden);
+    System.out.println("    (the base is deleted first: it stays, hidden, while a clone needs it)");
+    String linkedStaging = dir + "/linked-staging";
+    String linkedTarget = dir + "/linked-target";
+    guest("mkdir", "-p", linkedStaging);
+    client("stage", linked, "--staging-path", linkedStaging, "--fs-type", b.fsType());
+    client("publish", linked, "--staging-path", linkedStaging, "--target-path", linkedTarget,
+        "--fs-type", b.fsType());
+    String linkedSum = guest("sha256sum", linkedTarget + "/data").stdoutText().split(" ")[0];
+    check(sum.equals(linkedSum), "the linked clone of the golden image holds the same data");
+    client("unpublish", linked, "--target-path", linkedTarget);
+    client("unstage", linked, "--staging-path", linkedStaging);
+    client("delete-volume", linked);
+
     String grown = client("expand", volume, "--size", "512Mi", "--volume-path", target,
         "--staging-path", staging, "--fs-type", b.fsType());
     check(grown.contains("capacity_bytes: " + (512L << 20)), "the volume grew to 512 MiB");
@@ -108,7 +130,11 @@ public final class DriverWalkthrough {
     client("delete-volume", volume);
     System.out.println("    (deleting what is gone succeeds)");
     String left = client("list-volumes");
-    check(!left.contains(volume) && !left.contains(restored), "nothing of " + name + " is left");
+    check(!left.contains(volume) && !left.contains(restored) && !left.contains(linked),
+        "nothing of " + name + " is left");
+    String snapshotsLeft = client("list-snapshots");
+    check(!snapshotsLeft.contains(snapshot) && !snapshotsLeft.contains(golden),
+        "no snapshot or golden image of " + name + " is left");
   }
 
   /** The driver's /metrics, read inside the guest; prints the meters of the work just done. */
