@@ -100,20 +100,24 @@ class ConformanceIT {
     }
   }
 
-  /** Issue 18's LUKS2 cases ({@link EncryptionCases}) on LVM-thin, on the same driver. */
-  @Nested
-  @Execution(ExecutionMode.CONCURRENT)
-  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
-  @ResourceLock(ConformanceBase.THIN_POOL)
-  class LvmThinEncrypted extends EncryptionCases.Luks2 {
-    @Override
-    Backend backend() {
-      return Backend.LVM_THIN;
-    }
+  /** Issue 18's LUKS2 cases ({@link EncryptionCases}) on one raw backend, on the same driver. */
+  abstract class EncryptedOnTheSharedDriver extends EncryptionCases.Luks2 {
 
     @Override
     SharedDriver sharedDriver() {
       return shared;
+    }
+  }
+
+  /** The LUKS2 cases on LVM-thin. */
+  @Nested
+  @Execution(ExecutionMode.CONCURRENT)
+  @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
+  @ResourceLock(ConformanceBase.THIN_POOL)
+  class LvmThinEncrypted extends EncryptedOnTheSharedDriver {
+    @Override
+    Backend backend() {
+      return Backend.LVM_THIN;
     }
   }
 
@@ -122,15 +126,10 @@ class ConformanceIT {
   @Execution(ExecutionMode.CONCURRENT)
   @ResourceLock(value = GuestResources.GUEST, mode = ResourceAccessMode.READ)
   @ResourceLock(ConformanceBase.ZPOOL)
-  class ZfsZvolEncrypted extends EncryptionCases.Luks2 {
+  class ZfsZvolEncrypted extends EncryptedOnTheSharedDriver {
     @Override
     Backend backend() {
       return Backend.ZFS_ZVOL;
-    }
-
-    @Override
-    SharedDriver sharedDriver() {
-      return shared;
     }
   }
 
